@@ -1,0 +1,3 @@
+//! Generated code shared by the examples.
+
+tsercom::include_proto!("sensors");

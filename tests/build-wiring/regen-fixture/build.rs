@@ -1,0 +1,5 @@
+fn main() {
+    tsercom_build::configure()
+        .compile(&["proto/regen.proto"], &["proto"])
+        .expect("compile protos");
+}
