@@ -12,7 +12,7 @@
 //!
 //! `build.rs` (compiled for real by the `tests/build-wiring` crate):
 //!
-//! ```ignore
+//! ```text
 //! fn main() {
 //!     tsercom_build::configure()
 //!         .compile(&["proto/sensors.proto"], &["proto"])
@@ -31,7 +31,7 @@
 //!
 //! `src/main.rs`:
 //!
-//! ```ignore
+//! ```text
 //! tsercom::include_proto!("sensors");
 //! use tsercom::Timestamped;
 //!
