@@ -1,6 +1,9 @@
 //! `CallerId`: the identity of a data producer.
 
 use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use uuid::Uuid;
@@ -54,6 +57,75 @@ impl CallerId {
         Uuid::try_parse(text)
             .map(CallerId)
             .map_err(|_| invalid("not a UUID in hyphenated form (8-4-4-4-12 hex digits)"))
+    }
+
+    /// Loads the id stored at `path`, or creates a random one and stores it
+    /// there (atomically: temp file, fsync, rename, fsync of the directory)
+    /// when the file does not exist. Parent directories are created.
+    ///
+    /// # Errors
+    /// [`Error::CorruptCallerIdFile`] when the file exists but does not hold
+    /// a valid id (it is never replaced), [`Error::Io`] when it cannot be
+    /// read or written.
+    pub fn load_or_create(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        match fs::read(path) {
+            Ok(bytes) => {
+                let text = std::str::from_utf8(&bytes).map_err(|_| Error::CorruptCallerIdFile {
+                    path: path.to_path_buf(),
+                    reason: "not UTF-8 text".into(),
+                })?;
+                CallerId::parse(text.trim_end_matches(['\n', '\r'])).map_err(|e| {
+                    Error::CorruptCallerIdFile {
+                        path: path.to_path_buf(),
+                        reason: e.to_string(),
+                    }
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let id = CallerId::random();
+                write_atomically(path, format!("{id}\n").as_bytes()).map_err(io)?;
+                Ok(id)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Where a producer named `name` keeps its id by default:
+    /// `$TSERCOM_STATE_DIR/<name>.caller_id` if that variable is set, else
+    /// `$XDG_STATE_HOME/tsercom/<name>.caller_id`, else
+    /// `~/.local/state/tsercom/<name>.caller_id`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when `name` is empty or not a plain file name, or
+    /// when no home directory is known.
+    pub fn default_path(name: &str) -> Result<PathBuf> {
+        let plain =
+            !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
+        if !plain {
+            return Err(Error::Invalid {
+                what: "caller id name",
+                reason: format!("{name:?} is not a plain file name"),
+            });
+        }
+        let file = format!("{name}.caller_id");
+        if let Some(dir) = std::env::var_os("TSERCOM_STATE_DIR").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir).join(file));
+        }
+        if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir).join("tsercom").join(file));
+        }
+        let home = std::env::var_os("HOME")
+            .filter(|d| !d.is_empty())
+            .ok_or(Error::Invalid {
+                what: "state directory",
+                reason: "none of TSERCOM_STATE_DIR, XDG_STATE_HOME or HOME is set".into(),
+            })?;
+        Ok(PathBuf::from(home).join(".local/state/tsercom").join(file))
     }
 
     /// The id as a UUID.
@@ -118,6 +190,32 @@ impl TryFrom<proto::CallerId> for CallerId {
     fn try_from(p: proto::CallerId) -> Result<Self> {
         CallerId::parse(&p.id)
     }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or
+/// the new one, never a torn one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        fs::File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// A message with a `tsercom.CallerId` field. `tsercom-build` implements it
@@ -189,6 +287,42 @@ mod tests {
             text.contains("\"xyz\"") && text.contains("not a UUID"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn load_or_create_persists_and_reports_corruption() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested/dir/producer.caller_id");
+        let first = CallerId::load_or_create(&path).expect("created");
+        let second = CallerId::load_or_create(&path).expect("loaded");
+        assert_eq!(first, second);
+        assert_eq!(
+            fs::read_to_string(&path).expect("file"),
+            format!("{first}\n")
+        );
+
+        fs::write(&path, "definitely not a uuid").expect("corrupt it");
+        let err = CallerId::load_or_create(&path).expect_err("corrupt");
+        assert!(matches!(err, Error::CorruptCallerIdFile { .. }), "{err}");
+        assert!(err.to_string().contains("producer.caller_id"), "{err}");
+        // Never silently replaced.
+        assert_eq!(
+            fs::read_to_string(&path).expect("file"),
+            "definitely not a uuid"
+        );
+
+        fs::write(&path, [0xff, 0xfe]).expect("binary");
+        assert!(matches!(
+            CallerId::load_or_create(&path),
+            Err(Error::CorruptCallerIdFile { .. })
+        ));
+    }
+
+    #[test]
+    fn default_path_rejects_non_file_names() {
+        for bad in ["", ".", "..", "a/b", "a\\b"] {
+            assert!(CallerId::default_path(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

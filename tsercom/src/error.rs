@@ -38,6 +38,61 @@ pub enum Error {
         field: &'static str,
     },
 
+    /// A stored CallerId file exists but does not hold a valid id. It is
+    /// never silently replaced: delete it to get a new identity.
+    #[error("caller id file {path} is corrupt: {reason}")]
+    CorruptCallerIdFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A bounded queue is full and its policy is
+    /// [`OverflowPolicy::Error`](crate::OverflowPolicy::Error).
+    #[error("queue `{queue}` is full (capacity {capacity})")]
+    QueueFull {
+        /// Which queue.
+        queue: String,
+        /// Its capacity.
+        capacity: usize,
+    },
+
+    /// A queue or channel was closed because its other end stopped.
+    #[error("`{0}` is closed")]
+    Closed(String),
+
+    /// An event was addressed to a caller that is not registered.
+    #[error("no caller {0} is registered")]
+    UnknownCaller(crate::CallerId),
+
+    /// An invalid argument or configuration value.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// What was invalid.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+
+    /// The manager is in the wrong state for the call (e.g. `register`
+    /// after start, starting twice).
+    #[error("{0}")]
+    WrongState(&'static str),
+
+    /// A runtime failed; `runtime` names it.
+    #[error("runtime `{runtime}`: {message}")]
+    Runtime {
+        /// The runtime's name.
+        runtime: String,
+        /// What happened (its error, or its panic message).
+        message: String,
+    },
+
+    /// One or more runtimes failed; every failure since the last check.
+    #[error("{} runtime error(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Runtimes(Vec<Error>),
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

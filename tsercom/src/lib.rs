@@ -42,16 +42,25 @@
 //! # Modules
 //! - [`caller_id`]: the [`CallerId`] type and the [`HasCallerId`] trait.
 //! - [`time`]: the [`Timestamp`] type and the [`Timestamped`] trait.
+//! - [`runtime`]: [`RuntimeManager`], [`RuntimeHandle`] and the runtime
+//!   model (networking on its own threads).
+//! - [`data`]: the per-caller sample stores behind a handle.
+//! - [`queue`]: bounded queues and their [`OverflowPolicy`].
 //! - [`proto`]: tsercom's wire messages (package `tsercom`, wire-compatible
 //!   with the Python tsercom library).
 
 pub mod caller_id;
+pub mod data;
 mod error;
 pub mod proto;
+pub mod queue;
+pub mod runtime;
 pub mod time;
 
 pub use caller_id::{CallerId, HasCallerId};
 pub use error::{Error, Result};
+pub use queue::{OverflowPolicy, QueueConfig};
+pub use runtime::{RuntimeConfig, RuntimeHandle, RuntimeManager, To};
 pub use time::{Timestamp, Timestamped};
 
 /// The tonic this crate is built on, for hand-written RPC handlers

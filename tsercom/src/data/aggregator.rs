@@ -1,0 +1,617 @@
+//! `RemoteDataAggregator`: every caller's samples, shared between the
+//! runtime (which pushes) and the user's code (which reads).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::interpolate::Interpolate;
+use super::store::{CallerStore, Retention};
+use crate::caller_id::CallerId;
+use crate::error::{Error, Result};
+use crate::queue::{DropCounter, OverflowPolicy};
+use crate::time::Timestamp;
+
+/// One sample and its time (in the local timebase).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample<D> {
+    /// When the sample was taken.
+    pub timestamp: Timestamp,
+    /// The data.
+    pub data: D,
+}
+
+/// Whether a caller is currently connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Registered and connected.
+    Connected,
+    /// Deregistered (disconnected); its data stays readable until retention
+    /// frees it.
+    Disconnected,
+}
+
+/// A caller known to the aggregator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerInfo {
+    /// Its id.
+    pub id: CallerId,
+    /// Its connection state.
+    pub state: ConnectionState,
+    /// The peer's address, when known.
+    pub peer: Option<String>,
+    /// Samples stored.
+    pub stored: usize,
+    /// Samples not yet taken.
+    pub unread: usize,
+}
+
+/// Counters of the data path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DataStats {
+    /// Samples received from runtimes.
+    pub received: u64,
+    /// Samples dropped by the overflow policy (unread data lost).
+    pub dropped: u64,
+    /// Samples removed by retention after they were read (or by age).
+    pub evicted: u64,
+}
+
+struct Entry<D> {
+    store: CallerStore<D>,
+    state: ConnectionState,
+    peer: Option<String>,
+    deregistered_at: Option<Instant>,
+}
+
+struct State<D> {
+    callers: HashMap<CallerId, Entry<D>>,
+    closed: bool,
+}
+
+struct Shared<D> {
+    state: Mutex<State<D>>,
+    new_data_cv: Condvar,
+    new_data: Notify,
+    room_cv: Condvar,
+    room: Notify,
+    retention: Retention,
+    policy: OverflowPolicy,
+    received: AtomicU64,
+    evicted: AtomicU64,
+    drops: DropCounter,
+}
+
+/// Every caller's samples, ordered by timestamp, bounded by [`Retention`]
+/// and an [`OverflowPolicy`] (what happens when a caller's store is full of
+/// unread samples). Cloning gives another view of the same data.
+///
+/// `take_new` returns each sample exactly once (late, out-of-order arrivals
+/// included); the other queries do not consume.
+pub struct RemoteDataAggregator<D> {
+    shared: Arc<Shared<D>>,
+}
+
+impl<D> Clone for RemoteDataAggregator<D> {
+    fn clone(&self) -> Self {
+        RemoteDataAggregator {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<D> std::fmt::Debug for RemoteDataAggregator<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteDataAggregator")
+            .field("retention", &self.shared.retention)
+            .field("policy", &self.shared.policy)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl<D> RemoteDataAggregator<D> {
+    /// An empty aggregator.
+    pub fn new(retention: Retention, policy: OverflowPolicy) -> Self {
+        RemoteDataAggregator {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    callers: HashMap::new(),
+                    closed: false,
+                }),
+                new_data_cv: Condvar::new(),
+                new_data: Notify::new(),
+                room_cv: Condvar::new(),
+                room: Notify::new(),
+                retention,
+                policy,
+                received: AtomicU64::new(0),
+                evicted: AtomicU64::new(0),
+                drops: DropCounter::default(),
+            }),
+        }
+    }
+
+    fn made_room(&self) {
+        self.shared.room_cv.notify_all();
+        self.shared.room.notify_waiters();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<D>> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Frees deregistered callers whose data is all read and whose retention
+    /// (`max_age`, or nothing) has passed since they left.
+    fn sweep(&self, state: &mut State<D>) {
+        let grace = self.shared.retention.max_age.unwrap_or(Duration::ZERO);
+        state.callers.retain(|_, e| match e.deregistered_at {
+            Some(at) => e.store.unread() > 0 || at.elapsed() < grace,
+            None => true,
+        });
+    }
+
+    // ---- user side ----
+
+    /// Every caller's unread samples, oldest first per caller, marked read.
+    /// Callers with nothing new are left out.
+    pub fn take_new(&self) -> Vec<(CallerId, Vec<Sample<D>>)>
+    where
+        D: Clone,
+    {
+        let mut state = self.lock();
+        let mut out: Vec<(CallerId, Vec<Sample<D>>)> = state
+            .callers
+            .iter_mut()
+            .filter(|(_, e)| e.store.unread() > 0)
+            .map(|(id, e)| (*id, to_samples(e.store.take_new())))
+            .collect();
+        self.sweep(&mut state);
+        drop(state);
+        out.sort_by_key(|(id, _)| *id);
+        self.made_room();
+        out
+    }
+
+    /// One caller's unread samples, oldest first, marked read.
+    pub fn take_new_for(&self, caller: CallerId) -> Vec<Sample<D>>
+    where
+        D: Clone,
+    {
+        let mut state = self.lock();
+        let out = state
+            .callers
+            .get_mut(&caller)
+            .map(|e| to_samples(e.store.take_new()))
+            .unwrap_or_default();
+        self.sweep(&mut state);
+        drop(state);
+        self.made_room();
+        out
+    }
+
+    /// The newest sample of `caller`.
+    pub fn most_recent(&self, caller: CallerId) -> Option<Sample<D>>
+    where
+        D: Clone,
+    {
+        let state = self.lock();
+        let s = state.callers.get(&caller)?.store.most_recent()?;
+        Some(Sample {
+            timestamp: s.time,
+            data: s.data.clone(),
+        })
+    }
+
+    /// The newest sample of every caller that has one.
+    pub fn most_recent_all(&self) -> Vec<(CallerId, Sample<D>)>
+    where
+        D: Clone,
+    {
+        self.for_all(|store| store.most_recent())
+    }
+
+    /// The latest sample of `caller` taken at or before `t`.
+    pub fn at_or_before(&self, caller: CallerId, t: Timestamp) -> Option<Sample<D>>
+    where
+        D: Clone,
+    {
+        let state = self.lock();
+        let s = state.callers.get(&caller)?.store.at_or_before(t)?;
+        Some(Sample {
+            timestamp: s.time,
+            data: s.data.clone(),
+        })
+    }
+
+    /// For every caller, its latest sample at or before `t`.
+    pub fn at_or_before_all(&self, t: Timestamp) -> Vec<(CallerId, Sample<D>)>
+    where
+        D: Clone,
+    {
+        self.for_all(|store| store.at_or_before(t))
+    }
+
+    fn for_all(
+        &self,
+        pick: impl Fn(&CallerStore<D>) -> Option<&super::store::Sample<D>>,
+    ) -> Vec<(CallerId, Sample<D>)>
+    where
+        D: Clone,
+    {
+        let state = self.lock();
+        let mut out: Vec<_> = state
+            .callers
+            .iter()
+            .filter_map(|(id, e)| {
+                pick(&e.store).map(|s| {
+                    (
+                        *id,
+                        Sample {
+                            timestamp: s.time,
+                            data: s.data.clone(),
+                        },
+                    )
+                })
+            })
+            .collect();
+        out.sort_by_key(|(id, _)| *id);
+        out
+    }
+
+    /// `caller`'s data at `t`, linearly interpolated between the samples
+    /// around it; the exact sample when one is at `t`; `None` outside the
+    /// stored range.
+    pub fn interpolated(&self, caller: CallerId, t: Timestamp) -> Option<D>
+    where
+        D: Interpolate + Clone,
+    {
+        self.interpolated_with(caller, t, D::clone)
+    }
+
+    /// Like [`interpolated`](Self::interpolated) on a projection of the
+    /// data, e.g. `|r: &Reading| r.celsius`.
+    pub fn interpolated_with<V: Interpolate>(
+        &self,
+        caller: CallerId,
+        t: Timestamp,
+        project: impl Fn(&D) -> V,
+    ) -> Option<V> {
+        let state = self.lock();
+        let store = &state.callers.get(&caller)?.store;
+        match store.around(t) {
+            (Some(before), _) if before.time == t => Some(project(&before.data)),
+            (Some(before), Some(after)) => {
+                let span = after.time.nanos_since(&before.time);
+                let part = t.nanos_since(&before.time);
+                #[allow(clippy::cast_precision_loss)] // a fraction in 0..1: f64 is precise enough
+                let fraction = part as f64 / span as f64;
+                V::interpolate(&project(&before.data), &project(&after.data), fraction)
+            }
+            _ => None,
+        }
+    }
+
+    /// Blocks until some caller has unread data, or `timeout` passes.
+    /// Returns whether there is unread data.
+    pub fn wait_new(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if state.callers.values().any(|e| e.store.unread() > 0) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline || state.closed {
+                return false;
+            }
+            state = self
+                .shared
+                .new_data_cv
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Waits (async) until some caller has unread data. Returns `false` if
+    /// the aggregator is closed with nothing unread.
+    pub async fn new_data(&self) -> bool {
+        loop {
+            let notified = self.shared.new_data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.lock();
+                if state.callers.values().any(|e| e.store.unread() > 0) {
+                    return true;
+                }
+                if state.closed {
+                    return false;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Every caller known, sorted by id.
+    pub fn callers(&self) -> Vec<CallerInfo> {
+        let mut state = self.lock();
+        self.sweep(&mut state);
+        let mut out: Vec<CallerInfo> = state
+            .callers
+            .iter()
+            .map(|(id, e)| CallerInfo {
+                id: *id,
+                state: e.state,
+                peer: e.peer.clone(),
+                stored: e.store.len(),
+                unread: e.store.unread(),
+            })
+            .collect();
+        out.sort_by_key(|c| c.id);
+        out
+    }
+
+    /// The data path's counters.
+    pub fn stats(&self) -> DataStats {
+        DataStats {
+            received: self.shared.received.load(Ordering::Relaxed),
+            dropped: self.shared.drops.total(),
+            evicted: self.shared.evicted.load(Ordering::Relaxed),
+        }
+    }
+
+    // ---- runtime side ----
+
+    /// Registers (or re-registers, after a reconnect) `caller`.
+    pub(crate) fn register(&self, caller: CallerId, peer: Option<String>) {
+        let mut state = self.lock();
+        let entry = state.callers.entry(caller).or_insert_with(|| Entry {
+            store: CallerStore::new(),
+            state: ConnectionState::Connected,
+            peer: None,
+            deregistered_at: None,
+        });
+        entry.state = ConnectionState::Connected;
+        entry.deregistered_at = None;
+        if peer.is_some() {
+            entry.peer = peer;
+        }
+    }
+
+    /// Marks `caller` disconnected; its store is freed once read and past
+    /// retention.
+    pub(crate) fn deregister(&self, caller: CallerId) {
+        let mut state = self.lock();
+        if let Some(e) = state.callers.get_mut(&caller) {
+            e.state = ConnectionState::Disconnected;
+            e.deregistered_at = Some(Instant::now());
+        }
+        self.sweep(&mut state);
+    }
+
+    /// Stores one sample of `caller` under the overflow policy; `Block`
+    /// waits for the user to take data.
+    pub(crate) async fn push(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
+        let mut data = Some(data);
+        loop {
+            let notified = self.shared.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.try_push(caller, time, &mut data)? {
+                return Ok(());
+            }
+            notified.await;
+        }
+    }
+
+    /// Like [`push`](Self::push) from blocking code.
+    #[allow(dead_code)] // for blocking producers (the IPC reader); exercised by the unit tests
+    pub(crate) fn push_blocking(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
+        let mut data = Some(data);
+        loop {
+            if self.try_push(caller, time, &mut data)? {
+                return Ok(());
+            }
+            // Block policy and full: wait for a take. The check and the
+            // wait hold the lock together, so a take cannot slip between.
+            let retention = self.shared.retention;
+            let state = self.lock();
+            let full = !state.closed
+                && state
+                    .callers
+                    .get(&caller)
+                    .is_some_and(|e| !e.store.has_room(&retention));
+            if full {
+                let _unused = self
+                    .shared
+                    .room_cv
+                    .wait_timeout(state, Duration::from_secs(1))
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    }
+
+    /// `Ok(true)` when done (stored or dropped by policy), `Ok(false)` when
+    /// the Block policy must wait.
+    fn try_push(&self, caller: CallerId, time: Timestamp, data: &mut Option<D>) -> Result<bool> {
+        let retention = self.shared.retention;
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Error::Closed("data aggregator".into()));
+        }
+        let entry = state.callers.entry(caller).or_insert_with(|| Entry {
+            store: CallerStore::new(),
+            state: ConnectionState::Connected,
+            peer: None,
+            deregistered_at: None,
+        });
+        if !entry.store.has_room(&retention) {
+            match self.shared.policy {
+                OverflowPolicy::Block => return Ok(false),
+                OverflowPolicy::DropOldest => {}
+                OverflowPolicy::DropNewest => {
+                    drop(state);
+                    self.shared.received.fetch_add(1, Ordering::Relaxed);
+                    self.shared.drops.dropped("data", 1);
+                    return Ok(true);
+                }
+                _ => {
+                    drop(state);
+                    self.shared.received.fetch_add(1, Ordering::Relaxed);
+                    self.shared.drops.dropped("data", 1);
+                    return Err(Error::QueueFull {
+                        queue: format!("data of caller {caller}"),
+                        capacity: retention.max_samples,
+                    });
+                }
+            }
+        }
+        let Some(value) = data.take() else {
+            return Ok(true);
+        };
+        let inserted = entry.store.insert(time, value, &retention);
+        drop(state);
+        self.shared.received.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .evicted
+            .fetch_add(inserted.evicted, Ordering::Relaxed);
+        if inserted.dropped_unread > 0 {
+            self.shared.drops.dropped("data", inserted.dropped_unread);
+        } else {
+            self.shared.drops.accepted("data");
+        }
+        self.shared.new_data_cv.notify_all();
+        self.shared.new_data.notify_waiters();
+        Ok(true)
+    }
+
+    /// Wakes every waiter for good (the runtime stopped).
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.shared.new_data_cv.notify_all();
+        self.shared.new_data.notify_waiters();
+        self.made_room();
+    }
+}
+
+fn to_samples<D>(v: Vec<(Timestamp, D)>) -> Vec<Sample<D>> {
+    v.into_iter()
+        .map(|(timestamp, data)| Sample { timestamp, data })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::new(s, 0).expect("in range")
+    }
+
+    fn agg(max: usize, policy: OverflowPolicy) -> RemoteDataAggregator<f64> {
+        RemoteDataAggregator::new(
+            Retention {
+                max_samples: max,
+                max_age: None,
+            },
+            policy,
+        )
+    }
+
+    #[test]
+    fn queries_per_caller_and_for_all() {
+        let a = agg(100, OverflowPolicy::DropOldest);
+        let (x, y) = (CallerId::random(), CallerId::random());
+        a.register(x, Some("127.0.0.1:1".into()));
+        for i in 0..5 {
+            a.push_blocking(x, t(i * 10), i as f64).expect("push");
+            a.push_blocking(y, t(i * 10 + 5), 100.0 + i as f64)
+                .expect("push");
+        }
+        assert_eq!(a.most_recent(x).map(|s| s.data), Some(4.0));
+        assert_eq!(a.at_or_before(x, t(25)).map(|s| s.data), Some(2.0));
+        assert_eq!(a.at_or_before(x, t(-1)), None);
+        assert_eq!(a.interpolated(x, t(15)), Some(1.5));
+        assert_eq!(a.interpolated(x, t(20)), Some(2.0));
+        assert_eq!(a.interpolated(x, t(41)), None);
+        assert_eq!(a.interpolated_with(y, t(10), |v| v * 2.0), Some(201.0));
+        assert_eq!(a.at_or_before_all(t(6)).len(), 2);
+        let all = a.take_new();
+        assert_eq!(all.iter().map(|(_, v)| v.len()).sum::<usize>(), 10);
+        assert!(a.take_new().is_empty());
+        assert_eq!(
+            a.stats(),
+            DataStats {
+                received: 10,
+                dropped: 0,
+                evicted: 0
+            }
+        );
+    }
+
+    #[test]
+    fn overflow_policies_count_drops() {
+        let x = CallerId::random();
+        let a = agg(3, OverflowPolicy::DropNewest);
+        for i in 0..10 {
+            a.push_blocking(x, t(i), i as f64).expect("push");
+        }
+        let kept: Vec<f64> = a.take_new_for(x).into_iter().map(|s| s.data).collect();
+        assert_eq!(kept, [0.0, 1.0, 2.0]);
+        assert_eq!(a.stats().dropped, 7);
+
+        let a = agg(3, OverflowPolicy::DropOldest);
+        for i in 0..10 {
+            a.push_blocking(x, t(i), i as f64).expect("push");
+        }
+        let kept: Vec<f64> = a.take_new_for(x).into_iter().map(|s| s.data).collect();
+        assert_eq!(kept, [7.0, 8.0, 9.0]);
+        assert_eq!(a.stats().dropped, 7);
+
+        let a = agg(2, OverflowPolicy::Error);
+        a.push_blocking(x, t(0), 0.0).expect("push");
+        a.push_blocking(x, t(1), 1.0).expect("push");
+        assert!(matches!(
+            a.push_blocking(x, t(2), 2.0),
+            Err(Error::QueueFull { .. })
+        ));
+        assert_eq!(a.stats().dropped, 1);
+        // Read data makes room: evicted, not dropped.
+        a.take_new();
+        a.push_blocking(x, t(3), 3.0).expect("room after take");
+        assert_eq!(a.stats().evicted, 1);
+    }
+
+    #[test]
+    fn deregistered_callers_are_freed_once_read() {
+        let a = agg(10, OverflowPolicy::DropOldest);
+        let x = CallerId::random();
+        a.register(x, None);
+        a.push_blocking(x, t(0), 1.0).expect("push");
+        a.deregister(x);
+        assert_eq!(a.callers().len(), 1, "unread data keeps the store");
+        assert_eq!(a.callers()[0].state, ConnectionState::Disconnected);
+        assert_eq!(a.take_new().len(), 1);
+        assert!(a.callers().is_empty(), "freed after the data was read");
+    }
+
+    #[test]
+    fn wait_new_wakes_on_push_from_another_thread() {
+        let a = agg(10, OverflowPolicy::Block);
+        let x = CallerId::random();
+        let pusher = {
+            let a = a.clone();
+            std::thread::spawn(move || a.push_blocking(x, t(1), 1.0))
+        };
+        assert!(a.wait_new(Duration::from_secs(30)));
+        pusher.join().expect("thread").expect("push");
+        assert_eq!(a.take_new_for(x).len(), 1);
+        assert!(!a.wait_new(Duration::from_millis(1)));
+    }
+}

@@ -1,0 +1,16 @@
+//! The data path on the aggregating side: per-caller sample stores with
+//! retention, queries, and ways to wait for new data.
+//!
+//! ```text
+//!  runtime (network threads or child process)        user's thread
+//!  Endpoint::push(data, t) ──▶ RemoteDataAggregator ──▶ take_new() / most_recent() /
+//!                              per CallerId, sorted     at_or_before(t) / interpolated(t)
+//! ```
+
+mod aggregator;
+mod interpolate;
+mod store;
+
+pub use aggregator::{CallerInfo, ConnectionState, DataStats, RemoteDataAggregator, Sample};
+pub use interpolate::Interpolate;
+pub use store::Retention;

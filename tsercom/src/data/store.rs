@@ -1,0 +1,234 @@
+//! One caller's samples: ordered by timestamp, with retention.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::time::Timestamp;
+
+/// How much data the aggregator keeps per caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Most samples kept per caller (at least 1).
+    pub max_samples: usize,
+    /// Samples older than this, measured against the **newest sample's
+    /// timestamp** of the same caller (not wall time, so data with synthetic
+    /// or replayed timestamps is kept as a consistent window), are evicted.
+    /// `None`: no age limit.
+    pub max_age: Option<Duration>,
+}
+
+impl Default for Retention {
+    /// 10 000 samples per caller, no age limit.
+    fn default() -> Self {
+        Retention {
+            max_samples: 10_000,
+            max_age: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Sample<D> {
+    pub(crate) time: Timestamp,
+    pub(crate) data: D,
+    pub(crate) unread: bool,
+}
+
+/// What an insert did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Inserted {
+    /// Read samples removed by retention (count or age).
+    pub(crate) evicted: u64,
+    /// Unread samples removed to make room (DropOldest) or by age.
+    pub(crate) dropped_unread: u64,
+}
+
+/// Samples sorted by timestamp; equal timestamps replace.
+#[derive(Debug)]
+pub(crate) struct CallerStore<D> {
+    samples: VecDeque<Sample<D>>,
+    unread: usize,
+}
+
+impl<D> CallerStore<D> {
+    pub(crate) fn new() -> Self {
+        CallerStore {
+            samples: VecDeque::new(),
+            unread: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub(crate) fn unread(&self) -> usize {
+        self.unread
+    }
+
+    /// Whether a new sample fits without dropping an unread one.
+    pub(crate) fn has_room(&self, retention: &Retention) -> bool {
+        self.samples.len() < retention.max_samples.max(1) || self.unread < self.samples.len()
+    }
+
+    /// Inserts in timestamp order (out-of-order arrivals in place; an equal
+    /// timestamp replaces), then applies retention: oldest read samples
+    /// first; unread ones only when every sample is unread (the caller
+    /// checked the policy allows it via `has_room`).
+    pub(crate) fn insert(&mut self, time: Timestamp, data: D, retention: &Retention) -> Inserted {
+        let mut out = Inserted::default();
+        let sample = Sample {
+            time,
+            data,
+            unread: true,
+        };
+        match self.samples.binary_search_by(|s| s.time.cmp(&time)) {
+            Ok(i) => {
+                if !self.samples[i].unread {
+                    self.unread += 1;
+                }
+                self.samples[i] = sample;
+            }
+            Err(i) => {
+                self.samples.insert(i, sample);
+                self.unread += 1;
+            }
+        }
+        // Age: against the newest sample.
+        if let (Some(max_age), Some(newest)) =
+            (retention.max_age, self.samples.back().map(|s| s.time))
+        {
+            let max_age_nanos = i128::try_from(max_age.as_nanos()).unwrap_or(i128::MAX);
+            while let Some(oldest) = self.samples.front() {
+                if newest.nanos_since(&oldest.time) <= max_age_nanos {
+                    break;
+                }
+                self.remove_front(&mut out);
+            }
+        }
+        // Count: evict read samples first (oldest first), then the oldest.
+        let max = retention.max_samples.max(1);
+        while self.samples.len() > max {
+            match self.samples.iter().position(|s| !s.unread) {
+                Some(i) => {
+                    self.samples.remove(i);
+                    out.evicted += 1;
+                }
+                None => self.remove_front(&mut out),
+            }
+        }
+        out
+    }
+
+    fn remove_front(&mut self, out: &mut Inserted) {
+        if let Some(s) = self.samples.pop_front() {
+            if s.unread {
+                self.unread -= 1;
+                out.dropped_unread += 1;
+            } else {
+                out.evicted += 1;
+            }
+        }
+    }
+
+    /// Every unread sample, oldest first, marked read.
+    pub(crate) fn take_new(&mut self) -> Vec<(Timestamp, D)>
+    where
+        D: Clone,
+    {
+        let mut out = Vec::with_capacity(self.unread);
+        for s in self.samples.iter_mut().filter(|s| s.unread) {
+            s.unread = false;
+            out.push((s.time, s.data.clone()));
+        }
+        self.unread = 0;
+        out
+    }
+
+    pub(crate) fn most_recent(&self) -> Option<&Sample<D>> {
+        self.samples.back()
+    }
+
+    pub(crate) fn at_or_before(&self, t: Timestamp) -> Option<&Sample<D>> {
+        let i = self.samples.partition_point(|s| s.time <= t);
+        i.checked_sub(1).and_then(|i| self.samples.get(i))
+    }
+
+    /// The samples around `t`: `(before_or_at, after)`.
+    pub(crate) fn around(&self, t: Timestamp) -> (Option<&Sample<D>>, Option<&Sample<D>>) {
+        let i = self.samples.partition_point(|s| s.time <= t);
+        let before = i.checked_sub(1).and_then(|i| self.samples.get(i));
+        (before, self.samples.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::new(s, 0).expect("in range")
+    }
+
+    fn times(store: &mut CallerStore<u32>) -> Vec<(i64, u32)> {
+        store
+            .take_new()
+            .into_iter()
+            .map(|(t, d)| (t.seconds(), d))
+            .collect()
+    }
+
+    #[test]
+    fn out_of_order_inserted_in_place_and_equal_replaces() {
+        let mut s = CallerStore::new();
+        let r = Retention::default();
+        s.insert(t(3), 3, &r);
+        s.insert(t(1), 1, &r);
+        s.insert(t(2), 2, &r);
+        s.insert(t(2), 22, &r);
+        assert_eq!(times(&mut s), [(1, 1), (2, 22), (3, 3)]);
+        assert!(times(&mut s).is_empty());
+        // A late arrival is still delivered, once.
+        s.insert(t(0), 0, &r);
+        assert_eq!(times(&mut s), [(0, 0)]);
+    }
+
+    #[test]
+    fn count_retention_evicts_read_samples_first() {
+        let mut s = CallerStore::new();
+        let r = Retention {
+            max_samples: 3,
+            max_age: None,
+        };
+        for i in 0..3 {
+            s.insert(t(i), 0, &r);
+        }
+        s.take_new();
+        let out = s.insert(t(10), 0, &r);
+        assert_eq!(
+            out,
+            Inserted {
+                evicted: 1,
+                dropped_unread: 0
+            }
+        );
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.most_recent().map(|x| x.time), Some(t(10)));
+    }
+
+    #[test]
+    fn age_retention_is_relative_to_the_newest_sample() {
+        let mut s = CallerStore::new();
+        let r = Retention {
+            max_samples: 100,
+            max_age: Some(Duration::from_secs(10)),
+        };
+        // Synthetic timestamps far in the past are kept as a window.
+        for i in 0..30 {
+            s.insert(t(1000 + i), 0, &r);
+        }
+        assert_eq!(s.len(), 11);
+        assert_eq!(s.at_or_before(t(0)).map(|x| x.time), None);
+        assert_eq!(s.at_or_before(t(1025)).map(|x| x.time), Some(t(1025)));
+    }
+}

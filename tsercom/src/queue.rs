@@ -1,0 +1,422 @@
+//! Bounded queues with an explicit overflow policy and counted drops.
+//!
+//! Every queue in tsercom (events to a caller, data into the aggregator, IPC
+//! frames) is bounded; what happens when it is full is an
+//! [`OverflowPolicy`], and every item dropped is counted and logged once
+//! per burst, never silently lost.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::error::{Error, Result};
+
+/// What a full queue does with one more item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OverflowPolicy {
+    /// The sender waits until there is room (back-pressure). Nothing is lost.
+    Block,
+    /// The oldest queued item is dropped to make room (counted).
+    DropOldest,
+    /// The new item is dropped (counted).
+    DropNewest,
+    /// The send fails with [`Error::QueueFull`] (counted as dropped).
+    Error,
+}
+
+/// Capacity and overflow policy of one queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// Most items held at once (at least 1).
+    pub capacity: usize,
+    /// What happens when full.
+    pub policy: OverflowPolicy,
+}
+
+impl QueueConfig {
+    /// A queue of `capacity` items with `policy`.
+    pub const fn new(capacity: usize, policy: OverflowPolicy) -> Self {
+        QueueConfig { capacity, policy }
+    }
+}
+
+impl Default for QueueConfig {
+    /// 1024 items, [`OverflowPolicy::Block`].
+    fn default() -> Self {
+        QueueConfig::new(1024, OverflowPolicy::Block)
+    }
+}
+
+/// Counters of one queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Items accepted.
+    pub pushed: u64,
+    /// Items dropped by the overflow policy (including refused sends).
+    pub dropped: u64,
+}
+
+/// Counts drops and logs once per burst: at the first drop, and with the
+/// total when the next item is accepted.
+#[derive(Debug, Default)]
+pub(crate) struct DropCounter {
+    total: AtomicU64,
+    in_burst: AtomicU64,
+}
+
+impl DropCounter {
+    pub(crate) fn dropped(&self, what: &str, n: u64) {
+        self.total.fetch_add(n, Ordering::Relaxed);
+        if self.in_burst.fetch_add(n, Ordering::Relaxed) == 0 {
+            tracing::warn!(queue = what, "queue full: dropping items (overflow policy)");
+        }
+    }
+
+    pub(crate) fn accepted(&self, what: &str) {
+        let burst = self.in_burst.swap(0, Ordering::Relaxed);
+        if burst > 0 {
+            tracing::warn!(queue = what, dropped = burst, "queue drop burst ended");
+        }
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    closed: bool,
+}
+
+/// A bounded multi-producer queue, usable from blocking code (the user's
+/// thread) and from async code (the runtime) alike.
+pub(crate) struct BoundedQueue<T> {
+    name: String,
+    config: QueueConfig,
+    state: Mutex<State<T>>,
+    space_cv: Condvar,
+    space: Notify,
+    items: Notify,
+    pushed: AtomicU64,
+    drops: DropCounter,
+}
+
+impl<T> std::fmt::Debug for BoundedQueue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundedQueue")
+            .field("name", &self.name)
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+enum TryPush<T> {
+    Done,
+    Full(T),
+}
+
+impl<T> BoundedQueue<T> {
+    pub(crate) fn new(name: impl Into<String>, config: QueueConfig) -> Self {
+        BoundedQueue {
+            name: name.into(),
+            config: QueueConfig {
+                capacity: config.capacity.max(1),
+                policy: config.policy,
+            },
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                closed: false,
+            }),
+            space_cv: Condvar::new(),
+            space: Notify::new(),
+            items: Notify::new(),
+            pushed: AtomicU64::new(0),
+            drops: DropCounter::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic while holding the lock cannot leave the deque inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn stats(&self) -> QueueStats {
+        QueueStats {
+            pushed: self.pushed.load(Ordering::Relaxed),
+            dropped: self.drops.total(),
+        }
+    }
+
+    fn accepted(&self) {
+        self.pushed.fetch_add(1, Ordering::Relaxed);
+        self.drops.accepted(&self.name);
+        self.items.notify_one();
+    }
+
+    /// Applies every policy but `Block`; `Full` means "wait for room".
+    fn try_push(&self, item: T) -> Result<TryPush<T>> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Error::Closed(self.name.clone()));
+        }
+        if state.items.len() < self.config.capacity {
+            state.items.push_back(item);
+            drop(state);
+            self.accepted();
+            return Ok(TryPush::Done);
+        }
+        match self.config.policy {
+            OverflowPolicy::Block => Ok(TryPush::Full(item)),
+            OverflowPolicy::DropOldest => {
+                state.items.pop_front();
+                state.items.push_back(item);
+                drop(state);
+                self.drops.dropped(&self.name, 1);
+                self.accepted();
+                Ok(TryPush::Done)
+            }
+            OverflowPolicy::DropNewest => {
+                drop(state);
+                self.drops.dropped(&self.name, 1);
+                Ok(TryPush::Done)
+            }
+            OverflowPolicy::Error => {
+                drop(state);
+                self.drops.dropped(&self.name, 1);
+                Err(Error::QueueFull {
+                    queue: self.name.clone(),
+                    capacity: self.config.capacity,
+                })
+            }
+        }
+    }
+
+    /// Pushes from blocking code; under `Block` waits for room.
+    pub(crate) fn push_blocking(&self, mut item: T) -> Result<()> {
+        loop {
+            match self.try_push(item)? {
+                TryPush::Done => return Ok(()),
+                TryPush::Full(back) => item = back,
+            }
+            let state = self.lock();
+            if state.closed {
+                return Err(Error::Closed(self.name.clone()));
+            }
+            if state.items.len() >= self.config.capacity {
+                // Bounded wait: re-check periodically so a missed wake-up
+                // can only delay, never hang.
+                let _unused = self
+                    .space_cv
+                    .wait_timeout(state, Duration::from_millis(100))
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    }
+
+    /// Pushes from async code; under `Block` waits for room.
+    #[allow(dead_code)] // for async producers (the IPC path); exercised by the unit tests
+    pub(crate) async fn push(&self, mut item: T) -> Result<()> {
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_push(item)? {
+                TryPush::Done => return Ok(()),
+                TryPush::Full(back) => item = back,
+            }
+            notified.await;
+        }
+    }
+
+    fn took(&self) {
+        self.space_cv.notify_all();
+        self.space.notify_waiters();
+    }
+
+    pub(crate) fn try_pop(&self) -> Option<T> {
+        let item = self.lock().items.pop_front();
+        if item.is_some() {
+            self.took();
+        }
+        item
+    }
+
+    /// Waits for the next item; `None` once closed and drained.
+    pub(crate) async fn pop(&self) -> Option<T> {
+        loop {
+            let notified = self.items.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut state = self.lock();
+                if let Some(item) = state.items.pop_front() {
+                    let more = !state.items.is_empty();
+                    drop(state);
+                    self.took();
+                    if more {
+                        // Pass the baton: another consumer may be waiting.
+                        self.items.notify_one();
+                    }
+                    return Some(item);
+                }
+                if state.closed {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Refuses further pushes; queued items can still be popped. Wakes
+    /// every waiter.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.space_cv.notify_all();
+        self.space.notify_waiters();
+        self.items.notify_waiters();
+        self.items.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn queue(capacity: usize, policy: OverflowPolicy) -> BoundedQueue<u32> {
+        BoundedQueue::new("test", QueueConfig::new(capacity, policy))
+    }
+
+    fn drain(q: &BoundedQueue<u32>) -> Vec<u32> {
+        std::iter::from_fn(|| q.try_pop()).collect()
+    }
+
+    #[test]
+    fn drop_oldest_keeps_the_newest_and_counts() {
+        let q = queue(3, OverflowPolicy::DropOldest);
+        for i in 0..10 {
+            q.push_blocking(i).expect("push");
+        }
+        assert_eq!(drain(&q), [7, 8, 9]);
+        assert_eq!(
+            q.stats(),
+            QueueStats {
+                pushed: 10,
+                dropped: 7
+            }
+        );
+    }
+
+    #[test]
+    fn drop_newest_keeps_the_oldest_and_counts() {
+        let q = queue(3, OverflowPolicy::DropNewest);
+        for i in 0..10 {
+            q.push_blocking(i).expect("push");
+        }
+        assert_eq!(drain(&q), [0, 1, 2]);
+        assert_eq!(
+            q.stats(),
+            QueueStats {
+                pushed: 3,
+                dropped: 7
+            }
+        );
+    }
+
+    #[test]
+    fn error_policy_refuses_and_counts() {
+        let q = queue(2, OverflowPolicy::Error);
+        q.push_blocking(1).expect("push");
+        q.push_blocking(2).expect("push");
+        assert!(matches!(
+            q.push_blocking(3),
+            Err(Error::QueueFull { capacity: 2, .. })
+        ));
+        assert_eq!(q.stats().dropped, 1);
+        assert_eq!(drain(&q), [1, 2]);
+    }
+
+    #[test]
+    fn block_policy_waits_for_the_consumer_and_loses_nothing() {
+        let q = Arc::new(queue(4, OverflowPolicy::Block));
+        let producer = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                for i in 0..1000 {
+                    q.push_blocking(i).expect("push");
+                }
+            })
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let got: Vec<u32> = rt.block_on(async {
+            let mut got = Vec::new();
+            while got.len() < 1000 {
+                got.push(q.pop().await.expect("open"));
+            }
+            got
+        });
+        producer.join().expect("producer");
+        assert_eq!(got, (0..1000).collect::<Vec<_>>());
+        assert_eq!(
+            q.stats(),
+            QueueStats {
+                pushed: 1000,
+                dropped: 0
+            }
+        );
+    }
+
+    #[test]
+    fn async_push_waits_for_room() {
+        let q = Arc::new(queue(1, OverflowPolicy::Block));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("runtime");
+        let got = rt.block_on(async {
+            let producer = {
+                let q = Arc::clone(&q);
+                tokio::spawn(async move {
+                    for i in 0..100 {
+                        q.push(i).await.expect("push");
+                    }
+                })
+            };
+            let mut got = Vec::new();
+            while got.len() < 100 {
+                got.push(q.pop().await.expect("open"));
+            }
+            producer.await.expect("producer");
+            got
+        });
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn close_wakes_blocked_senders_and_ends_the_consumer() {
+        let q = Arc::new(queue(1, OverflowPolicy::Block));
+        q.push_blocking(1).expect("push");
+        let blocked = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || q.push_blocking(2))
+        };
+        q.close();
+        assert!(matches!(
+            blocked.join().expect("thread"),
+            Err(Error::Closed(_))
+        ));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        assert_eq!(rt.block_on(q.pop()), Some(1));
+        assert_eq!(rt.block_on(q.pop()), None);
+    }
+}

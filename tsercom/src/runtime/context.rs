@@ -1,0 +1,305 @@
+//! The runtime's side: `RuntimeContext` and per-caller `Endpoint`s.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::RuntimeConfig;
+use super::errors::{ErrorSink, panic_message};
+use crate::caller_id::CallerId;
+use crate::data::RemoteDataAggregator;
+use crate::error::{Error, Result};
+use crate::queue::{BoundedQueue, QueueConfig, QueueStats};
+use crate::time::Timestamp;
+
+/// Per-caller event queues; shared by the handle (which sends) and the
+/// endpoints (which receive).
+pub(crate) struct EventRouter<E> {
+    inner: Arc<RouterInner<E>>,
+}
+
+struct RouterInner<E> {
+    queues: Mutex<HashMap<CallerId, Arc<BoundedQueue<E>>>>,
+    config: QueueConfig,
+    closed: AtomicBool,
+    // Totals of queues already removed, so stats survive deregistration.
+    retired_pushed: AtomicU64,
+    retired_dropped: AtomicU64,
+}
+
+impl<E> Clone for EventRouter<E> {
+    fn clone(&self) -> Self {
+        EventRouter {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<E> std::fmt::Debug for EventRouter<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventRouter")
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+impl<E> EventRouter<E> {
+    pub(crate) fn new(config: QueueConfig) -> Self {
+        EventRouter {
+            inner: Arc::new(RouterInner {
+                queues: Mutex::new(HashMap::new()),
+                config,
+                closed: AtomicBool::new(false),
+                retired_pushed: AtomicU64::new(0),
+                retired_dropped: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<CallerId, Arc<BoundedQueue<E>>>> {
+        self.inner.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn register(&self, caller: CallerId) -> Arc<BoundedQueue<E>> {
+        let queue = Arc::new(BoundedQueue::new(
+            format!("events to {caller}"),
+            self.inner.config,
+        ));
+        if let Some(old) = self.lock().insert(caller, Arc::clone(&queue)) {
+            self.retire(&old);
+        }
+        queue
+    }
+
+    fn retire(&self, queue: &BoundedQueue<E>) {
+        queue.close();
+        let stats = queue.stats();
+        self.inner
+            .retired_pushed
+            .fetch_add(stats.pushed, Ordering::Relaxed);
+        self.inner
+            .retired_dropped
+            .fetch_add(stats.dropped, Ordering::Relaxed);
+    }
+
+    fn deregister(&self, caller: CallerId, queue: &Arc<BoundedQueue<E>>) {
+        let mut queues = self.lock();
+        // Only if it is still this endpoint's queue (not a newer registration).
+        if queues.get(&caller).is_some_and(|q| Arc::ptr_eq(q, queue)) {
+            queues.remove(&caller);
+            drop(queues);
+            self.retire(queue);
+        }
+    }
+
+    /// Sends `event` to one caller or all; under `Block` waits for room.
+    pub(crate) fn send(&self, event: E, to: super::To) -> Result<()>
+    where
+        E: Clone,
+    {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("runtime".into()));
+        }
+        match to {
+            super::To::Caller(id) => {
+                let queue = self
+                    .lock()
+                    .get(&id)
+                    .cloned()
+                    .ok_or(Error::UnknownCaller(id))?;
+                queue.push_blocking(event)
+            }
+            super::To::All => {
+                let mut targets: Vec<(CallerId, Arc<BoundedQueue<E>>)> = self
+                    .lock()
+                    .iter()
+                    .map(|(id, q)| (*id, Arc::clone(q)))
+                    .collect();
+                targets.sort_by_key(|(id, _)| *id);
+                let mut first_error = None;
+                for (_, queue) in targets {
+                    // A caller that left meanwhile is not an error of the broadcast.
+                    match queue.push_blocking(event.clone()) {
+                        Ok(()) | Err(Error::Closed(_)) => {}
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+                first_error.map_or(Ok(()), Err)
+            }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> QueueStats {
+        let queues = self.lock();
+        let mut stats = QueueStats {
+            pushed: self.inner.retired_pushed.load(Ordering::Relaxed),
+            dropped: self.inner.retired_dropped.load(Ordering::Relaxed),
+        };
+        for q in queues.values() {
+            let s = q.stats();
+            stats.pushed += s.pushed;
+            stats.dropped += s.dropped;
+        }
+        stats
+    }
+
+    pub(crate) fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        for q in self.lock().values() {
+            q.close();
+        }
+    }
+}
+
+/// What a runtime gets from the manager: where to put data, where events
+/// come from, and where failures go.
+pub struct RuntimeContext<D, E> {
+    pub(crate) name: String,
+    pub(crate) config: RuntimeConfig,
+    pub(crate) data: RemoteDataAggregator<D>,
+    pub(crate) events: EventRouter<E>,
+    pub(crate) errors: ErrorSink,
+    pub(crate) tokio: tokio::runtime::Handle,
+}
+
+impl<D, E> Clone for RuntimeContext<D, E> {
+    fn clone(&self) -> Self {
+        RuntimeContext {
+            name: self.name.clone(),
+            config: self.config.clone(),
+            data: self.data.clone(),
+            events: self.events.clone(),
+            errors: self.errors.clone(),
+            tokio: self.tokio.clone(),
+        }
+    }
+}
+
+impl<D, E> std::fmt::Debug for RuntimeContext<D, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeContext")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Clone + Send + Sync + 'static, E: Clone + Send + Sync + 'static> RuntimeContext<D, E> {
+    /// The runtime's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The runtime's configuration.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Registers a caller (a connected peer). Registering an id again (a
+    /// reconnect) continues its series; events queued for the previous
+    /// endpoint are not carried over.
+    pub fn register_caller(&self, caller: CallerId, peer: Option<String>) -> Endpoint<D, E> {
+        self.data.register(caller, peer);
+        let events = self.events.register(caller);
+        Endpoint {
+            caller,
+            data: self.data.clone(),
+            router: self.events.clone(),
+            events,
+            deregistered: AtomicBool::new(false),
+        }
+    }
+
+    /// Spawns a task on the runtime's threads; an error it returns or a
+    /// panic surfaces on the manager with this runtime's name.
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = Result<()>> + Send + 'static,
+    {
+        let join = self.tokio.spawn(task);
+        let errors = self.errors.clone();
+        let name = self.name.clone();
+        self.tokio.spawn(async move {
+            match join.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.report(&name, e.to_string()),
+                Err(e) if e.is_panic() => {
+                    errors.report(
+                        &name,
+                        format!("task panicked: {}", panic_message(&*e.into_panic())),
+                    );
+                }
+                Err(_) => {} // cancelled at shutdown
+            }
+        });
+    }
+
+    /// Reports a failure without ending anything.
+    pub fn report_error(&self, error: &Error) {
+        self.errors.report(&self.name, error.to_string());
+    }
+}
+
+/// One registered caller, on the runtime's side: push its data, receive the
+/// events addressed to it (broadcasts included) in order. Dropping it
+/// deregisters the caller.
+pub struct Endpoint<D, E> {
+    caller: CallerId,
+    data: RemoteDataAggregator<D>,
+    router: EventRouter<E>,
+    events: Arc<BoundedQueue<E>>,
+    deregistered: AtomicBool,
+}
+
+impl<D, E> std::fmt::Debug for Endpoint<D, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D, E> Endpoint<D, E> {
+    /// The caller's id.
+    pub fn caller_id(&self) -> CallerId {
+        self.caller
+    }
+
+    /// Delivers one sample to the handle under the data overflow policy
+    /// (`Block` waits until the user takes data).
+    ///
+    /// # Errors
+    /// [`Error::QueueFull`] under the `Error` policy, [`Error::Closed`]
+    /// after shutdown.
+    pub async fn push(&self, data: D, timestamp: Timestamp) -> Result<()> {
+        self.data.push(self.caller, timestamp, data).await
+    }
+
+    /// The next event for this caller, in the order sent; `None` once the
+    /// runtime shuts down or the caller is deregistered.
+    pub async fn next_event(&self) -> Option<E> {
+        self.events.pop().await
+    }
+
+    /// An event if one is queued, without waiting.
+    pub fn try_next_event(&self) -> Option<E> {
+        self.events.try_pop()
+    }
+
+    /// Deregisters the caller: no more events; its data stays readable until
+    /// read and past retention.
+    pub fn deregister(self) {
+        drop(self);
+    }
+}
+
+impl<D, E> Drop for Endpoint<D, E> {
+    fn drop(&mut self) {
+        if !self.deregistered.swap(true, Ordering::AcqRel) {
+            self.data.deregister(self.caller);
+            self.router.deregister(self.caller, &self.events);
+        }
+    }
+}

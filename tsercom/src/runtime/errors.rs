@@ -1,0 +1,58 @@
+//! Where runtime failures collect until the user's code looks.
+
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Every failure reported by any runtime, in order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ErrorSink {
+    inner: Arc<(Mutex<Vec<Error>>, Condvar)>,
+}
+
+impl ErrorSink {
+    fn lock(&self) -> MutexGuard<'_, Vec<Error>> {
+        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn report(&self, runtime: &str, message: impl Into<String>) {
+        let message = message.into();
+        tracing::error!(runtime, %message, "runtime failed");
+        self.lock().push(Error::Runtime {
+            runtime: runtime.to_owned(),
+            message,
+        });
+        self.inner.1.notify_all();
+    }
+
+    /// Every error since the last take.
+    pub(crate) fn take(&self) -> Vec<Error> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Waits until there is an error, then takes them all.
+    pub(crate) fn wait(&self) -> Vec<Error> {
+        let mut errors = self.lock();
+        while errors.is_empty() {
+            errors = self
+                .inner
+                .1
+                .wait_timeout(errors, Duration::from_secs(1))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        std::mem::take(&mut *errors)
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

@@ -1,0 +1,166 @@
+//! Runtimes: where the networking lives, apart from the user's code.
+//!
+//! ```text
+//!  user's thread                         tsercom threads (own tokio runtime)
+//!  ─────────────                         ───────────────────────────────────
+//!  RuntimeManager::register(init) ──┐
+//!  start_in_process() ──────────────┼──▶ init.create(ctx) ──▶ Runtime::start()
+//!                                   │        ctx.register_caller(id) ──▶ Endpoint
+//!  handle.data().take_new()  ◀──────┼──────── Endpoint::push(data, t)
+//!  handle.send_event(e, To::All) ───┼──────▶ Endpoint::next_event()
+//!  manager.check_error()  ◀─────────┴──────── failures, panics (with the runtime's name)
+//!  manager.shutdown() ─────────────────────▶ Runtime::stop() once, then threads end
+//! ```
+//!
+//! A [`RuntimeInitializer`] describes a runtime (its name, config, data and
+//! event types) and creates it on the runtime's threads; the
+//! [`RuntimeHandle`] returned by [`RuntimeManager::register`] is the user's
+//! side. Every queue between the two is bounded with an explicit
+//! [`OverflowPolicy`](crate::OverflowPolicy).
+
+mod context;
+mod errors;
+mod handle;
+mod manager;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use context::{Endpoint, RuntimeContext};
+pub use handle::{HandleStats, RuntimeHandle, To};
+pub use manager::RuntimeManager;
+
+use crate::data::Retention;
+use crate::error::Result;
+use crate::queue::{OverflowPolicy, QueueConfig};
+
+/// A boxed, sendable future, as [`Runtime`] methods return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Whose clock is the timebase and who aggregates. Independent of who
+/// listens and who dials.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Role {
+    /// Produces data; synchronizes its clock to the aggregator's
+    /// (the Python library's "client").
+    Producer,
+    /// Aggregates data; its clock is the timebase (the Python library's
+    /// "server").
+    #[default]
+    Aggregator,
+}
+
+/// Why a runtime is being stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The manager is shutting down (explicitly or on drop).
+    Shutdown,
+}
+
+/// How a runtime behaves; [`RuntimeInitializer::config`] returns it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RuntimeConfig {
+    /// Producer or aggregator.
+    pub role: Role,
+    /// Data kept per caller.
+    pub retention: Retention,
+    /// What happens when a caller's store is full of unread data.
+    pub data_policy: OverflowPolicy,
+    /// Capacity and policy of each caller's event queue.
+    pub events: QueueConfig,
+    /// Estimate clock offsets with peers (used by the connection layer).
+    pub clock_sync: bool,
+    /// How long `create` + `start` may take before the manager reports the
+    /// runtime as failed (its start goes on; the error surfaces).
+    pub start_timeout: Duration,
+    /// How long `stop` may take before shutdown goes on without it.
+    pub stop_timeout: Duration,
+}
+
+impl Default for RuntimeConfig {
+    /// Aggregator; 10 000 samples per caller, drop-oldest; 1 024 events per
+    /// caller, blocking; clock sync on; 30 s to start, 10 s to stop.
+    fn default() -> Self {
+        RuntimeConfig {
+            role: Role::Aggregator,
+            retention: Retention::default(),
+            data_policy: OverflowPolicy::DropOldest,
+            events: QueueConfig::default(),
+            clock_sync: true,
+            start_timeout: Duration::from_secs(30),
+            stop_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The defaults with `role`.
+    pub fn new(role: Role) -> Self {
+        RuntimeConfig {
+            role,
+            ..RuntimeConfig::default()
+        }
+    }
+
+    /// With this retention.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// With this data overflow policy.
+    pub fn with_data_policy(mut self, policy: OverflowPolicy) -> Self {
+        self.data_policy = policy;
+        self
+    }
+
+    /// With this event queue configuration.
+    pub fn with_events(mut self, events: QueueConfig) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// With clock sync on or off.
+    pub fn with_clock_sync(mut self, enable: bool) -> Self {
+        self.clock_sync = enable;
+        self
+    }
+}
+
+/// A running piece of networking: started once, stopped once.
+pub trait Runtime: Send + 'static {
+    /// Starts serving / connecting. Long-running work belongs in tasks
+    /// spawned with [`RuntimeContext::spawn`]; `start` should return once
+    /// the runtime is up.
+    fn start(&mut self) -> BoxFuture<'_, Result<()>>;
+
+    /// Stops. Data pushed here still reaches the handle.
+    fn stop(&mut self, reason: StopReason) -> BoxFuture<'_, Result<()>>;
+}
+
+/// Describes a runtime and creates it on the runtime's threads.
+pub trait RuntimeInitializer: Send + 'static {
+    /// What the runtime delivers to the user's handle.
+    type Data: Clone + Send + Sync + 'static;
+    /// What the user sends to callers through the handle.
+    type Event: Clone + Send + Sync + 'static;
+
+    /// A name for logs and errors.
+    fn name(&self) -> String;
+
+    /// The runtime's configuration (default: [`RuntimeConfig::default`]).
+    fn config(&self) -> RuntimeConfig {
+        RuntimeConfig::default()
+    }
+
+    /// Creates the runtime; runs on the runtime's threads, once.
+    ///
+    /// # Errors
+    /// Any error; it surfaces on [`RuntimeManager::check_error`] with the
+    /// runtime's name, and the other runtimes go on.
+    fn create(&mut self, ctx: RuntimeContext<Self::Data, Self::Event>) -> Result<Box<dyn Runtime>>;
+}
