@@ -16,7 +16,7 @@
 //! event types) and creates it on the runtime's threads; the
 //! [`RuntimeHandle`] returned by [`RuntimeManager::register`] is the user's
 //! side. Every queue between the two is bounded with an explicit
-//! [`OverflowPolicy`](crate::OverflowPolicy).
+//! [`OverflowPolicy`].
 
 mod context;
 mod errors;
