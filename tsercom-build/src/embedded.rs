@@ -21,6 +21,10 @@ pub(crate) const TSERCOM_PROTOS: &[(&str, &str)] = &[
         "tsercom/tensor.proto",
         include_str!("../../proto/tsercom/tensor.proto"),
     ),
+    (
+        "tsercom/ipc.proto",
+        include_str!("../../proto/tsercom/ipc.proto"),
+    ),
 ];
 
 /// The spellings the Python tsercom library uses (`import "time.proto";`).

@@ -3,3 +3,10 @@
 //! tsercom library, so the two interoperate).
 
 include!(concat!(env!("OUT_DIR"), "/tsercom.rs"));
+
+/// Frames between a parent process and its runtime child process
+/// (internal; not part of the Python wire format).
+#[doc(hidden)]
+pub mod ipc {
+    include!(concat!(env!("OUT_DIR"), "/tsercom.ipc.rs"));
+}

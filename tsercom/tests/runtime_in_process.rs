@@ -1,161 +1,16 @@
 //! End-to-end scenarios of the runtime core, in process: real threads, a
 //! real tokio runtime, the user's side on the test thread.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod common;
 
+use std::sync::{Arc, Mutex};
+
+use common::{Init, Script, t, take_n, values};
 use tsercom::data::Retention;
 use tsercom::runtime::{
     BoxFuture, Endpoint, Runtime, RuntimeContext, RuntimeInitializer, StopReason,
 };
-use tsercom::{
-    CallerId, Error, OverflowPolicy, QueueConfig, RuntimeConfig, RuntimeManager, Timestamp, To,
-};
-
-/// Generous: "should happen" waits never decide a test's outcome by timing.
-const WAIT: Duration = Duration::from_secs(30);
-
-fn t(n: i64) -> Timestamp {
-    Timestamp::new(1_700_000_000 + n, 0).expect("in range")
-}
-
-type Ep = Arc<Endpoint<f64, f64>>;
-
-/// A runtime that registers `callers`, pushes `at_start` for each at start
-/// and `at_stop` at stop, and (if `reply`) answers every event `e` with a
-/// sample `e + 0.5`.
-#[derive(Clone, Default)]
-struct Script {
-    callers: Vec<CallerId>,
-    at_start: Vec<f64>,
-    at_stop: Vec<f64>,
-    reply: bool,
-    fail_create: Option<&'static str>,
-    fail_start: Option<&'static str>,
-    panic_in_task: bool,
-    config: Option<RuntimeConfig>,
-}
-
-struct Init {
-    name: &'static str,
-    script: Script,
-    stops: Arc<Mutex<u32>>,
-    starts: Arc<Mutex<u32>>,
-}
-
-impl Init {
-    fn new(name: &'static str, script: Script) -> Self {
-        Init {
-            name,
-            script,
-            stops: Arc::default(),
-            starts: Arc::default(),
-        }
-    }
-}
-
-struct Scripted {
-    ctx: RuntimeContext<f64, f64>,
-    script: Script,
-    endpoints: Vec<Ep>,
-    stops: Arc<Mutex<u32>>,
-    starts: Arc<Mutex<u32>>,
-}
-
-impl RuntimeInitializer for Init {
-    type Data = f64;
-    type Event = f64;
-
-    fn name(&self) -> String {
-        self.name.to_owned()
-    }
-
-    fn config(&self) -> RuntimeConfig {
-        self.script.config.clone().unwrap_or_default()
-    }
-
-    fn create(&mut self, ctx: RuntimeContext<f64, f64>) -> tsercom::Result<Box<dyn Runtime>> {
-        if let Some(why) = self.script.fail_create {
-            return Err(Error::Invalid {
-                what: "test runtime",
-                reason: why.into(),
-            });
-        }
-        Ok(Box::new(Scripted {
-            ctx,
-            script: self.script.clone(),
-            endpoints: Vec::new(),
-            stops: Arc::clone(&self.stops),
-            starts: Arc::clone(&self.starts),
-        }))
-    }
-}
-
-impl Runtime for Scripted {
-    fn start(&mut self) -> BoxFuture<'_, tsercom::Result<()>> {
-        Box::pin(async move {
-            *self.starts.lock().expect("lock") += 1;
-            if let Some(why) = self.script.fail_start {
-                return Err(Error::Invalid {
-                    what: "start",
-                    reason: why.into(),
-                });
-            }
-            if self.script.panic_in_task {
-                self.ctx.spawn(async { panic!("boom in a task") });
-            }
-            for (i, caller) in self.script.callers.iter().enumerate() {
-                let ep: Ep = Arc::new(
-                    self.ctx
-                        .register_caller(*caller, Some(format!("127.0.0.1:{}", 1000 + i))),
-                );
-                for (n, v) in self.script.at_start.iter().enumerate() {
-                    ep.push(*v, t(i64::try_from(n).expect("small"))).await?;
-                }
-                if self.script.reply {
-                    let replier = Arc::clone(&ep);
-                    self.ctx.spawn(async move {
-                        let mut n = 1000;
-                        while let Some(event) = replier.next_event().await {
-                            replier.push(event + 0.5, t(n)).await?;
-                            n += 1;
-                        }
-                        Ok(())
-                    });
-                }
-                self.endpoints.push(ep);
-            }
-            Ok(())
-        })
-    }
-
-    fn stop(&mut self, _reason: StopReason) -> BoxFuture<'_, tsercom::Result<()>> {
-        Box::pin(async move {
-            *self.stops.lock().expect("lock") += 1;
-            for ep in &self.endpoints {
-                for (n, v) in self.script.at_stop.iter().enumerate() {
-                    ep.push(*v, t(500 + i64::try_from(n).expect("small")))
-                        .await?;
-                }
-            }
-            Ok(())
-        })
-    }
-}
-
-fn values(samples: &[tsercom::data::Sample<f64>]) -> Vec<f64> {
-    samples.iter().map(|s| s.data).collect()
-}
-
-/// Takes until `n` samples of `caller` arrived (each wait bounded by WAIT).
-fn take_n(handle: &tsercom::RuntimeHandle<f64, f64>, caller: CallerId, n: usize) -> Vec<f64> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        assert!(handle.data().wait_new(WAIT), "timed out with {got:?}");
-        got.extend(values(&handle.data().take_new_for(caller)));
-    }
-    got
-}
+use tsercom::{CallerId, Error, OverflowPolicy, QueueConfig, RuntimeConfig, RuntimeManager, To};
 
 #[test]
 fn data_pushed_at_start_arrives_exactly_once_with_its_caller_id() {

@@ -10,6 +10,7 @@ use super::errors::{ErrorSink, panic_message};
 use crate::caller_id::CallerId;
 use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};
+use crate::proto::ipc;
 use crate::queue::{BoundedQueue, QueueConfig, QueueStats};
 use crate::time::Timestamp;
 
@@ -61,7 +62,7 @@ impl<E> EventRouter<E> {
         self.inner.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn register(&self, caller: CallerId) -> Arc<BoundedQueue<E>> {
+    pub(crate) fn register(&self, caller: CallerId) -> Arc<BoundedQueue<E>> {
         let queue = Arc::new(BoundedQueue::new(
             format!("events to {caller}"),
             self.inner.config,
@@ -83,7 +84,7 @@ impl<E> EventRouter<E> {
             .fetch_add(stats.dropped, Ordering::Relaxed);
     }
 
-    fn deregister(&self, caller: CallerId, queue: &Arc<BoundedQueue<E>>) {
+    pub(crate) fn deregister(&self, caller: CallerId, queue: &Arc<BoundedQueue<E>>) {
         let mut queues = self.lock();
         // Only if it is still this endpoint's queue (not a newer registration).
         if queues.get(&caller).is_some_and(|q| Arc::ptr_eq(q, queue)) {
@@ -132,6 +133,21 @@ impl<E> EventRouter<E> {
         }
     }
 
+    /// Sends to one caller from async code (the child's IPC reader).
+    pub(crate) async fn send_to_async(&self, caller: CallerId, event: E) -> Result<()> {
+        let queue = self
+            .lock()
+            .get(&caller)
+            .cloned()
+            .ok_or(Error::UnknownCaller(caller))?;
+        queue.push(event).await
+    }
+
+    /// The queue of a caller, if registered.
+    pub(crate) fn queue_of(&self, caller: CallerId) -> Option<Arc<BoundedQueue<E>>> {
+        self.lock().get(&caller).cloned()
+    }
+
     pub(crate) fn stats(&self) -> QueueStats {
         let queues = self.lock();
         let mut stats = QueueStats {
@@ -154,12 +170,106 @@ impl<E> EventRouter<E> {
     }
 }
 
+/// Where a runtime's data goes: the handle's aggregator (in process) or the
+/// IPC socket to the parent (in the child process).
+pub(crate) enum DataSink<D> {
+    Local(RemoteDataAggregator<D>),
+    Ipc {
+        runtime: u32,
+        tx: tokio::sync::mpsc::Sender<ipc::Frame>,
+    },
+}
+
+impl<D> Clone for DataSink<D> {
+    fn clone(&self) -> Self {
+        match self {
+            DataSink::Local(a) => DataSink::Local(a.clone()),
+            DataSink::Ipc { runtime, tx } => DataSink::Ipc {
+                runtime: *runtime,
+                tx: tx.clone(),
+            },
+        }
+    }
+}
+
+impl<D: prost::Message> DataSink<D> {
+    fn caller_frame(
+        runtime: u32,
+        caller: CallerId,
+        registered: bool,
+        peer: Option<String>,
+    ) -> ipc::Frame {
+        ipc::Frame {
+            kind: Some(ipc::frame::Kind::Caller(ipc::Caller {
+                runtime,
+                caller_id: caller.to_string(),
+                registered,
+                peer: peer.unwrap_or_default(),
+            })),
+        }
+    }
+
+    fn register(&self, caller: CallerId, peer: Option<String>) {
+        match self {
+            DataSink::Local(a) => a.register(caller, peer),
+            DataSink::Ipc { runtime, tx } => {
+                send_control(tx, Self::caller_frame(*runtime, caller, true, peer))
+            }
+        }
+    }
+
+    fn deregister(&self, caller: CallerId) {
+        match self {
+            DataSink::Local(a) => a.deregister(caller),
+            DataSink::Ipc { runtime, tx } => {
+                send_control(tx, Self::caller_frame(*runtime, caller, false, None))
+            }
+        }
+    }
+
+    async fn push(&self, caller: CallerId, timestamp: Timestamp, data: D) -> Result<()> {
+        match self {
+            DataSink::Local(a) => a.push(caller, timestamp, data).await,
+            DataSink::Ipc { runtime, tx } => {
+                let frame = ipc::Frame {
+                    kind: Some(ipc::frame::Kind::Data(ipc::Data {
+                        runtime: *runtime,
+                        caller_id: caller.to_string(),
+                        timestamp: Some(timestamp.to_proto()),
+                        payload: data.encode_to_vec(),
+                    })),
+                };
+                // The IPC queue blocks when full (back-pressure); the data
+                // policy applies at the parent's aggregator.
+                tx.send(frame)
+                    .await
+                    .map_err(|_| Error::Closed("IPC to the parent process".into()))
+            }
+        }
+    }
+}
+
+/// Sends a control frame without blocking: immediately when the IPC queue
+/// has room, else from a task (the parent tolerates data arriving before its
+/// caller's registration).
+pub(crate) fn send_control(tx: &tokio::sync::mpsc::Sender<ipc::Frame>, frame: ipc::Frame) {
+    if let Err(tokio::sync::mpsc::error::TrySendError::Full(frame)) = tx.try_send(frame) {
+        let tx = tx.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move { tx.send(frame).await });
+            }
+            Err(_) => tracing::warn!("IPC queue full outside the runtime: control frame not sent"),
+        }
+    }
+}
+
 /// What a runtime gets from the manager: where to put data, where events
 /// come from, and where failures go.
 pub struct RuntimeContext<D, E> {
     pub(crate) name: String,
     pub(crate) config: RuntimeConfig,
-    pub(crate) data: RemoteDataAggregator<D>,
+    pub(crate) data: DataSink<D>,
     pub(crate) events: EventRouter<E>,
     pub(crate) errors: ErrorSink,
     pub(crate) tokio: tokio::runtime::Handle,
@@ -186,7 +296,7 @@ impl<D, E> std::fmt::Debug for RuntimeContext<D, E> {
     }
 }
 
-impl<D: Clone + Send + Sync + 'static, E: Clone + Send + Sync + 'static> RuntimeContext<D, E> {
+impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> RuntimeContext<D, E> {
     /// The runtime's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -245,15 +355,15 @@ impl<D: Clone + Send + Sync + 'static, E: Clone + Send + Sync + 'static> Runtime
 /// One registered caller, on the runtime's side: push its data, receive the
 /// events addressed to it (broadcasts included) in order. Dropping it
 /// deregisters the caller.
-pub struct Endpoint<D, E> {
+pub struct Endpoint<D: prost::Message, E> {
     caller: CallerId,
-    data: RemoteDataAggregator<D>,
+    data: DataSink<D>,
     router: EventRouter<E>,
     events: Arc<BoundedQueue<E>>,
     deregistered: AtomicBool,
 }
 
-impl<D, E> std::fmt::Debug for Endpoint<D, E> {
+impl<D: prost::Message, E> std::fmt::Debug for Endpoint<D, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")
             .field("caller", &self.caller)
@@ -261,7 +371,7 @@ impl<D, E> std::fmt::Debug for Endpoint<D, E> {
     }
 }
 
-impl<D, E> Endpoint<D, E> {
+impl<D: prost::Message, E> Endpoint<D, E> {
     /// The caller's id.
     pub fn caller_id(&self) -> CallerId {
         self.caller
@@ -295,7 +405,7 @@ impl<D, E> Endpoint<D, E> {
     }
 }
 
-impl<D, E> Drop for Endpoint<D, E> {
+impl<D: prost::Message, E> Drop for Endpoint<D, E> {
     fn drop(&mut self) {
         if !self.deregistered.swap(true, Ordering::AcqRel) {
             self.data.deregister(self.caller);

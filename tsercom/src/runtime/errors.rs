@@ -5,10 +5,20 @@ use std::time::Duration;
 
 use crate::error::Error;
 
+/// Where a child process sends its failures (to the parent).
+pub(crate) type Forward = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// Every failure reported by any runtime, in order.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct ErrorSink {
     inner: Arc<(Mutex<Vec<Error>>, Condvar)>,
+    forward: Option<Forward>,
+}
+
+impl std::fmt::Debug for ErrorSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorSink").finish_non_exhaustive()
+    }
 }
 
 impl ErrorSink {
@@ -16,9 +26,20 @@ impl ErrorSink {
         self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// A sink that sends every report to `forward` instead of keeping it.
+    pub(crate) fn forwarding(forward: Forward) -> Self {
+        ErrorSink {
+            inner: Arc::default(),
+            forward: Some(forward),
+        }
+    }
+
     pub(crate) fn report(&self, runtime: &str, message: impl Into<String>) {
         let message = message.into();
         tracing::error!(runtime, %message, "runtime failed");
+        if let Some(forward) = &self.forward {
+            return forward(runtime, &message);
+        }
         self.lock().push(Error::Runtime {
             runtime: runtime.to_owned(),
             message,

@@ -5,18 +5,48 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::context::{EventRouter, RuntimeContext};
+use std::ffi::OsString;
+
+use super::context::{DataSink, EventRouter, RuntimeContext};
 use super::errors::{ErrorSink, panic_message};
 use super::handle::RuntimeHandle;
+use super::process::{
+    self, ChildPart, ChildSide, ParentPart, ParentPlan, ParentProcess, ParentSide,
+};
 use super::{Runtime, RuntimeConfig, RuntimeInitializer, StopReason};
 use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};
+use crate::proto::ipc;
 
 type Slot = Arc<tokio::sync::Mutex<Option<Box<dyn Runtime>>>>;
 
+/// Where a launched runtime's data goes.
+pub(crate) enum SinkKind {
+    /// Into the handle's aggregator (in process).
+    Local,
+    /// Over IPC to the parent (in the child process).
+    Ipc {
+        index: u32,
+        tx: tokio::sync::mpsc::Sender<ipc::Frame>,
+    },
+}
+
 /// A registered initializer, type-erased.
 trait Registered: Send {
-    fn launch(self: Box<Self>, tokio: &tokio::runtime::Handle, errors: &ErrorSink) -> Launched;
+    fn name(&self) -> &str;
+    fn config(&self) -> &RuntimeConfig;
+    fn launch(
+        self: Box<Self>,
+        tokio: &tokio::runtime::Handle,
+        errors: &ErrorSink,
+        sink: SinkKind,
+    ) -> (Launched, Box<dyn ChildSide>);
+    fn parent_part(
+        &self,
+        index: u32,
+        tx: tokio::sync::mpsc::Sender<ipc::Frame>,
+        tokio: tokio::runtime::Handle,
+    ) -> Arc<dyn ParentSide>;
 }
 
 struct Pending<I: RuntimeInitializer> {
@@ -27,17 +57,46 @@ struct Pending<I: RuntimeInitializer> {
     events: EventRouter<I::Event>,
 }
 
-/// A runtime handed to the tokio runtime.
-struct Launched {
+/// A runtime handed to a tokio runtime.
+pub(crate) struct Launched {
     name: String,
     config: RuntimeConfig,
     slot: Slot,
     started: tokio::task::JoinHandle<()>,
-    close: Box<dyn Fn() + Send + Sync>,
+    pub(crate) close: Box<dyn Fn() + Send + Sync>,
 }
 
 impl<I: RuntimeInitializer> Registered for Pending<I> {
-    fn launch(self: Box<Self>, tokio: &tokio::runtime::Handle, errors: &ErrorSink) -> Launched {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    fn parent_part(
+        &self,
+        index: u32,
+        tx: tokio::sync::mpsc::Sender<ipc::Frame>,
+        tokio: tokio::runtime::Handle,
+    ) -> Arc<dyn ParentSide> {
+        Arc::new(ParentPart {
+            name: self.name.clone(),
+            index,
+            data: self.data.clone(),
+            events: self.events.clone(),
+            tx,
+            tokio,
+        })
+    }
+
+    fn launch(
+        self: Box<Self>,
+        tokio: &tokio::runtime::Handle,
+        errors: &ErrorSink,
+        sink: SinkKind,
+    ) -> (Launched, Box<dyn ChildSide>) {
         let Pending {
             mut init,
             name,
@@ -45,10 +104,14 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             data,
             events,
         } = *self;
+        let sink = match sink {
+            SinkKind::Local => DataSink::Local(data.clone()),
+            SinkKind::Ipc { index, tx } => DataSink::Ipc { runtime: index, tx },
+        };
         let ctx = RuntimeContext {
             name: name.clone(),
             config: config.clone(),
-            data: data.clone(),
+            data: sink,
             events: events.clone(),
             errors: errors.clone(),
             tokio: tokio.clone(),
@@ -69,7 +132,11 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             // Kept even after a failed start, so that `stop` can clean up.
             *guard = Some(runtime);
         });
-        Launched {
+        let child_side = Box::new(ChildPart {
+            name: name.clone(),
+            events: events.clone(),
+        });
+        let launched = Launched {
             name,
             config,
             slot,
@@ -78,7 +145,8 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
                 data.close();
                 events.close();
             }),
-        }
+        };
+        (launched, child_side)
     }
 }
 
@@ -87,6 +155,10 @@ enum Phase {
     Running(tokio::runtime::Runtime),
     Stopped,
 }
+
+/// The environment variable that tells a re-executed program it is the
+/// runtime child of `start_out_of_process` (set by the parent).
+pub const CHILD_SOCKET_ENV: &str = process::SOCKET_ENV;
 
 /// Registers runtimes, starts them on their own threads, surfaces their
 /// errors, and stops each exactly once.
@@ -107,9 +179,11 @@ enum Phase {
 pub struct RuntimeManager {
     pending: Vec<Box<dyn Registered>>,
     launched: Vec<Launched>,
+    parent: Option<ParentProcess>,
     phase: Phase,
     errors: ErrorSink,
     worker_threads: usize,
+    child_args: Option<Vec<OsString>>,
 }
 
 impl std::fmt::Debug for RuntimeManager {
@@ -138,9 +212,11 @@ impl RuntimeManager {
         RuntimeManager {
             pending: Vec::new(),
             launched: Vec::new(),
+            parent: None,
             phase: Phase::Idle,
             errors: ErrorSink::default(),
             worker_threads: 2,
+            child_args: None,
         }
     }
 
@@ -148,6 +224,25 @@ impl RuntimeManager {
     pub fn with_worker_threads(mut self, threads: usize) -> Self {
         self.worker_threads = threads.max(1);
         self
+    }
+
+    /// The arguments the child process of
+    /// [`start_out_of_process`](Self::start_out_of_process) is started with
+    /// (default: this process's own arguments). The child runs the program
+    /// again up to `start_out_of_process`, so they must lead it there, e.g.
+    /// a test harness filter naming the current test.
+    pub fn with_child_args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.child_args = Some(args.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The child's process id, while running out of process.
+    pub fn child_pid(&self) -> Option<u32> {
+        self.parent.as_ref().map(|p| p.pid)
     }
 
     /// Registers a runtime; returns the user's handle to it.
@@ -194,7 +289,116 @@ impl RuntimeManager {
         if !matches!(self.phase, Phase::Idle) {
             return Err(Error::WrongState("the manager was already started"));
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
+        let runtime = self.build_runtime()?;
+        let handle = runtime.handle().clone();
+        self.launched = self
+            .pending
+            .drain(..)
+            .map(|p| p.launch(&handle, &self.errors, SinkKind::Local).0)
+            .collect();
+        self.phase = Phase::Running(runtime);
+        let (launched, errors) = (&mut self.launched, &self.errors);
+        block_outside(&handle, wait_started(launched, errors));
+        Ok(())
+    }
+
+    /// Starts every registered runtime in a child process: this
+    /// executable, run again with [`with_child_args`](Self::with_child_args)
+    /// (default: the same arguments). The child runs the program up to this
+    /// call, which there builds the runtimes, serves the parent over a
+    /// Unix-domain socket, and exits the child process when the parent
+    /// shuts down — it never returns in the child. The handles work exactly
+    /// as in process. Returns once the child has started its runtimes (or
+    /// failed; failures surface on [`check_error`](Self::check_error)).
+    ///
+    /// # Errors
+    /// [`Error::WrongState`] when already started; [`Error::Io`] or
+    /// [`Error::Invalid`] when the child cannot be started or connected, or
+    /// registered different runtimes.
+    pub fn start_out_of_process(&mut self) -> Result<()> {
+        if !matches!(self.phase, Phase::Idle) {
+            return Err(Error::WrongState("the manager was already started"));
+        }
+        if let Some(socket) = std::env::var_os(process::SOCKET_ENV) {
+            // We are the child: become the runtime process.
+            let names = self.pending.iter().map(|p| p.name().to_owned()).collect();
+            let pending = std::mem::take(&mut self.pending);
+            let launch: process::ChildLaunch = Box::new(move |tokio, errors, tx| {
+                pending
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let index = u32::try_from(i).unwrap_or(u32::MAX);
+                        p.launch(
+                            tokio,
+                            errors,
+                            SinkKind::Ipc {
+                                index,
+                                tx: tx.clone(),
+                            },
+                        )
+                    })
+                    .unzip()
+            });
+            process::run_child(socket.into(), names, launch, self.worker_threads);
+        }
+        let runtime = self.build_runtime()?;
+        let handle = runtime.handle().clone();
+        let start_budget = self
+            .pending
+            .iter()
+            .map(|p| p.config().start_timeout)
+            .max()
+            .unwrap_or_default()
+            + Duration::from_secs(10);
+        let stop_budget = self
+            .pending
+            .iter()
+            .map(|p| p.config().stop_timeout)
+            .sum::<Duration>()
+            + Duration::from_secs(5);
+        let names: Vec<String> = self.pending.iter().map(|p| p.name().to_owned()).collect();
+        let pending = std::mem::take(&mut self.pending);
+        let plan = ParentPlan {
+            names,
+            make_parts: Box::new(move |tx, tokio| {
+                pending
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        p.parent_part(
+                            u32::try_from(i).unwrap_or(u32::MAX),
+                            tx.clone(),
+                            tokio.clone(),
+                        )
+                    })
+                    .collect()
+            }),
+            start_budget,
+            stop_budget,
+        };
+        let args = self
+            .child_args
+            .clone()
+            .unwrap_or_else(|| std::env::args_os().skip(1).collect());
+        let errors = self.errors.clone();
+        let mut started = None;
+        block_outside(&handle, async {
+            started = Some(process::start_parent(plan, args, errors).await);
+        });
+        self.phase = Phase::Running(runtime);
+        match started {
+            Some(Ok(parent)) => {
+                self.parent = Some(parent);
+                Ok(())
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(Error::WrongState("the child process could not be started")),
+        }
+    }
+
+    fn build_runtime(&self) -> Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(self.worker_threads)
             .thread_name("tsercom-runtime")
             .enable_all()
@@ -202,40 +406,7 @@ impl RuntimeManager {
             .map_err(|source| Error::Io {
                 path: "tokio runtime".into(),
                 source,
-            })?;
-        let handle = runtime.handle().clone();
-        self.launched = self
-            .pending
-            .drain(..)
-            .map(|p| p.launch(&handle, &self.errors))
-            .collect();
-        self.phase = Phase::Running(runtime);
-
-        let errors = self.errors.clone();
-        let waits: Vec<_> = self
-            .launched
-            .iter_mut()
-            .map(|l| (l.name.clone(), l.config.start_timeout, &mut l.started))
-            .collect();
-        block_outside(&handle, async move {
-            for (name, limit, started) in waits {
-                match tokio::time::timeout(limit, started).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) if e.is_panic() => {
-                        errors.report(
-                            &name,
-                            format!(
-                                "panicked while starting: {}",
-                                panic_message(&*e.into_panic())
-                            ),
-                        );
-                    }
-                    Ok(Err(_)) => errors.report(&name, "start was cancelled"),
-                    Err(_) => errors.report(&name, format!("did not start within {limit:?}")),
-                }
-            }
-        });
-        Ok(())
+            })
     }
 
     /// Every runtime failure since the last call, without waiting.
@@ -274,7 +445,11 @@ impl RuntimeManager {
         let handle = runtime.handle().clone();
         let launched = std::mem::take(&mut self.launched);
         let errors = self.errors.clone();
+        let parent = self.parent.take();
         block_outside(&handle, async move {
+            if let Some(parent) = parent {
+                process::shutdown_parent(parent, &errors).await;
+            }
             for l in &launched {
                 stop_one(l, &errors).await;
             }
@@ -290,7 +465,30 @@ impl RuntimeManager {
     }
 }
 
-async fn stop_one(l: &Launched, errors: &ErrorSink) {
+/// Waits (bounded by each `start_timeout`) for every runtime's create +
+/// start, reporting panics and timeouts.
+pub(crate) async fn wait_started(launched: &mut [Launched], errors: &ErrorSink) {
+    for l in launched {
+        let limit = l.config.start_timeout;
+        match tokio::time::timeout(limit, &mut l.started).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if e.is_panic() => {
+                errors.report(
+                    &l.name,
+                    format!(
+                        "panicked while starting: {}",
+                        panic_message(&*e.into_panic())
+                    ),
+                );
+            }
+            Ok(Err(_)) => errors.report(&l.name, "start was cancelled"),
+            Err(_) => errors.report(&l.name, format!("did not start within {limit:?}")),
+        }
+    }
+}
+
+/// Stops one runtime once, bounded by its `stop_timeout`.
+pub(crate) async fn stop_one(l: &Launched, errors: &ErrorSink) {
     let limit = l.config.stop_timeout;
     let Ok(mut guard) = tokio::time::timeout(limit, l.slot.lock()).await else {
         return errors.report(

@@ -22,6 +22,7 @@ mod context;
 mod errors;
 mod handle;
 mod manager;
+mod process;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,7 +30,7 @@ use std::time::Duration;
 
 pub use context::{Endpoint, RuntimeContext};
 pub use handle::{HandleStats, RuntimeHandle, To};
-pub use manager::RuntimeManager;
+pub use manager::{CHILD_SOCKET_ENV, RuntimeManager};
 
 use crate::data::Retention;
 use crate::error::Result;
@@ -144,10 +145,11 @@ pub trait Runtime: Send + 'static {
 
 /// Describes a runtime and creates it on the runtime's threads.
 pub trait RuntimeInitializer: Send + 'static {
-    /// What the runtime delivers to the user's handle.
-    type Data: Clone + Send + Sync + 'static;
+    /// What the runtime delivers to the user's handle: a proto message (or
+    /// a protobuf scalar such as `f64`), so it can cross to a child process.
+    type Data: prost::Message + Default + Clone + 'static;
     /// What the user sends to callers through the handle.
-    type Event: Clone + Send + Sync + 'static;
+    type Event: prost::Message + Default + Clone + 'static;
 
     /// A name for logs and errors.
     fn name(&self) -> String;
