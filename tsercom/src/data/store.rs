@@ -48,6 +48,9 @@ pub(crate) struct Inserted {
 pub(crate) struct CallerStore<D> {
     samples: VecDeque<Sample<D>>,
     unread: usize,
+    // Every sample before this index is read: `take_new` starts here, so
+    // it costs what is new, not what is stored.
+    first_unread: usize,
 }
 
 impl<D> CallerStore<D> {
@@ -55,6 +58,7 @@ impl<D> CallerStore<D> {
         CallerStore {
             samples: VecDeque::new(),
             unread: 0,
+            first_unread: 0,
         }
     }
 
@@ -88,10 +92,12 @@ impl<D> CallerStore<D> {
                     self.unread += 1;
                 }
                 self.samples[i] = sample;
+                self.first_unread = self.first_unread.min(i);
             }
             Err(i) => {
                 self.samples.insert(i, sample);
                 self.unread += 1;
+                self.first_unread = self.first_unread.min(i);
             }
         }
         // Age: against the newest sample.
@@ -113,6 +119,9 @@ impl<D> CallerStore<D> {
                 Some(i) => {
                     self.samples.remove(i);
                     out.evicted += 1;
+                    if i < self.first_unread {
+                        self.first_unread -= 1;
+                    }
                 }
                 None => self.remove_front(&mut out),
             }
@@ -122,6 +131,7 @@ impl<D> CallerStore<D> {
 
     fn remove_front(&mut self, out: &mut Inserted) {
         if let Some(s) = self.samples.pop_front() {
+            self.first_unread = self.first_unread.saturating_sub(1);
             if s.unread {
                 self.unread -= 1;
                 out.dropped_unread += 1;
@@ -137,11 +147,16 @@ impl<D> CallerStore<D> {
         D: Clone,
     {
         let mut out = Vec::with_capacity(self.unread);
-        for s in self.samples.iter_mut().filter(|s| s.unread) {
+        for s in self
+            .samples
+            .range_mut(self.first_unread..)
+            .filter(|s| s.unread)
+        {
             s.unread = false;
             out.push((s.time, s.data.clone()));
         }
         self.unread = 0;
+        self.first_unread = self.samples.len();
         out
     }
 
@@ -214,6 +229,25 @@ mod tests {
         );
         assert_eq!(s.len(), 3);
         assert_eq!(s.most_recent().map(|x| x.time), Some(t(10)));
+    }
+
+    #[test]
+    fn take_new_sees_late_arrivals_before_the_read_mark_after_evictions() {
+        let mut s = CallerStore::new();
+        let r = Retention {
+            max_samples: 4,
+            max_age: None,
+        };
+        for i in [10, 20, 30, 40] {
+            s.insert(t(i), 0, &r);
+        }
+        assert_eq!(times(&mut s).len(), 4);
+        s.insert(t(50), 5, &r); // evicts 10 (read)
+        s.insert(t(15), 1, &r); // evicts 20 (read); lands before the read mark
+        assert_eq!(times(&mut s), [(15, 1), (50, 5)]);
+        s.insert(t(35), 3, &r);
+        assert_eq!(times(&mut s), [(35, 3)]);
+        assert!(times(&mut s).is_empty());
     }
 
     #[test]

@@ -300,7 +300,8 @@ pub(crate) async fn start_parent(
     };
     let _ = std::fs::remove_file(&path);
     let (stream, _) = accepted?;
-    let (mut reader, writer) = stream.into_split();
+    let (reader, writer) = stream.into_split();
+    let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
 
     let hello = tokio::time::timeout(plan.start_budget, read_frame(&mut reader)).await;
     let names = match hello {
@@ -550,7 +551,8 @@ fn child_main(
                 path: socket.clone(),
                 source,
             })?;
-        let (mut reader, writer) = stream.into_split();
+        let (reader, writer) = stream.into_split();
+        let mut reader = tokio::io::BufReader::with_capacity(64 * 1024, reader);
         let (tx, rx) = mpsc::channel(IPC_QUEUE);
         let writer = tokio::spawn(write_frames(writer, rx));
         let hello = frame(Kind::Hello(ipc::Hello {

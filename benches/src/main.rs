@@ -1,0 +1,236 @@
+//! tsercom's benchmark harness.
+//!
+//! Run: `cargo run --release -p tsercom-bench -- handle [--samples N] [--json FILE]`
+//!
+//! Scenarios:
+//! - `handle`: samples/s through the handle path — a runtime pushes
+//!   `Sample`s (timestamp + 4 doubles) as fast as it can, the user's thread
+//!   takes them with `take_new()` until all arrived; in process and out of
+//!   process (runtime in a child process, IPC over a Unix socket). Nothing
+//!   is dropped (Block policy), so the number is sustained throughput.
+//!
+//! Prints a table and writes JSON (default `target/bench-handle.json`).
+
+use std::time::{Duration, Instant};
+
+use tsercom::data::Retention;
+use tsercom::runtime::{
+    BoxFuture, Endpoint, Runtime, RuntimeContext, RuntimeInitializer, StopReason,
+};
+use tsercom::{CallerId, OverflowPolicy, RuntimeConfig, RuntimeManager, Timestamp, To};
+
+mod bench {
+    tsercom::include_proto!("bench");
+}
+
+/// A runtime that, on the first event, pushes `samples` samples.
+struct Flood {
+    samples: u64,
+}
+
+struct Flooding {
+    ctx: RuntimeContext<bench::Sample, f64>,
+    samples: u64,
+}
+
+impl RuntimeInitializer for Flood {
+    type Data = bench::Sample;
+    type Event = f64;
+
+    fn name(&self) -> String {
+        "flood".into()
+    }
+
+    fn config(&self) -> RuntimeConfig {
+        RuntimeConfig::default()
+            .with_retention(Retention {
+                max_samples: 65_536,
+                max_age: None,
+            })
+            .with_data_policy(OverflowPolicy::Block)
+    }
+
+    fn create(
+        &mut self,
+        ctx: RuntimeContext<bench::Sample, f64>,
+    ) -> tsercom::Result<Box<dyn Runtime>> {
+        Ok(Box::new(Flooding {
+            ctx,
+            samples: self.samples,
+        }))
+    }
+}
+
+impl Runtime for Flooding {
+    fn start(&mut self) -> BoxFuture<'_, tsercom::Result<()>> {
+        Box::pin(async move {
+            // Same id in the parent and in a child process.
+            let caller = CallerId::parse("00000000-0000-4000-8000-00000000beef")?;
+            let endpoint: Endpoint<bench::Sample, f64> = self.ctx.register_caller(caller, None);
+            let samples = self.samples;
+            self.ctx.spawn(async move {
+                // Wait for "go" so that start-up is not measured.
+                endpoint.next_event().await;
+                let base = Timestamp::new(1_700_000_000, 0)?;
+                for i in 0..samples {
+                    let t = base.offset_by_nanos(i128::from(i))?;
+                    let x = i as f64;
+                    let sample = bench::Sample {
+                        timestamp: Some(t.to_proto()),
+                        a: x,
+                        b: x + 1.0,
+                        c: x + 2.0,
+                        d: x + 3.0,
+                    };
+                    endpoint.push(sample, t).await?;
+                }
+                // Keep the endpoint (and the caller) until shutdown.
+                while endpoint.next_event().await.is_some() {}
+                Ok(())
+            });
+            Ok(())
+        })
+    }
+
+    fn stop(&mut self, _: StopReason) -> BoxFuture<'_, tsercom::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+struct Measured {
+    mode: &'static str,
+    samples: u64,
+    elapsed: Duration,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.samples as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+fn run(mode: &'static str, samples: u64, out_of_process: bool) -> tsercom::Result<Measured> {
+    let mut manager = RuntimeManager::new();
+    if out_of_process {
+        manager = manager.with_child_args(["handle-child", "--samples", &samples.to_string()]);
+    }
+    let handle = manager.register(Flood { samples })?;
+    if out_of_process {
+        manager.start_out_of_process()?;
+    } else {
+        manager.start_in_process()?;
+    }
+    // Wait for the caller to be registered (it is by the time start returns
+    // in process; out of process its registration frame may trail).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while handle.callers().is_empty() {
+        if Instant::now() > deadline {
+            return Err(tsercom::Error::WrongState(
+                "the benchmark caller never registered",
+            ));
+        }
+        std::thread::yield_now();
+    }
+    let start = Instant::now();
+    handle.send_event(1.0, To::All)?;
+    let mut got = 0u64;
+    let mut last = None;
+    while got < samples {
+        if !handle.data().wait_new(Duration::from_secs(30)) {
+            manager.check_error()?;
+            return Err(tsercom::Error::WrongState("no data for 30 s"));
+        }
+        for (_, batch) in handle.data().take_new() {
+            got += batch.len() as u64;
+            last = batch.last().map(|s| s.data.a);
+        }
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(last, Some((samples - 1) as f64), "samples arrive in order");
+    let stats = handle.stats();
+    if stats.data.dropped != 0 {
+        return Err(tsercom::Error::WrongState(
+            "samples were dropped under the Block policy",
+        ));
+    }
+    manager.shutdown()?;
+    Ok(Measured {
+        mode,
+        samples,
+        elapsed,
+    })
+}
+
+fn arg_value(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+fn main() -> tsercom::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let samples: u64 = arg_value(&args, "--samples")
+        .map(|s| s.parse())
+        .transpose()
+        .map_err(|e| tsercom::Error::Invalid {
+            what: "--samples",
+            reason: format!("{e}"),
+        })?
+        .unwrap_or(2_000_000);
+    match args.first().map(String::as_str) {
+        // The child process of the out-of-process run: straight to the
+        // same registration, where start_out_of_process() takes over.
+        Some("handle-child") => {
+            run("out-of-process", samples, true)?;
+            Ok(())
+        }
+        Some("handle") => {
+            let results = [
+                run("in-process", samples, false)?,
+                run("out-of-process", samples, true)?,
+            ];
+            println!(
+                "{:<16} {:>12} {:>12} {:>16}",
+                "handle path", "samples", "seconds", "samples/s"
+            );
+            for r in &results {
+                println!(
+                    "{:<16} {:>12} {:>12.3} {:>16.0}",
+                    r.mode,
+                    r.samples,
+                    r.elapsed.as_secs_f64(),
+                    r.rate()
+                );
+            }
+            let json_path =
+                arg_value(&args, "--json").unwrap_or_else(|| "target/bench-handle.json".into());
+            let rows: Vec<String> = results
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{{\"scenario\":\"handle\",\"mode\":\"{}\",\"samples\":{},\"seconds\":{:.6},\"samples_per_second\":{:.0}}}",
+                        r.mode,
+                        r.samples,
+                        r.elapsed.as_secs_f64(),
+                        r.rate()
+                    )
+                })
+                .collect();
+            let json = format!("[{}]\n", rows.join(","));
+            std::fs::write(&json_path, json).map_err(|source| tsercom::Error::Io {
+                path: json_path.clone().into(),
+                source,
+            })?;
+            println!("wrote {json_path}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("usage: tsercom-bench handle [--samples N] [--json FILE]");
+            Err(tsercom::Error::Invalid {
+                what: "scenario",
+                reason: format!("{:?} (valid: handle)", args.first()),
+            })
+        }
+    }
+}
