@@ -77,6 +77,9 @@ impl DropCounter {
     }
 
     pub(crate) fn accepted(&self, what: &str) {
+        if self.in_burst.load(Ordering::Relaxed) == 0 {
+            return; // the common case: no burst, no write to the shared line
+        }
         let burst = self.in_burst.swap(0, Ordering::Relaxed);
         if burst > 0 {
             tracing::warn!(queue = what, dropped = burst, "queue drop burst ended");

@@ -475,6 +475,7 @@ impl<D> RemoteDataAggregator<D> {
         let Some(value) = data.take() else {
             return Ok(true);
         };
+        let was_empty = entry.store.unread() == 0;
         let inserted = entry.store.insert(time, value, &retention);
         drop(state);
         self.shared.received.fetch_add(1, Ordering::Relaxed);
@@ -486,8 +487,12 @@ impl<D> RemoteDataAggregator<D> {
         } else {
             self.shared.drops.accepted("data");
         }
-        self.shared.new_data_cv.notify_all();
-        self.shared.new_data.notify_waiters();
+        // Readers wait only while nothing is unread, so only the first
+        // unread sample of a caller needs to wake them.
+        if was_empty {
+            self.shared.new_data_cv.notify_all();
+            self.shared.new_data.notify_waiters();
+        }
         Ok(true)
     }
 
