@@ -4,8 +4,16 @@
 //! Nothing here reads the local time zone: every conversion is arithmetic on
 //! seconds since the Unix epoch, UTC, so the `TZ` variable changes nothing.
 
+pub mod clock;
+pub mod sntp;
+
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use clock::{
+    Clock, Estimate, Exchange, OffsetClock, OffsetEstimator, SyncState, SynchronizedClock,
+    SystemClock,
+};
 
 use crate::error::{Error, Result};
 use crate::proto;
