@@ -11,6 +11,7 @@ fn main() {
                 "tsercom/time.proto",
                 "tsercom/common.proto",
                 "tsercom/tensor.proto",
+                "tsercom/peer.proto",
                 "tsercom/ipc.proto",
             ],
             &[] as &[&str],

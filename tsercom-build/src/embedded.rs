@@ -22,6 +22,10 @@ pub(crate) const TSERCOM_PROTOS: &[(&str, &str)] = &[
         include_str!("../../proto/tsercom/tensor.proto"),
     ),
     (
+        "tsercom/peer.proto",
+        include_str!("../../proto/tsercom/peer.proto"),
+    ),
+    (
         "tsercom/ipc.proto",
         include_str!("../../proto/tsercom/ipc.proto"),
     ),

@@ -54,6 +54,7 @@ pub mod data;
 mod error;
 pub mod proto;
 pub mod queue;
+pub mod rpc;
 pub mod runtime;
 pub mod time;
 
@@ -85,6 +86,18 @@ macro_rules! include_proto {
             $package,
             ".rs"
         ));
+    };
+}
+
+/// The encoded `FileDescriptorSet` `tsercom-build` wrote for this crate's
+/// protos (imports included), e.g. for server reflection.
+#[macro_export]
+macro_rules! include_file_descriptor_set {
+    () => {
+        ::core::include_bytes!(::core::concat!(
+            ::core::env!("OUT_DIR"),
+            "/file_descriptor_set.bin"
+        ))
     };
 }
 

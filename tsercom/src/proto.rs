@@ -4,6 +4,9 @@
 
 include!(concat!(env!("OUT_DIR"), "/tsercom.rs"));
 
+/// The encoded descriptors of tsercom's protos (for server reflection).
+pub const FILE_DESCRIPTOR_SET: &[u8] = crate::include_file_descriptor_set!();
+
 /// Frames between a parent process and its runtime child process
 /// (internal; not part of the Python wire format).
 #[doc(hidden)]

@@ -1,0 +1,23 @@
+//! Between two peers once they know each other's address: serving,
+//! the handshake, and in-band clock sync.
+//!
+//! ```text
+//!  dialer (usually the producer... or not: role and direction are independent)
+//!    Channel ── Peer.Handshake(my CallerId, version) ──▶ Server: PeerService
+//!            ◀─ (its CallerId, version) ─────────────── validates id and version
+//!    clock sync loop ── Peer.SyncTime(T1) ──────────▶ T2, T3 from the timebase clock
+//!            ◀────────────────────────────────────────
+//!    OffsetEstimator (min RTT) ──▶ SynchronizedClock
+//! ```
+//!
+//! Every [`Server`] hosts the user's services plus `tsercom.Peer`,
+//! `grpc.health.v1.Health` and server reflection.
+
+mod peer;
+mod server;
+
+pub use peer::{HandshakePolicy, PeerService, handshake, run_clock_sync, sync_once};
+pub use server::{RunningServer, Server};
+
+/// The tsercom protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;

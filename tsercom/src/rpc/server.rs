@@ -1,0 +1,256 @@
+//! `Server`: hosts the user's tonic services plus tsercom's built-ins.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_stream::{Stream, StreamExt};
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use super::peer::{HandshakePolicy, PeerService};
+use crate::caller_id::CallerId;
+use crate::error::{Error, Result};
+use crate::proto::peer_server::PeerServer;
+use crate::time::{Clock, SystemClock};
+
+type Incoming = Pin<Box<dyn Stream<Item = std::io::Result<tokio::net::TcpStream>> + Send>>;
+
+/// Builds a server: the user's services plus `tsercom.Peer` (handshake,
+/// clock sync), `grpc.health.v1.Health` and server reflection (v1).
+pub struct Server {
+    id: CallerId,
+    clock: Arc<dyn Clock>,
+    policy: HandshakePolicy,
+    routes: RoutesBuilder,
+    service_names: Vec<&'static str>,
+    descriptor_sets: Vec<&'static [u8]>,
+    max_message_size: usize,
+    grace: Duration,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("id", &self.id)
+            .field("services", &self.service_names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server answering handshakes as `id`, with the system clock.
+    pub fn new(id: CallerId) -> Self {
+        Server {
+            id,
+            clock: Arc::new(SystemClock),
+            policy: HandshakePolicy::default(),
+            routes: RoutesBuilder::default(),
+            service_names: Vec::new(),
+            descriptor_sets: vec![crate::proto::FILE_DESCRIPTOR_SET],
+            max_message_size: 4 * 1024 * 1024,
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    /// The clock clock-sync answers from (the timebase's, on an aggregator).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Which dialers the handshake accepts.
+    pub fn with_handshake_policy(mut self, policy: HandshakePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Largest message accepted (decoding) by tsercom's services, in bytes
+    /// (default 4 MiB); apply the same to your own services with their
+    /// generated `max_decoding_message_size`.
+    pub fn with_max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// How long `stop` lets in-flight calls finish (default 5 s).
+    pub fn with_grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Hosts a user service (a generated `...Server`); health reports it
+    /// per service.
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower_service::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Adds an encoded `FileDescriptorSet` for reflection (your crate's:
+    /// `tsercom::include_file_descriptor_set!()`).
+    pub fn with_descriptor_set(mut self, encoded: &'static [u8]) -> Self {
+        self.descriptor_sets.push(encoded);
+        self
+    }
+
+    /// Binds every address (port 0: a free port; IPv4 and IPv6 alike) with
+    /// `TCP_NODELAY` and starts serving on the current tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the address that cannot be bound;
+    /// [`Error::Invalid`] for a bad descriptor set or no address.
+    pub async fn serve(self, addrs: &[SocketAddr]) -> Result<RunningServer> {
+        if addrs.is_empty() {
+            return Err(Error::Invalid {
+                what: "server addresses",
+                reason: "none given".into(),
+            });
+        }
+        let mut bound = Vec::new();
+        let mut incoming: Option<Incoming> = None;
+        for addr in addrs {
+            let io = |source| Error::Io {
+                path: format!("tcp {addr}").into(),
+                source,
+            };
+            let listener = TcpIncoming::bind(*addr)
+                .map_err(io)?
+                .with_nodelay(Some(true));
+            bound.push(listener.local_addr().map_err(io)?);
+            let next: Incoming = Box::pin(listener);
+            incoming = Some(match incoming {
+                None => next,
+                Some(prev) => Box::pin(prev.merge(next)),
+            });
+        }
+        let Some(incoming) = incoming else {
+            return Err(Error::WrongState("no listener"));
+        };
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_service_status("", ServingStatus::Serving).await;
+        health.set_serving::<PeerServer<PeerService>>().await;
+        for name in &self.service_names {
+            health
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        let mut reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for set in &self.descriptor_sets {
+            reflection = reflection.register_encoded_file_descriptor_set(set);
+        }
+        let reflection = reflection.build_v1().map_err(|e| Error::Invalid {
+            what: "reflection descriptor set",
+            reason: e.to_string(),
+        })?;
+        let peer = PeerServer::new(PeerService::new(self.id, self.clock, self.policy))
+            .max_decoding_message_size(self.max_message_size);
+
+        let mut routes = self.routes;
+        routes
+            .add_service(peer)
+            .add_service(health_service)
+            .add_service(reflection);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_routes(routes.routes())
+                .serve_with_incoming_shutdown(incoming, async {
+                    let _ = stop_rx.await;
+                }),
+        );
+        tracing::info!(addrs = ?bound, "tsercom server serving");
+        Ok(RunningServer {
+            addrs: bound,
+            health,
+            service_names: self.service_names,
+            stop: Some(stop_tx),
+            task: Some(task),
+            grace: self.grace,
+        })
+    }
+}
+
+/// A serving [`Server`]; stops on [`stop`](RunningServer::stop) or drop.
+#[derive(Debug)]
+pub struct RunningServer {
+    addrs: Vec<SocketAddr>,
+    health: HealthReporter,
+    service_names: Vec<&'static str>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
+    grace: Duration,
+}
+
+impl RunningServer {
+    /// The bound addresses, with real ports.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Sets one service's health status (independent of the overall one,
+    /// which is the service name `""`).
+    pub async fn set_service_status(&self, service: &str, status: ServingStatus) {
+        self.health.set_service_status(service, status).await;
+    }
+
+    /// Marks every service and the server NOT_SERVING (the first step of
+    /// `stop`; load balancers and peers stop sending new work).
+    pub async fn mark_not_serving(&self) {
+        self.health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        self.health
+            .set_not_serving::<PeerServer<PeerService>>()
+            .await;
+        for name in &self.service_names {
+            self.health
+                .set_service_status(*name, ServingStatus::NotServing)
+                .await;
+        }
+    }
+
+    /// NOT_SERVING, then a graceful shutdown: in-flight calls get the grace
+    /// period, then the server is aborted.
+    pub async fn stop(mut self) {
+        self.mark_not_serving().await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(self.grace, &mut task).await.is_err()
+        {
+            tracing::warn!(grace = ?self.grace, "server did not drain within its grace period; aborting");
+            task.abort();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
