@@ -53,7 +53,7 @@ pub fn from_ntp(ntp: u64, near: Timestamp) -> Result<Timestamp> {
 /// Counters of an SNTP server.
 #[derive(Debug, Default)]
 pub struct SntpStats {
-    /// Requests answered.
+    /// Requests answered (counted as the reply is sent).
     pub served: AtomicU64,
     /// Datagrams ignored as malformed, short, or not client requests.
     pub malformed: AtomicU64,
@@ -101,8 +101,11 @@ impl SntpServer {
                     tracing::debug!(%peer, len, "ignored a malformed SNTP datagram");
                     continue;
                 };
-                if socket.send_to(&reply, peer).await.is_ok() {
-                    task_stats.served.fetch_add(1, Ordering::Relaxed);
+                // Counted before sending, so a client that has the reply
+                // also sees the count.
+                task_stats.served.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = socket.send_to(&reply, peer).await {
+                    tracing::debug!(%peer, error = %e, "SNTP reply not sent");
                 }
             }
         });
