@@ -17,6 +17,7 @@ use super::{Runtime, RuntimeConfig, RuntimeInitializer, StopReason};
 use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};
 use crate::proto::ipc;
+use crate::queue::{OverflowPolicy, QueueConfig};
 
 type Slot = Arc<tokio::sync::Mutex<Option<Box<dyn Runtime>>>>;
 
@@ -104,9 +105,18 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             data,
             events,
         } = *self;
-        let sink = match sink {
-            SinkKind::Local => DataSink::Local(data.clone()),
-            SinkKind::Ipc { index, tx } => DataSink::Ipc { runtime: index, tx },
+        let (sink, events) = match sink {
+            SinkKind::Local => (DataSink::Local(data.clone()), events),
+            // In the child, event queues block: back-pressure runs over the
+            // socket to the parent's queue, where the configured policy
+            // applies and every drop is counted in the handle's stats.
+            SinkKind::Ipc { index, tx } => (
+                DataSink::Ipc { runtime: index, tx },
+                EventRouter::new(QueueConfig {
+                    policy: OverflowPolicy::Block,
+                    ..config.events
+                }),
+            ),
         };
         let ctx = RuntimeContext {
             name: name.clone(),

@@ -232,7 +232,11 @@ pub(crate) struct ParentProcess {
     stopped: oneshot::Receiver<()>,
     exited: oneshot::Receiver<()>,
     kill: oneshot::Sender<()>,
-    exit_expected: Arc<AtomicBool>,
+    // Set before the Shutdown frame goes out: from then on the child's exit
+    // and the socket's end are expected.
+    shutdown_requested: Arc<AtomicBool>,
+    // Set by the watcher when the child exits.
+    child_exited: Arc<AtomicBool>,
     parts: Arc<Vec<Arc<dyn ParentSide>>>,
     pub(crate) pid: u32,
     stop_budget: Duration,
@@ -342,13 +346,14 @@ pub(crate) async fn start_parent(
         });
     }
 
-    let exit_expected = Arc::new(AtomicBool::new(false));
+    let shutdown_requested = Arc::new(AtomicBool::new(false));
+    let child_exited = Arc::new(AtomicBool::new(false));
     let (started_tx, started_rx) = oneshot::channel();
     let (stopped_tx, stopped_rx) = oneshot::channel();
     {
         let errors = errors.clone();
         let parts = Arc::clone(&parts);
-        let exit_expected = Arc::clone(&exit_expected);
+        let shutdown_requested = Arc::clone(&shutdown_requested);
         let mut started_tx = Some(started_tx);
         let mut stopped_tx = Some(stopped_tx);
         tokio.spawn(async move {
@@ -357,7 +362,7 @@ pub(crate) async fn start_parent(
                     Ok(Some(f)) => f,
                     Ok(None) => break,
                     Err(e) => {
-                        if !exit_expected.load(Ordering::Acquire) {
+                        if !shutdown_requested.load(Ordering::Acquire) {
                             for p in parts.iter() {
                                 errors.report(p.name(), format!("IPC from the child failed: {e}"));
                             }
@@ -393,7 +398,6 @@ pub(crate) async fn start_parent(
                         }
                     }
                     Some(Kind::Stopped(_)) => {
-                        exit_expected.store(true, Ordering::Release);
                         if let Some(tx) = stopped_tx.take() {
                             let _ = tx.send(());
                         }
@@ -409,11 +413,13 @@ pub(crate) async fn start_parent(
     {
         let errors = errors.clone();
         let names = plan.names.clone();
-        let exit_expected = Arc::clone(&exit_expected);
+        let shutdown_requested = Arc::clone(&shutdown_requested);
+        let child_exited = Arc::clone(&child_exited);
         tokio.spawn(async move {
             tokio::select! {
                 status = child.wait() => {
-                    if !exit_expected.load(Ordering::Acquire) {
+                    child_exited.store(true, Ordering::Release);
+                    if !shutdown_requested.load(Ordering::Acquire) {
                         let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
                         for name in &names {
                             errors.report(name, format!("child process {pid} exited unexpectedly ({status})"));
@@ -448,7 +454,8 @@ pub(crate) async fn start_parent(
         stopped: stopped_rx,
         exited: exited_rx,
         kill: kill_tx,
-        exit_expected,
+        shutdown_requested,
+        child_exited,
         parts,
         pid,
         stop_budget: plan.stop_budget,
@@ -463,11 +470,14 @@ pub(crate) async fn shutdown_parent(p: ParentProcess, errors: &ErrorSink) {
         stopped,
         exited,
         kill,
-        exit_expected,
+        shutdown_requested,
+        child_exited,
         parts,
         pid,
         stop_budget,
     } = p;
+    shutdown_requested.store(true, Ordering::Release);
+    let already_dead = child_exited.load(Ordering::Acquire);
     let _ = tx.send(frame(Kind::Shutdown(ipc::Shutdown {}))).await;
     drop(tx);
     let clean = matches!(tokio::time::timeout(stop_budget, stopped).await, Ok(Ok(())));
@@ -481,8 +491,8 @@ pub(crate) async fn shutdown_parent(p: ParentProcess, errors: &ErrorSink) {
             let _ = tokio::time::timeout(Duration::from_secs(5), exited).await;
         }
     } else {
-        // Dead already (reported by the watcher), or not stopping in time.
-        if !exit_expected.swap(true, Ordering::AcqRel) {
+        // Dead already (the watcher reported it), or not stopping in time.
+        if !already_dead {
             for part in parts.iter() {
                 errors.report(
                     part.name(),
