@@ -93,6 +93,27 @@ pub enum Error {
     #[error("{} runtime error(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Runtimes(Vec<Error>),
 
+    /// A certificate or key file is missing, unreadable or malformed, or a
+    /// TLS configuration is refused.
+    #[error("TLS {what} {path}: {reason}")]
+    Tls {
+        /// What the file should hold ("certificate", "private key", ...).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Connecting to a peer failed.
+    #[error("connecting to {target}: {reason}")]
+    Connect {
+        /// Where.
+        target: String,
+        /// Why (the transport's message).
+        reason: String,
+    },
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -15,9 +15,11 @@
 
 mod peer;
 mod server;
+pub mod tls;
 
 pub use peer::{HandshakePolicy, PeerService, handshake, run_clock_sync, sync_once};
 pub use server::{RunningServer, Server};
+pub use tls::{ClientTls, ServerTls, connect};
 
 /// The tsercom protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -13,6 +13,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use super::peer::{HandshakePolicy, PeerService};
+use super::tls::ServerTls;
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::proto::peer_server::PeerServer;
@@ -31,6 +32,7 @@ pub struct Server {
     descriptor_sets: Vec<&'static [u8]>,
     max_message_size: usize,
     grace: Duration,
+    tls: ServerTls,
 }
 
 impl std::fmt::Debug for Server {
@@ -54,7 +56,14 @@ impl Server {
             descriptor_sets: vec![crate::proto::FILE_DESCRIPTOR_SET],
             max_message_size: 4 * 1024 * 1024,
             grace: Duration::from_secs(5),
+            tls: ServerTls::Insecure,
         }
+    }
+
+    /// How connections are secured (default: plaintext).
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// The clock clock-sync answers from (the timebase's, on an aggregator).
@@ -123,6 +132,16 @@ impl Server {
                 reason: "none given".into(),
             });
         }
+        // Certificate files are checked before anything binds.
+        let tls = self.tls.load()?;
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).map_err(|e| Error::Tls {
+                what: "server configuration",
+                path: std::path::PathBuf::new(),
+                reason: e.to_string(),
+            })?;
+        }
         let mut bound = Vec::new();
         let mut incoming: Option<Incoming> = None;
         for addr in addrs {
@@ -171,7 +190,7 @@ impl Server {
             .add_service(reflection);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(
-            tonic::transport::Server::builder()
+            builder
                 .add_routes(routes.routes())
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop_rx.await;

@@ -1,0 +1,261 @@
+//! The TLS matrix with certificates generated here (rcgen), over loopback:
+//! trusted CA accepted, untrusted refused, hostname override, mutual TLS
+//! with a private CA, and clear errors for missing or malformed files.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use tsercom::rpc::{ClientTls, RunningServer, Server, ServerTls, connect, handshake};
+use tsercom::{CallerId, Error};
+
+struct Ca {
+    pem_path: PathBuf,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write pem");
+    path
+}
+
+fn ca(dir: &Path, name: &str) -> Ca {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let key = KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("self-signed");
+    Ca {
+        pem_path: write(dir, &format!("{name}.pem"), &cert.pem()),
+        issuer: Issuer::new(params, key),
+    }
+}
+
+/// A leaf certificate for `names` (DNS) and 127.0.0.1, issued by `ca`;
+/// returns (cert, key) paths.
+fn leaf(
+    dir: &Path,
+    ca: &Ca,
+    file: &str,
+    names: &[&str],
+    with_ip: bool,
+    client: bool,
+) -> (PathBuf, PathBuf) {
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .expect("params");
+    if with_ip {
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    }
+    params.distinguished_name.push(DnType::CommonName, file);
+    params.extended_key_usages = vec![if client {
+        ExtendedKeyUsagePurpose::ClientAuth
+    } else {
+        ExtendedKeyUsagePurpose::ServerAuth
+    }];
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &ca.issuer).expect("signed");
+    (
+        write(dir, &format!("{file}.crt"), &cert.pem()),
+        write(dir, &format!("{file}.key"), &key.serialize_pem()),
+    )
+}
+
+async fn serve(tls: ServerTls) -> (RunningServer, String, CallerId) {
+    let id = CallerId::random();
+    let running = Server::new(id)
+        .with_tls(tls)
+        .serve(&["127.0.0.1:0".parse().expect("addr")])
+        .await
+        .expect("serve");
+    let target = running.local_addrs()[0].to_string();
+    (running, target, id)
+}
+
+/// Whether a client with `tls` gets through the TLS handshake and the
+/// tsercom handshake.
+async fn accepted(target: &str, tls: &ClientTls, server: CallerId) -> Result<(), String> {
+    let channel = connect(target, tls).await.map_err(|e| e.to_string())?;
+    handshake(channel, CallerId::random(), Some(server))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn server_ca_trusted_accepted_untrusted_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca1 = ca(dir.path(), "ca1");
+    let other = ca(dir.path(), "other");
+    let (cert, key) = leaf(dir.path(), &ca1, "server", &["localhost"], true, false);
+    let (running, target, id) = serve(ServerTls::Tls { cert, key }).await;
+
+    let trusted = ClientTls::ServerCa {
+        ca: ca1.pem_path.clone(),
+        domain: None,
+    };
+    accepted(&target, &trusted, id)
+        .await
+        .expect("trusted CA accepted");
+    let untrusted = ClientTls::ServerCa {
+        ca: other.pem_path.clone(),
+        domain: None,
+    };
+    let err = accepted(&target, &untrusted, id)
+        .await
+        .expect_err("untrusted CA refused");
+    println!("untrusted: {err}");
+    // A plaintext client cannot talk to a TLS server either.
+    assert!(accepted(&target, &ClientTls::Insecure, id).await.is_err());
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn hostname_override() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca1 = ca(dir.path(), "ca1");
+    // Valid only for a name, not for the address we dial.
+    let (cert, key) = leaf(
+        dir.path(),
+        &ca1,
+        "named",
+        &["sensor.tsercom.test"],
+        false,
+        false,
+    );
+    let (running, target, id) = serve(ServerTls::Tls { cert, key }).await;
+    let by_address = ClientTls::ServerCa {
+        ca: ca1.pem_path.clone(),
+        domain: None,
+    };
+    assert!(
+        accepted(&target, &by_address, id).await.is_err(),
+        "the address is not in the certificate"
+    );
+    let overridden = ClientTls::ServerCa {
+        ca: ca1.pem_path.clone(),
+        domain: Some("sensor.tsercom.test".into()),
+    };
+    accepted(&target, &overridden, id)
+        .await
+        .expect("hostname override accepted");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn mutual_tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca1 = ca(dir.path(), "ca1");
+    let other = ca(dir.path(), "other");
+    let (cert, key) = leaf(dir.path(), &ca1, "server", &["localhost"], true, false);
+    let (client_cert, client_key) = leaf(dir.path(), &ca1, "client", &["producer"], false, true);
+    let (rogue_cert, rogue_key) = leaf(dir.path(), &other, "rogue", &["producer"], false, true);
+    let (running, target, id) = serve(ServerTls::MutualTls {
+        cert,
+        key,
+        client_ca: ca1.pem_path.clone(),
+    })
+    .await;
+
+    let good = ClientTls::Mutual {
+        ca: ca1.pem_path.clone(),
+        cert: client_cert,
+        key: client_key,
+        domain: None,
+    };
+    accepted(&target, &good, id)
+        .await
+        .expect("valid client certificate accepted");
+
+    let without = ClientTls::ServerCa {
+        ca: ca1.pem_path.clone(),
+        domain: None,
+    };
+    assert!(
+        accepted(&target, &without, id).await.is_err(),
+        "no client certificate refused"
+    );
+
+    let rogue = ClientTls::Mutual {
+        ca: ca1.pem_path.clone(),
+        cert: rogue_cert,
+        key: rogue_key,
+        domain: None,
+    };
+    assert!(
+        accepted(&target, &rogue, id).await.is_err(),
+        "client certificate from another CA refused"
+    );
+    // The server still serves good clients afterwards.
+    accepted(&target, &good, id).await.expect("still serving");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn missing_and_malformed_files_are_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca1 = ca(dir.path(), "ca1");
+    let (cert, key) = leaf(dir.path(), &ca1, "server", &["localhost"], true, false);
+    let missing = dir.path().join("nope.pem");
+    let garbage = write(
+        dir.path(),
+        "garbage.pem",
+        "-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n",
+    );
+    let empty = write(dir.path(), "empty.pem", "just text\n");
+
+    let err = Server::new(CallerId::random())
+        .with_tls(ServerTls::Tls {
+            cert: missing.clone(),
+            key: key.clone(),
+        })
+        .serve(&["127.0.0.1:0".parse().expect("addr")])
+        .await
+        .expect_err("missing cert");
+    assert!(
+        matches!(err, Error::Tls { .. }) && err.to_string().contains("nope.pem"),
+        "{err}"
+    );
+
+    let err = Server::new(CallerId::random())
+        .with_tls(ServerTls::Tls {
+            cert: cert.clone(),
+            key: empty.clone(),
+        })
+        .serve(&["127.0.0.1:0".parse().expect("addr")])
+        .await
+        .expect_err("bad key");
+    assert!(
+        err.to_string().contains("empty.pem") && err.to_string().contains("private key"),
+        "{err}"
+    );
+
+    for bad in [&garbage, &empty] {
+        let err = connect(
+            "127.0.0.1:1",
+            &ClientTls::ServerCa {
+                ca: bad.clone(),
+                domain: None,
+            },
+        )
+        .await
+        .expect_err("bad CA");
+        assert!(matches!(err, Error::Tls { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains(bad.file_name().and_then(|n| n.to_str()).unwrap_or("?")),
+            "{err}"
+        );
+    }
+}
