@@ -223,7 +223,6 @@ impl<T> BoundedQueue<T> {
     }
 
     /// Pushes from async code; under `Block` waits for room.
-    #[allow(dead_code)] // for async producers (the IPC path); exercised by the unit tests
     pub(crate) async fn push(&self, mut item: T) -> Result<()> {
         loop {
             let notified = self.space.notified();
@@ -248,6 +247,13 @@ impl<T> BoundedQueue<T> {
             self.took();
         }
         item
+    }
+
+    /// Puts an item taken but not delivered back at the head, ahead of
+    /// everything queued (it may exceed the capacity by that one item).
+    pub(crate) fn requeue_front(&self, item: T) {
+        self.lock().items.push_front(item);
+        self.items.notify_one();
     }
 
     /// Waits for the next item; `None` once closed and drained.

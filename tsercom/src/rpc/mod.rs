@@ -13,11 +13,17 @@
 //! Every [`Server`] hosts the user's services plus `tsercom.Peer`,
 //! `grpc.health.v1.Health` and server reflection.
 
+mod killable;
 mod peer;
+pub mod reconnect;
 mod server;
 pub mod tls;
 
 pub use peer::{HandshakePolicy, PeerService, handshake, run_clock_sync, sync_once};
+pub use reconnect::{
+    Backoff, BoxFutureUnit, ConnectConfig, Connection, ConnectionEvent, Outbox, Sleeper,
+    TokioSleeper, spawn_connection,
+};
 pub use server::{RunningServer, Server};
 pub use tls::{ClientTls, ServerTls, connect};
 

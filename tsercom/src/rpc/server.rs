@@ -12,6 +12,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use super::killable::Killable;
 use super::peer::{HandshakePolicy, PeerService};
 use super::tls::ServerTls;
 use crate::caller_id::CallerId;
@@ -189,6 +190,8 @@ impl Server {
             .add_service(health_service)
             .add_service(reflection);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (kill, switch) = tokio::sync::watch::channel(false);
+        let incoming = incoming.map(move |conn| conn.map(|tcp| Killable::new(tcp, switch.clone())));
         let task = tokio::spawn(
             builder
                 .add_routes(routes.routes())
@@ -202,6 +205,7 @@ impl Server {
             health,
             service_names: self.service_names,
             stop: Some(stop_tx),
+            kill,
             task: Some(task),
             grace: self.grace,
         })
@@ -215,6 +219,7 @@ pub struct RunningServer {
     health: HealthReporter,
     service_names: Vec<&'static str>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    kill: tokio::sync::watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<std::result::Result<(), tonic::transport::Error>>>,
     grace: Duration,
 }
@@ -248,7 +253,8 @@ impl RunningServer {
     }
 
     /// NOT_SERVING, then a graceful shutdown: in-flight calls get the grace
-    /// period, then the server is aborted.
+    /// period, then every remaining connection is closed (peers see the
+    /// disconnect) and the server ends.
     pub async fn stop(mut self) {
         self.mark_not_serving().await;
         if let Some(stop) = self.stop.take() {
@@ -257,14 +263,19 @@ impl RunningServer {
         if let Some(mut task) = self.task.take()
             && tokio::time::timeout(self.grace, &mut task).await.is_err()
         {
-            tracing::warn!(grace = ?self.grace, "server did not drain within its grace period; aborting");
-            task.abort();
+            tracing::debug!(grace = ?self.grace, "connections still open after the grace period; closing them");
+            self.kill.send_replace(true);
+            if tokio::time::timeout(self.grace, &mut task).await.is_err() {
+                task.abort();
+            }
         }
+        self.kill.send_replace(true);
     }
 }
 
 impl Drop for RunningServer {
     fn drop(&mut self) {
+        self.kill.send_replace(true);
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -1,0 +1,317 @@
+//! Keeping a logical connection to a peer alive across failures.
+//!
+//! ```text
+//!  loop:  connect (TLS) ─▶ handshake ─▶ Connected ─▶ session(channel, outbox) ─┐
+//!           ▲ fail                                       ends or fails         │
+//!           └──── sleep(backoff(attempt)) ◀── Disconnected ◀──────────────────┘
+//!  send(item) ─▶ Outbox (bounded, overflow policy) ─▶ drained in order by each session
+//! ```
+//!
+//! Backoff defaults: 100 ms initial, ×2 per failed attempt, capped at 10 s,
+//! ±20 % jitter; the attempt counter resets after a successful handshake.
+//! The sleeper is injectable, so tests check the delays without wall time.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::tls::{ClientTls, connect};
+use crate::caller_id::CallerId;
+use crate::error::{Error, Result};
+use crate::queue::{BoundedQueue, QueueConfig, QueueStats};
+use crate::runtime::BoxFuture;
+
+/// Capped exponential backoff with jitter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    /// Delay after the first failure.
+    pub initial: Duration,
+    /// Growth per further failure.
+    pub multiplier: f64,
+    /// Upper bound of the delay (before jitter).
+    pub max: Duration,
+    /// Relative jitter: the delay is scaled by a factor in `1 ± jitter`.
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(100),
+            multiplier: 2.0,
+            max: Duration::from_secs(10),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (0-based), with `unit` in
+    /// `[0, 1)` choosing the jitter (0.5: none).
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
+        let base = self.initial.as_secs_f64() * self.multiplier.max(1.0).powi(exponent);
+        let capped = base.min(self.max.as_secs_f64());
+        let factor = 1.0 + self.jitter.clamp(0.0, 1.0) * (2.0 * unit.clamp(0.0, 1.0) - 1.0);
+        Duration::from_secs_f64((capped * factor).max(0.0))
+    }
+}
+
+/// The future a [`Sleeper`] returns.
+pub type BoxFutureUnit = BoxFuture<'static, ()>;
+
+/// Waits; injectable so tests need no wall time.
+pub trait Sleeper: Send + Sync + 'static {
+    /// Sleeps for `duration`.
+    fn sleep(&self, duration: Duration) -> BoxFutureUnit;
+}
+
+/// Sleeps with tokio's timer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TokioSleeper;
+
+impl Sleeper for TokioSleeper {
+    fn sleep(&self, duration: Duration) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// What happened to the logical connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionEvent {
+    /// Connected and handshaken with `peer`.
+    Connected {
+        /// The peer's id, from the handshake.
+        peer: CallerId,
+    },
+    /// The connection failed or ended; a retry follows after `retry_in`.
+    Disconnected {
+        /// Why.
+        reason: String,
+        /// The backoff delay before the next attempt.
+        retry_in: Duration,
+    },
+}
+
+/// Where to connect and how.
+#[derive(Clone, Debug)]
+pub struct ConnectConfig {
+    /// `host:port`.
+    pub target: String,
+    /// TLS settings.
+    pub tls: ClientTls,
+    /// Our id, sent in the handshake.
+    pub id: CallerId,
+    /// The peer id we expect (e.g. from discovery), if any.
+    pub expected_peer: Option<CallerId>,
+    /// Retry delays.
+    pub backoff: Backoff,
+    /// Bound and policy of the outbox (data sent while disconnected waits
+    /// here).
+    pub outbox: QueueConfig,
+}
+
+/// Items waiting to be sent; a session drains it in order.
+pub struct Outbox<T> {
+    queue: Arc<BoundedQueue<T>>,
+}
+
+impl<T> std::fmt::Debug for Outbox<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("stats", &self.queue.stats())
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> Outbox<T> {
+    /// The next item (waits); `None` once the connection is closed.
+    pub async fn next(&self) -> Option<T> {
+        self.queue.pop().await
+    }
+
+    /// The outbox as a stream for a client-streaming or bidi RPC: a task
+    /// moves items into a one-slot channel, so at most one item is in
+    /// flight when the stream breaks. The task ends with the stream.
+    pub fn stream(&self) -> tokio_stream::wrappers::ReceiverStream<T> {
+        let (tx, rx) = mpsc::channel(1);
+        let queue = Arc::clone(&self.queue);
+        tokio::spawn(async move {
+            loop {
+                let Ok(permit) = tx.reserve().await else {
+                    break;
+                };
+                let item = tokio::select! {
+                    item = queue.pop() => item,
+                    () = tx.closed() => break,
+                };
+                let Some(item) = item else { break };
+                if tx.is_closed() {
+                    // The stream ended while we waited: the item goes back
+                    // to the head of the outbox for the next session.
+                    queue.requeue_front(item);
+                    break;
+                }
+                permit.send(item);
+            }
+        });
+        tokio_stream::wrappers::ReceiverStream::new(rx)
+    }
+}
+
+/// A logical connection, re-established on failure until dropped.
+pub struct Connection<T> {
+    queue: Arc<BoundedQueue<T>>,
+    events: mpsc::Receiver<ConnectionEvent>,
+    events_dropped: Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<T> std::fmt::Debug for Connection<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("outbox", &self.queue.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Connection<T> {
+    /// Queues `item` for the peer (sent now, or after reconnection, in
+    /// order), under the outbox's overflow policy.
+    ///
+    /// # Errors
+    /// [`Error::QueueFull`] under the `Error` policy; [`Error::Closed`].
+    pub async fn send(&self, item: T) -> Result<()> {
+        self.queue.push(item).await
+    }
+
+    /// The next connection event.
+    pub async fn next_event(&mut self) -> Option<ConnectionEvent> {
+        self.events.recv().await
+    }
+
+    /// Events dropped because the owner did not read them.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Outbox counters (pushed, dropped by policy).
+    pub fn outbox_stats(&self) -> QueueStats {
+        self.queue.stats()
+    }
+}
+
+impl<T> Drop for Connection<T> {
+    fn drop(&mut self) {
+        self.queue.close();
+        self.task.abort();
+    }
+}
+
+/// Events buffered for the owner; when full, new events are dropped and
+/// counted ([`Connection::events_dropped`]).
+const EVENT_QUEUE: usize = 64;
+
+/// Starts keeping a connection per `config`. `session` runs on each
+/// established, handshaken channel and should return when the peer goes
+/// away (an `Err` with the reason, or `Ok` when it ended cleanly); the next
+/// attempt follows the backoff either way. Must be called within a tokio
+/// runtime.
+pub fn spawn_connection<T, S, F>(
+    config: ConnectConfig,
+    sleeper: Arc<dyn Sleeper>,
+    session: S,
+) -> Connection<T>
+where
+    T: Send + 'static,
+    S: Fn(tonic::transport::Channel, Outbox<T>) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<()>> + Send + 'static,
+{
+    let queue = Arc::new(BoundedQueue::new(
+        format!("outbox to {}", config.target),
+        config.outbox,
+    ));
+    let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+    let events_dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let dropped = Arc::clone(&events_dropped);
+    let emit = move |event| {
+        if events_tx.try_send(event).is_err() {
+            dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!("connection event dropped: the owner is not reading events");
+        }
+    };
+    let task_queue = Arc::clone(&queue);
+    let task = tokio::spawn(async move {
+        let mut attempt: u32 = 0;
+        loop {
+            let outcome = async {
+                let channel = connect(&config.target, &config.tls).await?;
+                let peer = super::peer::handshake(channel.clone(), config.id, config.expected_peer)
+                    .await?;
+                Ok::<_, Error>((channel, peer))
+            }
+            .await;
+            let reason = match outcome {
+                Ok((channel, peer)) => {
+                    attempt = 0;
+                    emit(ConnectionEvent::Connected { peer });
+                    let outbox = Outbox {
+                        queue: Arc::clone(&task_queue),
+                    };
+                    match session(channel, outbox).await {
+                        Ok(()) => "the session ended".to_owned(),
+                        Err(e) => e.to_string(),
+                    }
+                }
+                Err(e) => e.to_string(),
+            };
+            let retry_in = config.backoff.delay(attempt, jitter_unit());
+            attempt = attempt.saturating_add(1);
+            tracing::debug!(target = %config.target, %reason, ?retry_in, "disconnected");
+            emit(ConnectionEvent::Disconnected { reason, retry_in });
+            sleeper.sleep(retry_in).await;
+        }
+    });
+    Connection {
+        queue,
+        events,
+        events_dropped,
+        task,
+    }
+}
+
+/// A jitter value in `[0, 1)` without a random-number dependency: the
+/// sub-second nanoseconds of the clock, which vary between peers and
+/// attempts (jitter only has to de-synchronize retries, not be secret).
+fn jitter_unit() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    f64::from(nanos % 1_000_000) / 1_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_and_are_capped() {
+        let backoff = Backoff::default();
+        let no_jitter: Vec<Duration> = (0..10).map(|a| backoff.delay(a, 0.5)).collect();
+        assert_eq!(no_jitter[0], Duration::from_millis(100));
+        assert_eq!(no_jitter[1], Duration::from_millis(200));
+        assert_eq!(no_jitter[2], Duration::from_millis(400));
+        assert!(no_jitter.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(no_jitter[9], Duration::from_secs(10), "capped");
+        assert_eq!(backoff.delay(u32::MAX, 0.5), Duration::from_secs(10));
+        // Jitter stays within ±20 %.
+        assert_eq!(backoff.delay(0, 0.0), Duration::from_millis(80));
+        assert_eq!(backoff.delay(0, 1.0), Duration::from_millis(120));
+        assert!(backoff.delay(20, 1.0) <= Duration::from_secs(12));
+    }
+}
