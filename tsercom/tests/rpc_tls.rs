@@ -9,7 +9,9 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
 };
-use tsercom::rpc::{ClientTls, RunningServer, Server, ServerTls, connect, handshake};
+use tsercom::rpc::{
+    ClientTls, RunningServer, Server, ServerTls, connect, handshake, pem_fingerprint,
+};
 use tsercom::{CallerId, Error};
 
 struct Ca {
@@ -258,4 +260,82 @@ async fn missing_and_malformed_files_are_named() {
             "{err}"
         );
     }
+}
+
+#[tokio::test]
+async fn pinned_certificate_accepted_wrong_or_rotated_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca1 = ca(dir.path(), "ca1");
+    let (cert, key) = leaf(dir.path(), &ca1, "server", &["localhost"], true, false);
+    let pin = pem_fingerprint(&cert).expect("fingerprint");
+    let (running, target, id) = serve(ServerTls::Tls { cert, key }).await;
+
+    let pinned = ClientTls::Pinned {
+        sha256: pin.clone(),
+    };
+    accepted(&target, &pinned, id)
+        .await
+        .expect("correct pin accepted");
+    // Colon-separated upper case is the same pin.
+    let colons: Vec<String> = pin
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).to_uppercase())
+        .collect();
+    accepted(
+        &target,
+        &ClientTls::Pinned {
+            sha256: colons.join(":"),
+        },
+        id,
+    )
+    .await
+    .expect("same pin, other spelling");
+    let wrong = ClientTls::Pinned {
+        sha256: "0".repeat(64),
+    };
+    let err = accepted(&target, &wrong, id)
+        .await
+        .expect_err("wrong pin refused");
+    assert!(err.contains("pinned"), "{err}");
+    assert!(
+        accepted(
+            &target,
+            &ClientTls::Pinned {
+                sha256: "abc".into()
+            },
+            id
+        )
+        .await
+        .is_err()
+    );
+    running.stop().await;
+
+    // The server rotates its certificate (same CA, same names): the old pin
+    // refuses it, although a CA-based client would accept it.
+    let (new_cert, new_key) = leaf(
+        dir.path(),
+        &ca1,
+        "server-rotated",
+        &["localhost"],
+        true,
+        false,
+    );
+    let (running, target, id) = serve(ServerTls::Tls {
+        cert: new_cert,
+        key: new_key,
+    })
+    .await;
+    assert!(
+        accepted(&target, &pinned, id).await.is_err(),
+        "rotated certificate refused under the old pin"
+    );
+    let by_ca = ClientTls::ServerCa {
+        ca: ca1.pem_path.clone(),
+        domain: None,
+    };
+    accepted(&target, &by_ca, id)
+        .await
+        .expect("the CA still vouches for it");
+    running.stop().await;
 }

@@ -25,7 +25,9 @@ pub use reconnect::{
     TokioSleeper, spawn_connection,
 };
 pub use server::{RunningServer, Server};
-pub use tls::{ClientTls, ServerTls, connect};
+pub use tls::{
+    ClientTls, ServerTls, certificate_fingerprint, connect, connect_pinned, pem_fingerprint,
+};
 
 /// The tsercom protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;

@@ -7,6 +7,7 @@
 //! | server | [`ServerTls::MutualTls`] | also requires a client certificate from `client_ca` |
 //! | client | [`ClientTls::Insecure`] | nothing (plaintext HTTP/2) |
 //! | client | [`ClientTls::ServerCa`] | server certificate chains to `ca` (a private CA works), hostname = `domain` or the address |
+//! | client | [`ClientTls::Pinned`] | the server certificate's SHA-256 is the pin |
 //! | client | [`ClientTls::Mutual`] | as `ServerCa`, and presents `cert`/`key` |
 //!
 //! Files are read and checked when the server starts or the channel is
@@ -58,6 +59,13 @@ pub enum ClientTls {
         ca: PathBuf,
         /// The name to check instead of the address (hostname override).
         domain: Option<String>,
+    },
+    /// TLS accepting exactly one server certificate: the one whose SHA-256
+    /// fingerprint (64 hex digits, `:` separators allowed) is `sha256`. A
+    /// rotated certificate is refused until the pin is updated.
+    Pinned {
+        /// The pin; see [`pem_fingerprint`].
+        sha256: String,
     },
     /// Mutual TLS: as `ServerCa`, presenting `cert`/`key`.
     Mutual {
@@ -146,7 +154,8 @@ impl ClientTls {
             })
         };
         Ok(match self {
-            ClientTls::Insecure => None,
+            // Pinned connections use their own connector (`connect_pinned`).
+            ClientTls::Insecure | ClientTls::Pinned { .. } => None,
             ClientTls::ServerCa { ca, domain } => Some(base(ca, domain)?),
             ClientTls::Mutual {
                 ca,
@@ -168,6 +177,9 @@ impl ClientTls {
 /// the TLS handshake fails (an untrusted certificate, a refused client
 /// certificate, ...).
 pub async fn connect(target: &str, tls: &ClientTls) -> Result<tonic::transport::Channel> {
+    if let ClientTls::Pinned { sha256 } = tls {
+        return connect_pinned(target, sha256).await;
+    }
     let config = tls.load()?;
     let scheme = if config.is_some() { "https" } else { "http" };
     let connect_error = |reason: String| Error::Connect {
@@ -196,4 +208,160 @@ pub async fn connect(target: &str, tls: &ClientTls) -> Result<tonic::transport::
         }
         connect_error(reason)
     })
+}
+
+// ---- pinned server certificate ----
+
+/// SHA-256 of a DER certificate, as lower-case hex (the pin format).
+pub fn certificate_fingerprint(der: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The SHA-256 pin of the first certificate in a PEM file.
+///
+/// # Errors
+/// [`Error::Tls`] naming the file when it is missing or malformed.
+pub fn pem_fingerprint(path: &Path) -> Result<String> {
+    let bytes = read_certs(path, "certificate")?;
+    let first = CertificateDer::pem_slice_iter(&bytes)
+        .next()
+        .and_then(|c| c.ok())
+        .ok_or_else(|| Error::Tls {
+            what: "certificate",
+            path: path.to_path_buf(),
+            reason: "no PEM certificate in it".into(),
+        })?;
+    Ok(certificate_fingerprint(first.as_ref()))
+}
+
+/// Accepts exactly the server certificate whose SHA-256 is the pin (no CA,
+/// no hostname: the pin is the identity); handshake signatures are still
+/// verified, so the server must hold the pinned certificate's key.
+#[derive(Debug)]
+struct PinVerifier {
+    pin: String,
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls_pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls_pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if certificate_fingerprint(end_entity.as_ref()) == self.pin {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "the server certificate does not match the pinned SHA-256".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Connects to `target` (`host:port`) over TLS, accepting only the server
+/// certificate whose SHA-256 fingerprint (lower-case hex) is `pin`.
+///
+/// # Errors
+/// [`Error::Invalid`] for a malformed pin; [`Error::Connect`] when the
+/// connection fails or the certificate does not match.
+pub async fn connect_pinned(target: &str, pin: &str) -> Result<tonic::transport::Channel> {
+    let pin = pin.to_ascii_lowercase().replace(':', "");
+    if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::Invalid {
+            what: "certificate pin",
+            reason: "expected 64 hex digits (SHA-256)".into(),
+        });
+    }
+    let connect_error = |reason: String| Error::Connect {
+        target: target.to_owned(),
+        reason,
+    };
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| connect_error(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(std::sync::Arc::new(PinVerifier { pin, provider }))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let connector = tower::service_fn(move |uri: http::Uri| {
+        let tls = tls.clone();
+        async move {
+            let host = uri
+                .host()
+                .unwrap_or("localhost")
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            let port = uri.port_u16().unwrap_or(443);
+            let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            tcp.set_nodelay(true)?;
+            // The name is not checked (the pin is the identity), but SNI
+            // needs one.
+            let name = rustls_pki_types::ServerName::try_from(host)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let stream = tls.connect(name, tcp).await?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+        }
+    });
+    tonic::transport::Endpoint::from_shared(format!("http://{target}"))
+        .map_err(|e| connect_error(e.to_string()))?
+        .connect_with_connector(connector)
+        .await
+        .map_err(|e| {
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                let text = s.to_string();
+                if !reason.contains(&text) {
+                    reason.push_str(": ");
+                    reason.push_str(&text);
+                }
+                source = s.source();
+            }
+            connect_error(reason)
+        })
 }
