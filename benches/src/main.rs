@@ -1,6 +1,6 @@
 //! tsercom's benchmark harness.
 //!
-//! Run: `cargo run --release -p tsercom-bench -- handle [--samples N] [--json FILE]`
+//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect> [--samples N] [--rounds N] [--json FILE]`
 //!
 //! Scenarios:
 //! - `handle`: samples/s through the handle path — a runtime pushes
@@ -9,7 +9,14 @@
 //!   process (runtime in a child process, IPC over a Unix socket). Nothing
 //!   is dropped (Block policy), so the number is sustained throughput.
 //!
-//! Prints a table and writes JSON (default `target/bench-handle.json`).
+//! - `clock`: in-band clock sync over loopback against a server clock with
+//!   an injected offset (0, +2.5 s, -1 s): final error, its RTT/2 bound, and
+//!   the time until the estimate is within 50 µs.
+//! - `reconnect`: a server stops and comes back on the same port; the time
+//!   from "serving again" to the first sample received through the
+//!   reconnecting connector.
+//!
+//! Each prints a table and writes JSON (default `target/bench-<scenario>.json`).
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +29,7 @@ use tsercom::{CallerId, OverflowPolicy, RuntimeConfig, RuntimeManager, Timestamp
 mod bench {
     tsercom::include_proto!("bench");
 }
+mod net;
 
 /// A runtime that, on the first event, pushes `samples` samples.
 struct Flood {
@@ -161,6 +169,29 @@ fn run(mode: &'static str, samples: u64, out_of_process: bool) -> tsercom::Resul
     })
 }
 
+fn runtime() -> tsercom::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| tsercom::Error::Io {
+            path: "tokio runtime".into(),
+            source,
+        })
+}
+
+fn write_json(args: &[String], scenario: &str, rows: &[String]) -> tsercom::Result<()> {
+    let path = arg_value(args, "--json").unwrap_or_else(|| format!("target/bench-{scenario}.json"));
+    std::fs::write(&path, format!("[{}]\n", rows.join(","))).map_err(|source| {
+        tsercom::Error::Io {
+            path: path.clone().into(),
+            source,
+        }
+    })?;
+    println!("wrote {path}");
+    Ok(())
+}
+
 fn arg_value(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -225,11 +256,67 @@ fn main() -> tsercom::Result<()> {
             println!("wrote {json_path}");
             Ok(())
         }
+        Some("clock") => {
+            let rt = runtime()?;
+            let mut rows = Vec::new();
+            for offset in [0_i128, 2_500_000_000, -1_000_000_000] {
+                rows.push(rt.block_on(net::clock(offset))?);
+                rows.push(rt.block_on(net::clock_sntp(offset))?);
+            }
+            println!(
+                "{:<14} {:>12} {:>12} {:>14} {:>16}",
+                "method", "injected ms", "error µs", "bound µs", "converged ms"
+            );
+            let mut json = Vec::new();
+            for r in &rows {
+                let converged = r
+                    .converged_ms
+                    .map_or("never".to_owned(), |c| format!("{c:.1}"));
+                println!(
+                    "{:<14} {:>12.1} {:>12.1} {:>14.1} {:>16}",
+                    r.method, r.injected_ms, r.error_us, r.bound_us, converged
+                );
+                json.push(format!(
+                    "{{\"scenario\":\"clock\",\"method\":\"{}\",\"injected_ms\":{},\"error_us\":{:.1},\"bound_us\":{:.1},\"converged_ms\":{}}}",
+                    r.method,
+                    r.injected_ms,
+                    r.error_us,
+                    r.bound_us,
+                    r.converged_ms.map_or("null".to_owned(), |c| format!("{c:.1}"))
+                ));
+            }
+            write_json(&args, "clock", &json)
+        }
+        Some("reconnect") => {
+            let rounds: usize = arg_value(&args, "--rounds")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(5);
+            let rt = runtime()?;
+            let times = rt.block_on(net::reconnect(rounds))?;
+            let mut sorted: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+            sorted.sort_by(f64::total_cmp);
+            let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+            let max = sorted.last().copied().unwrap_or_default();
+            println!(
+                "{:<28} {:>10} {:>12} {:>10}",
+                "reconnect → flowing", "rounds", "median ms", "max ms"
+            );
+            println!(
+                "{:<28} {:>10} {:>12.1} {:>10.1}",
+                "loopback, backoff 50–500 ms", rounds, median, max
+            );
+            let json = vec![format!(
+                "{{\"scenario\":\"reconnect\",\"rounds\":{rounds},\"median_ms\":{median:.1},\"max_ms\":{max:.1}}}"
+            )];
+            write_json(&args, "reconnect", &json)
+        }
         _ => {
-            eprintln!("usage: tsercom-bench handle [--samples N] [--json FILE]");
+            eprintln!(
+                "usage: tsercom-bench <handle|clock|reconnect> [--samples N] [--rounds N] [--json FILE]"
+            );
             Err(tsercom::Error::Invalid {
                 what: "scenario",
-                reason: format!("{:?} (valid: handle)", args.first()),
+                reason: format!("{:?} (valid: handle, clock, reconnect)", args.first()),
             })
         }
     }

@@ -1,0 +1,250 @@
+//! Network scenarios on loopback: `clock` (offset error and convergence of
+//! in-band clock sync) and `reconnect` (peer back → data flowing).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tsercom::rpc::{
+    Backoff, ClientTls, ConnectConfig, ConnectionEvent, Server, TokioSleeper, spawn_connection,
+    sync_once,
+};
+use tsercom::time::{Clock, OffsetClock, OffsetEstimator, SystemClock};
+use tsercom::tonic::{Request, Response, Status, Streaming};
+use tsercom::{CallerId, OverflowPolicy, QueueConfig};
+
+use crate::bench::ingest_client::IngestClient;
+use crate::bench::ingest_server::{Ingest, IngestServer};
+use crate::bench::{Ack, Sample};
+
+/// One row of the clock table.
+pub(crate) struct ClockRow {
+    pub(crate) method: &'static str,
+    pub(crate) injected_ms: f64,
+    pub(crate) error_us: f64,
+    pub(crate) bound_us: f64,
+    pub(crate) converged_ms: Option<f64>,
+}
+
+/// Syncs against a server whose clock runs `offset` ahead, every 10 ms for
+/// at most 2 s (200 exchanges); reports the final error, its bound (RTT/2),
+/// and when the estimate first came within 50 µs.
+pub(crate) async fn clock(offset_nanos: i128) -> tsercom::Result<ClockRow> {
+    let server_clock: Arc<dyn Clock> = Arc::new(OffsetClock {
+        base: SystemClock,
+        offset_nanos,
+    });
+    let running = Server::new(CallerId::random())
+        .with_clock(server_clock)
+        .serve(&["127.0.0.1:0"
+            .parse()
+            .map_err(|_| tsercom::Error::WrongState("addr"))?])
+        .await?;
+    let channel =
+        tsercom::rpc::connect(&running.local_addrs()[0].to_string(), &ClientTls::Insecure).await?;
+    let mut estimator = OffsetEstimator::new(16);
+    let start = Instant::now();
+    let mut converged = None;
+    let mut last = None;
+    for _ in 0..200 {
+        let exchange = sync_once(channel.clone(), &SystemClock).await?;
+        let estimate = estimator.add(exchange);
+        let error = (estimate.offset_nanos - offset_nanos).abs();
+        if converged.is_none() && error < 50_000 {
+            converged = Some(start.elapsed());
+        }
+        last = Some((error, estimate.delay_nanos / 2));
+        if start.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.stop().await;
+    let (error, bound) = last.unwrap_or_default();
+    Ok(ClockRow {
+        method: "gRPC in-band",
+        injected_ms: offset_nanos as f64 / 1e6,
+        error_us: error as f64 / 1e3,
+        bound_us: bound as f64 / 1e3,
+        converged_ms: converged.map(|d| d.as_secs_f64() * 1e3),
+    })
+}
+
+/// The same measurement over UDP SNTP (RFC 5905) on loopback.
+pub(crate) async fn clock_sntp(offset_nanos: i128) -> tsercom::Result<ClockRow> {
+    let server = tsercom::time::sntp::SntpServer::bind(
+        "127.0.0.1:0"
+            .parse()
+            .map_err(|_| tsercom::Error::WrongState("addr"))?,
+        Arc::new(OffsetClock {
+            base: SystemClock,
+            offset_nanos,
+        }),
+    )
+    .await?;
+    let mut estimator = OffsetEstimator::new(16);
+    let start = Instant::now();
+    let mut converged = None;
+    let mut last = None;
+    for _ in 0..200 {
+        let exchange =
+            tsercom::time::sntp::query(server.local_addr(), &SystemClock, Duration::from_secs(5))
+                .await?;
+        let estimate = estimator.add(exchange);
+        let error = (estimate.offset_nanos - offset_nanos).abs();
+        if converged.is_none() && error < 50_000 {
+            converged = Some(start.elapsed());
+        }
+        last = Some((error, estimate.delay_nanos / 2));
+        if start.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (error, bound) = last.unwrap_or_default();
+    Ok(ClockRow {
+        method: "SNTP (UDP)",
+        injected_ms: offset_nanos as f64 / 1e6,
+        error_us: error as f64 / 1e3,
+        bound_us: bound as f64 / 1e3,
+        converged_ms: converged.map(|d| d.as_secs_f64() * 1e3),
+    })
+}
+
+#[derive(Clone, Default)]
+struct Counter {
+    received: Arc<AtomicU64>,
+    changed: Arc<Notify>,
+}
+
+#[tsercom::tonic::async_trait]
+impl Ingest for Counter {
+    type StreamStream =
+        std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<Ack, Status>> + Send + 'static>>;
+
+    async fn stream(
+        &self,
+        request: Request<Streaming<Sample>>,
+    ) -> Result<Response<Self::StreamStream>, Status> {
+        use tokio_stream::StreamExt;
+        let counter = self.clone();
+        let acks = request.into_inner().map(move |s| {
+            s.map(|_| {
+                let received = counter.received.fetch_add(1, Ordering::Relaxed) + 1;
+                counter.changed.notify_waiters();
+                Ack { received }
+            })
+        });
+        Ok(Response::new(Box::pin(acks)))
+    }
+}
+
+async fn serve(counter: Counter, addr: SocketAddr) -> tsercom::Result<tsercom::rpc::RunningServer> {
+    Server::new(CallerId::parse("00000000-0000-4000-8000-000000000001")?)
+        .with_grace_period(Duration::from_millis(50))
+        .add_service(IngestServer::new(counter))
+        .serve(&[addr])
+        .await
+}
+
+async fn wait_count(counter: &Counter, at_least: u64) -> bool {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let notified = counter.changed.notified();
+            if counter.received.load(Ordering::Relaxed) >= at_least {
+                return;
+            }
+            notified.await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// Peer back → data flowing: a producer streams through the reconnecting
+/// connector; the server stops and comes back on the same port; the time
+/// from "serving again" to the first new sample received is measured
+/// (`rounds` times). Backoff: 50 ms initial, capped at 500 ms.
+pub(crate) async fn reconnect(rounds: usize) -> tsercom::Result<Vec<Duration>> {
+    let counter = Counter::default();
+    let mut server = serve(
+        counter.clone(),
+        "127.0.0.1:0"
+            .parse()
+            .map_err(|_| tsercom::Error::WrongState("addr"))?,
+    )
+    .await?;
+    let addr = server.local_addrs()[0];
+    let config = ConnectConfig {
+        target: addr.to_string(),
+        tls: ClientTls::Insecure,
+        id: CallerId::random(),
+        expected_peer: None,
+        backoff: Backoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(500),
+            ..Backoff::default()
+        },
+        outbox: QueueConfig::new(10_000, OverflowPolicy::DropOldest),
+    };
+    let mut connection = spawn_connection(
+        config,
+        Arc::new(TokioSleeper),
+        |channel, outbox| async move {
+            let failed = |s: Status| tsercom::Error::Connect {
+                target: "ingest".into(),
+                reason: s.to_string(),
+            };
+            let mut acks = IngestClient::new(channel)
+                .stream(outbox.stream())
+                .await
+                .map_err(failed)?
+                .into_inner();
+            while acks.message().await.map_err(failed)?.is_some() {}
+            Ok(())
+        },
+    );
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        while !matches!(
+            connection.next_event().await,
+            Some(ConnectionEvent::Connected { .. })
+        ) {}
+        let before = counter.received.load(Ordering::Relaxed);
+        connection.send(Sample::default()).await?;
+        if !wait_count(&counter, before + 1).await {
+            return Err(tsercom::Error::WrongState("no data while connected"));
+        }
+        server.stop().await;
+        while !matches!(
+            connection.next_event().await,
+            Some(ConnectionEvent::Disconnected { .. })
+        ) {}
+        server = serve(counter.clone(), addr).await?;
+        let back = Instant::now();
+        let before = counter.received.load(Ordering::Relaxed);
+        // A producer that keeps producing: one sample per millisecond.
+        let flowing = async {
+            loop {
+                let _ = connection.send(Sample::default()).await;
+                if counter.received.load(Ordering::Relaxed) > before {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(30), flowing)
+            .await
+            .is_err()
+        {
+            return Err(tsercom::Error::WrongState(
+                "data did not flow after the peer came back",
+            ));
+        }
+        times.push(back.elapsed());
+    }
+    server.stop().await;
+    Ok(times)
+}
