@@ -95,7 +95,13 @@ impl Peer for PeerService {
         &self,
         request: Request<proto::TimeSyncRequest>,
     ) -> Result<Response<proto::TimeSyncResponse>, Status> {
-        let received = self.clock.now();
+        // T2 as early as the server saw the request (its arrival, stamped
+        // before decoding and routing), so that processing does not bias
+        // the offset; the handler's time where no layer stamped it.
+        let received = request
+            .extensions()
+            .get::<super::server::Arrival>()
+            .map_or_else(|| self.clock.now(), |a| a.0);
         let req = request.into_inner();
         Ok(Response::new(proto::TimeSyncResponse {
             client_send: req.client_send,

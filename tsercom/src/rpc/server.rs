@@ -22,6 +22,52 @@ use crate::time::{Clock, SystemClock};
 
 type Incoming = Pin<Box<dyn Stream<Item = std::io::Result<tokio::net::TcpStream>> + Send>>;
 
+/// The server clock's time when a request's headers arrived, before the
+/// body is decoded and routed; clock sync uses it as T2.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Arrival(pub(crate) crate::time::Timestamp);
+
+/// Inserts [`Arrival`] into every request.
+#[derive(Clone)]
+struct ArrivalLayer(Arc<dyn Clock>);
+
+impl<S> tower::Layer<S> for ArrivalLayer {
+    type Service = ArrivalService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ArrivalService {
+            inner,
+            clock: Arc::clone(&self.0),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ArrivalService<S> {
+    inner: S,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S, B> tower_service::Service<http::Request<B>> for ArrivalService<S>
+where
+    S: tower_service::Service<http::Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::result::Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        request.extensions_mut().insert(Arrival(self.clock.now()));
+        self.inner.call(request)
+    }
+}
+
 /// Builds a server: the user's services plus `tsercom.Peer` (handshake,
 /// clock sync), `grpc.health.v1.Health` and server reflection (v1).
 pub struct Server {
@@ -143,6 +189,7 @@ impl Server {
                 reason: e.to_string(),
             })?;
         }
+        let mut builder = builder.layer(ArrivalLayer(Arc::clone(&self.clock)));
         let mut bound = Vec::new();
         let mut incoming: Option<Incoming> = None;
         for addr in addrs {
