@@ -18,6 +18,7 @@ mod peer;
 pub mod reconnect;
 mod server;
 pub mod tls;
+mod validate;
 
 pub use peer::{HandshakePolicy, PeerService, handshake, run_clock_sync, sync_once};
 pub use reconnect::{
@@ -28,6 +29,7 @@ pub use server::{RunningServer, Server};
 pub use tls::{
     ClientTls, ServerTls, certificate_fingerprint, connect, connect_pinned, pem_fingerprint,
 };
+pub use validate::{checked_caller_id, checked_timestamp};
 
 /// The tsercom protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
