@@ -35,6 +35,7 @@ pub use manager::{CHILD_SOCKET_ENV, RuntimeManager};
 use crate::data::Retention;
 use crate::error::Result;
 use crate::queue::{OverflowPolicy, QueueConfig};
+use crate::rpc::{ClientTls, ServerTls};
 
 /// A boxed, sendable future, as [`Runtime`] methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -80,11 +81,15 @@ pub struct RuntimeConfig {
     pub start_timeout: Duration,
     /// How long `stop` may take before shutdown goes on without it.
     pub stop_timeout: Duration,
+    /// How this runtime's server secures connections, when it listens.
+    pub server_tls: ServerTls,
+    /// How this runtime checks peers (and identifies itself), when it dials.
+    pub client_tls: ClientTls,
 }
 
 impl Default for RuntimeConfig {
     /// Aggregator; 10 000 samples per caller, drop-oldest; 1 024 events per
-    /// caller, blocking; clock sync on; 30 s to start, 10 s to stop.
+    /// caller, blocking; clock sync on; 30 s to start, 10 s to stop; no TLS.
     fn default() -> Self {
         RuntimeConfig {
             role: Role::Aggregator,
@@ -94,6 +99,8 @@ impl Default for RuntimeConfig {
             clock_sync: true,
             start_timeout: Duration::from_secs(30),
             stop_timeout: Duration::from_secs(10),
+            server_tls: ServerTls::Insecure,
+            client_tls: ClientTls::Insecure,
         }
     }
 }
@@ -122,6 +129,13 @@ impl RuntimeConfig {
     /// With this event queue configuration.
     pub fn with_events(mut self, events: QueueConfig) -> Self {
         self.events = events;
+        self
+    }
+
+    /// With these TLS settings (server side, client side).
+    pub fn with_tls(mut self, server: ServerTls, client: ClientTls) -> Self {
+        self.server_tls = server;
+        self.client_tls = client;
         self
     }
 
