@@ -51,6 +51,7 @@
 
 pub mod caller_id;
 pub mod data;
+pub mod discovery;
 mod error;
 pub mod proto;
 pub mod queue;

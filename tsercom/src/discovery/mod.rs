@@ -1,0 +1,214 @@
+//! Finding peers: a [`Discovery`] is a stream of [`DiscoveryEvent`]s about
+//! [`ServiceInfo`]s. Two sources: mDNS/DNS-SD ([`mdns`]) and a static list
+//! ([`StaticPeers`], for networks without multicast); users can add their
+//! own by implementing the trait.
+//!
+//! ```text
+//!  producer: MdnsPublisher ── _sensors._tcp.local. (port, addresses,
+//!                              TXT caller_id, name, published_on, protocol_version)
+//!  aggregator: MdnsBrowser / StaticPeers ──▶ Added / Updated / Removed ──▶ connector
+//! ```
+
+pub mod mdns;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::caller_id::CallerId;
+use crate::error::{Error, Result};
+use crate::runtime::BoxFuture;
+
+/// TXT key: the publisher's persistent CallerId.
+pub const TXT_CALLER_ID: &str = "caller_id";
+/// TXT key: a readable name (as the Python library writes it).
+pub const TXT_NAME: &str = "name";
+/// TXT key: when the service was published (as the Python library writes it).
+pub const TXT_PUBLISHED_ON: &str = "published_on";
+/// TXT key: the tsercom protocol version.
+pub const TXT_PROTOCOL_VERSION: &str = "protocol_version";
+
+/// One discovered (or statically known) peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceInfo {
+    /// The unique instance name (mDNS: the full name).
+    pub instance: String,
+    /// A readable name.
+    pub name: String,
+    /// Its port.
+    pub port: u16,
+    /// Its addresses, sorted.
+    pub addresses: Vec<IpAddr>,
+    /// Its CallerId, when announced (and valid).
+    pub caller_id: Option<CallerId>,
+    /// Every TXT property.
+    pub txt: BTreeMap<String, String>,
+}
+
+impl ServiceInfo {
+    /// `address:port` for each address.
+    pub fn socket_addrs(&self) -> Vec<SocketAddr> {
+        self.addresses
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, self.port))
+            .collect()
+    }
+}
+
+/// What a discovery source reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DiscoveryEvent {
+    /// A new instance.
+    Added(ServiceInfo),
+    /// A known instance changed address, port or TXT.
+    Updated(ServiceInfo),
+    /// An instance went away.
+    Removed {
+        /// Its instance name.
+        instance: String,
+    },
+}
+
+/// A source of discovery events.
+pub trait Discovery: Send {
+    /// The next event; `None` when the source has ended.
+    fn next_event(&mut self) -> BoxFuture<'_, Option<DiscoveryEvent>>;
+}
+
+/// Normalizes a service type: `_sensors._tcp`, `_sensors._tcp.local` and
+/// `_sensors._tcp.local.` all become `_sensors._tcp.local.`.
+///
+/// # Errors
+/// [`Error::Invalid`] naming what is wrong: not `_name._tcp` / `_name._udp`,
+/// a name longer than 15 characters (RFC 6763 §7.2), or characters other
+/// than letters, digits and `-`.
+pub fn normalize_service_type(service_type: &str) -> Result<String> {
+    let invalid = |reason: String| Error::Invalid {
+        what: "service type",
+        reason: format!("{service_type:?}: {reason}"),
+    };
+    let trimmed = service_type.trim_end_matches('.');
+    let trimmed = trimmed.strip_suffix(".local").unwrap_or(trimmed);
+    let mut parts = trimmed.split('.');
+    let (Some(name), Some(proto), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid(
+            "expected \"_name._tcp\" or \"_name._udp\" (optionally with \".local.\")".into(),
+        ));
+    };
+    let Some(bare) = name.strip_prefix('_') else {
+        return Err(invalid("the service name must start with '_'".into()));
+    };
+    if bare.is_empty() || bare.len() > 15 {
+        return Err(invalid(
+            "the service name must have 1 to 15 characters".into(),
+        ));
+    }
+    if !bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        || bare.starts_with('-')
+        || bare.ends_with('-')
+    {
+        return Err(invalid(
+            "the service name may hold only letters, digits and inner '-'".into(),
+        ));
+    }
+    if proto != "_tcp" && proto != "_udp" {
+        return Err(invalid(format!(
+            "the protocol must be _tcp or _udp, not {proto:?}"
+        )));
+    }
+    Ok(format!("{name}.{proto}.local."))
+}
+
+/// Peers known in advance (containers, WAN, clouds, or loopback demos):
+/// each is reported `Added` once, then nothing changes.
+#[derive(Debug)]
+pub struct StaticPeers {
+    pending: std::vec::IntoIter<ServiceInfo>,
+}
+
+impl StaticPeers {
+    /// Peers at these addresses; `expected` pins the CallerId each must
+    /// present in the handshake (`None`: any).
+    pub fn new(peers: impl IntoIterator<Item = (SocketAddr, Option<CallerId>)>) -> Self {
+        let pending: Vec<ServiceInfo> = peers
+            .into_iter()
+            .map(|(addr, caller_id)| ServiceInfo {
+                instance: format!("static:{addr}"),
+                name: addr.to_string(),
+                port: addr.port(),
+                addresses: vec![addr.ip()],
+                caller_id,
+                txt: BTreeMap::new(),
+            })
+            .collect();
+        StaticPeers {
+            pending: pending.into_iter(),
+        }
+    }
+}
+
+impl Discovery for StaticPeers {
+    fn next_event(&mut self) -> BoxFuture<'_, Option<DiscoveryEvent>> {
+        let next = self.pending.next();
+        Box::pin(async move {
+            match next {
+                Some(info) => Some(DiscoveryEvent::Added(info)),
+                // The list never changes: wait forever (the owner drops us).
+                None => std::future::pending().await,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_types_normalize_or_fail_clearly() {
+        for ok in [
+            "_sensors._tcp",
+            "_sensors._tcp.local",
+            "_sensors._tcp.local.",
+        ] {
+            assert_eq!(
+                normalize_service_type(ok).expect("valid"),
+                "_sensors._tcp.local."
+            );
+        }
+        assert_eq!(
+            normalize_service_type("_a-b1._udp").expect("valid"),
+            "_a-b1._udp.local."
+        );
+        for (bad, why) in [
+            ("sensors._tcp", "start with '_'"),
+            ("_sensors", "expected"),
+            ("_sensors._sctp", "_tcp or _udp"),
+            ("_waytoolongservicename._tcp", "1 to 15"),
+            ("_bad name._tcp", "letters, digits"),
+            ("_sensors._tcp.example.com.", "expected"),
+        ] {
+            let err = normalize_service_type(bad).expect_err(bad).to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn static_peers_are_added_once() {
+        let id = CallerId::random();
+        let mut peers = StaticPeers::new([("127.0.0.1:7000".parse().expect("addr"), Some(id))]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("rt");
+        let first = rt.block_on(peers.next_event());
+        let Some(DiscoveryEvent::Added(info)) = first else {
+            panic!("expected Added, got {first:?}");
+        };
+        assert_eq!((info.port, info.caller_id), (7000, Some(id)));
+        let more = rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_millis(20), peers.next_event()).await
+        });
+        assert!(more.is_err(), "nothing after the list");
+    }
+}
