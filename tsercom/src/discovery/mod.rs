@@ -9,7 +9,10 @@
 //!  aggregator: MdnsBrowser / StaticPeers ──▶ Added / Updated / Removed ──▶ connector
 //! ```
 
+mod connector;
 pub mod mdns;
+
+pub use connector::{Connector, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

@@ -193,6 +193,13 @@ impl<T> Connection<T> {
         self.events.recv().await
     }
 
+    /// Takes the event stream (to forward it elsewhere); `next_event` then
+    /// returns `None`.
+    pub fn take_events(&mut self) -> mpsc::Receiver<ConnectionEvent> {
+        let (_, empty) = mpsc::channel(1);
+        std::mem::replace(&mut self.events, empty)
+    }
+
     /// Events dropped because the owner did not read them.
     pub fn events_dropped(&self) -> u64 {
         self.events_dropped

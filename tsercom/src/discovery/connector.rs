@@ -1,0 +1,296 @@
+//! From discovery to connections: one reconnecting connection per peer,
+//! keyed by CallerId.
+//!
+//! - `Added`: connect to its first address through the connections layer
+//!   (TLS, handshake — which must confirm the CallerId announced —,
+//!   reconnection with backoff).
+//! - `Updated` with another address or port: reconnect there.
+//! - `Removed`: disconnect after the grace period, unless it comes back.
+//! - Two announcements with one CallerId (two instance names, e.g. before
+//!   and after a restart) are one peer.
+//! - An announcement without a CallerId is keyed by its instance name and
+//!   the handshake's id is not checked against anything.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{Discovery, DiscoveryEvent, ServiceInfo};
+use crate::caller_id::CallerId;
+use crate::error::Result;
+use crate::queue::QueueConfig;
+use crate::rpc::{
+    Backoff, ClientTls, ConnectConfig, Connection, ConnectionEvent, Outbox, Sleeper,
+    spawn_connection,
+};
+
+/// How the connector connects.
+#[derive(Clone, Debug)]
+pub struct ConnectorConfig {
+    /// Our id, sent in each handshake.
+    pub id: CallerId,
+    /// TLS settings for every peer.
+    pub tls: ClientTls,
+    /// Retry delays per peer.
+    pub backoff: Backoff,
+    /// Outbox per peer.
+    pub outbox: QueueConfig,
+    /// How long a removed peer stays connected in case it comes back.
+    pub removal_grace: Duration,
+}
+
+/// What happened to a peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerEvent {
+    /// Connected (or reconnected) and handshaken.
+    Connected {
+        /// The peer's key (its CallerId when announced).
+        peer: PeerKey,
+        /// Where.
+        addr: SocketAddr,
+    },
+    /// The connection to a peer failed or ended; it is retried.
+    Disconnected {
+        /// The peer.
+        peer: PeerKey,
+        /// Why.
+        reason: String,
+    },
+    /// The peer was removed (after the grace period) and is no longer
+    /// connected.
+    Gone {
+        /// The peer.
+        peer: PeerKey,
+    },
+}
+
+/// How a peer is identified.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeerKey {
+    /// By its announced (and handshake-confirmed) CallerId.
+    Caller(CallerId),
+    /// By instance name, when no CallerId was announced.
+    Instance(String),
+}
+
+struct Peer<T> {
+    addr: SocketAddr,
+    instances: Vec<String>,
+    connection: Connection<T>,
+    forwarder: tokio::task::JoinHandle<()>,
+    removal: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl<T> Drop for Peer<T> {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+        if let Some(r) = &self.removal {
+            r.abort();
+        }
+    }
+}
+
+enum Command<T> {
+    Send(PeerKey, T, tokio::sync::oneshot::Sender<Result<()>>),
+    Expire(PeerKey),
+}
+
+/// Drives a [`Discovery`] into connections; dropped → all disconnect.
+pub struct Connector<T> {
+    commands: mpsc::Sender<Command<T>>,
+    events: mpsc::Receiver<PeerEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<T> std::fmt::Debug for Connector<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector").finish_non_exhaustive()
+    }
+}
+
+impl<T> Drop for Connector<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl<T: Send + 'static> Connector<T> {
+    /// The next peer event.
+    pub async fn next_event(&mut self) -> Option<PeerEvent> {
+        self.events.recv().await
+    }
+
+    /// Queues `item` for one peer (sent now or after its reconnection).
+    /// Under the `Block` outbox policy this waits for room, and the
+    /// connector handles no discovery event meanwhile.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`](crate::Error::Invalid) for an unknown peer; the
+    /// outbox policy's errors.
+    pub async fn send(&self, peer: PeerKey, item: T) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let closed = || crate::Error::Closed("connector".into());
+        self.commands
+            .send(Command::Send(peer, item, tx))
+            .await
+            .map_err(|_| closed())?;
+        rx.await.map_err(|_| closed())?
+    }
+}
+
+fn key_of(info: &ServiceInfo) -> PeerKey {
+    info.caller_id
+        .map_or_else(|| PeerKey::Instance(info.instance.clone()), PeerKey::Caller)
+}
+
+/// Events buffered for the owner.
+const EVENT_QUEUE: usize = 256;
+
+/// Starts connecting to whatever `discovery` reports. `session` runs on
+/// each established channel, as in [`spawn_connection`].
+pub fn spawn_connector<T, S, F>(
+    mut discovery: Box<dyn Discovery>,
+    config: ConnectorConfig,
+    sleeper: Arc<dyn Sleeper>,
+    session: S,
+) -> Connector<T>
+where
+    T: Send + 'static,
+    S: Fn(tonic::transport::Channel, Outbox<T>) -> F + Send + Sync + 'static,
+    F: Future<Output = Result<()>> + Send + 'static,
+{
+    let session = Arc::new(session);
+    let (commands, mut command_rx) = mpsc::channel::<Command<T>>(64);
+    let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
+    let expire_tx = commands.clone();
+    let task = tokio::spawn(async move {
+        let mut peers: HashMap<PeerKey, Peer<T>> = HashMap::new();
+        let connect = |key: &PeerKey, info: &ServiceInfo, addr: SocketAddr| -> Peer<T> {
+            let session = Arc::clone(&session);
+            let mut connection = spawn_connection(
+                ConnectConfig {
+                    target: addr.to_string(),
+                    tls: config.tls.clone(),
+                    id: config.id,
+                    expected_peer: info.caller_id,
+                    backoff: config.backoff,
+                    outbox: config.outbox,
+                },
+                Arc::clone(&sleeper),
+                move |channel, outbox| session(channel, outbox),
+            );
+            // Forward the connection's events as peer events.
+            let events_tx = events_tx.clone();
+            let key_for_events = key.clone();
+            let mut connection_events = connection.take_events();
+            let forwarder = tokio::spawn(async move {
+                while let Some(event) = connection_events.recv().await {
+                    let event = match event {
+                        ConnectionEvent::Connected { .. } => PeerEvent::Connected {
+                            peer: key_for_events.clone(),
+                            addr,
+                        },
+                        ConnectionEvent::Disconnected { reason, .. } => PeerEvent::Disconnected {
+                            peer: key_for_events.clone(),
+                            reason,
+                        },
+                    };
+                    if events_tx.send(event).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            Peer {
+                addr,
+                instances: vec![info.instance.clone()],
+                connection,
+                forwarder,
+                removal: None,
+            }
+        };
+        loop {
+            tokio::select! {
+                event = discovery.next_event() => {
+                    let Some(event) = event else { break };
+                    match event {
+                        DiscoveryEvent::Added(info) | DiscoveryEvent::Updated(info) => {
+                            let Some(addr) = info.socket_addrs().into_iter().next() else {
+                                tracing::warn!(instance = %info.instance, "announced without an address; ignored");
+                                continue;
+                            };
+                            let key = key_of(&info);
+                            match peers.get_mut(&key) {
+                                Some(peer) if peer.addr == addr => {
+                                    // Same peer, same place: another announcement.
+                                    if let Some(r) = peer.removal.take() {
+                                        r.abort();
+                                    }
+                                    if !peer.instances.contains(&info.instance) {
+                                        peer.instances.push(info.instance.clone());
+                                    }
+                                }
+                                _ => {
+                                    // New, or moved: (re)connect there.
+                                    let peer = connect(&key, &info, addr);
+                                    peers.insert(key, peer);
+                                }
+                            }
+                        }
+                        DiscoveryEvent::Removed { instance } => {
+                            let keys: Vec<PeerKey> = peers
+                                .iter_mut()
+                                .filter_map(|(k, p)| {
+                                    p.instances.retain(|i| *i != instance);
+                                    p.instances.is_empty().then(|| k.clone())
+                                })
+                                .collect();
+                            for key in keys {
+                                if let Some(peer) = peers.get_mut(&key) {
+                                    let expire = expire_tx.clone();
+                                    let grace = config.removal_grace;
+                                    let k = key.clone();
+                                    peer.removal = Some(tokio::spawn(async move {
+                                        tokio::time::sleep(grace).await;
+                                        let _ = expire.send(Command::Expire(k)).await;
+                                    }));
+                                }
+                            }
+                        }
+                    }
+                }
+                command = command_rx.recv() => {
+                    let Some(command) = command else { break };
+                    match command {
+                        Command::Send(key, item, reply) => {
+                            let result = match peers.get(&key) {
+                                Some(peer) => peer.connection.send(item).await,
+                                None => Err(crate::Error::Invalid {
+                                    what: "peer",
+                                    reason: format!("{key:?} is not known"),
+                                }),
+                            };
+                            let _ = reply.send(result);
+                        }
+                        Command::Expire(key) => {
+                            let expired = peers.get(&key).is_some_and(|p| p.instances.is_empty());
+                            if expired {
+                                peers.remove(&key);
+                                let _ = events_tx.send(PeerEvent::Gone { peer: key }).await;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+    Connector {
+        commands,
+        events,
+        task,
+    }
+}
