@@ -1,43 +1,62 @@
-//! mDNS publish → browse with real multicast between two network
-//! namespaces joined by a veth pair, created (and removed) by this test.
-//! Every mDNS daemon runs in a child process inside a namespace: nothing is
-//! sent in the main namespace. Without root (or `ip`), the test is skipped
-//! with a printed reason.
+//! mDNS with real multicast between network namespaces that this test
+//! creates (hosts joined by veth pairs to a bridge in a hub namespace) and
+//! removes. Every mDNS daemon runs in a child process inside a namespace:
+//! nothing is sent in the main namespace. Without root (or `ip`), each test
+//! is skipped with a printed reason.
 //!
-//! The child processes are this test binary, re-run with a role in the
-//! environment; in that mode the test function plays the role and exits.
+//! Children are this test binary, re-run with a role in the environment;
+//! in that mode the test function plays the role (publish or browse, until
+//! its stdin closes) and exits the process.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use tsercom::CallerId;
 use tsercom::discovery::mdns::{MdnsBrowser, MdnsPublisher};
-use tsercom::discovery::{Discovery, DiscoveryEvent};
+use tsercom::discovery::{Discovery, DiscoveryEvent, ServiceInfo};
 
 const ROLE: &str = "TSERCOM_NETNS_ROLE";
 const CALLER: &str = "TSERCOM_NETNS_CALLER";
+const NAME: &str = "TSERCOM_NETNS_NAME";
+const TEST: &str = "TSERCOM_NETNS_TEST";
 const SERVICE: &str = "_tsxtest._tcp";
 const PORT: u16 = 50_051;
 const WAIT: Duration = Duration::from_secs(30);
-const TEST: &str = "mdns_publish_browse_across_namespaces";
+
+fn describe(kind: &str, info: &ServiceInfo) -> String {
+    let addrs: Vec<String> = info.addresses.iter().map(ToString::to_string).collect();
+    let id = info.caller_id.map(|c| c.to_string()).unwrap_or_default();
+    format!(
+        "{kind} {} {id} {} {}",
+        info.instance,
+        info.port,
+        addrs.join(",")
+    )
+}
 
 /// The child's part; exits the process.
 fn play(role: &str) -> ! {
+    // The parent ends us by closing stdin.
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        let _ = stop_tx.send(());
+    });
     let code = match role {
         "publish" => {
             let id = std::env::var(CALLER)
                 .ok()
                 .and_then(|s| CallerId::parse(&s).ok());
-            match id.map(|id| MdnsPublisher::publish(SERVICE, "probe", PORT, id)) {
+            let name = std::env::var(NAME).unwrap_or_else(|_| "probe".into());
+            match id.map(|id| MdnsPublisher::publish(SERVICE, &name, PORT, id)) {
                 Some(Ok(publisher)) => {
                     println!("\nPUBLISHED {}", publisher.fullname());
-                    // Serve until the parent closes our stdin (bounded by
-                    // the parent's own timeouts), then say goodbye.
-                    let mut sink = Vec::new();
-                    let _ = std::io::stdin().read_to_end(&mut sink);
-                    drop(publisher);
+                    let _ = stop_rx.recv_timeout(Duration::from_secs(120));
+                    drop(publisher); // goodbye
                     0
                 }
                 Some(Err(e)) => {
@@ -52,36 +71,42 @@ fn play(role: &str) -> ! {
                 .enable_all()
                 .build();
             match (rt, MdnsBrowser::browse(SERVICE)) {
-                (Ok(rt), Ok(mut browser)) => rt.block_on(async {
-                    loop {
-                        match tokio::time::timeout(WAIT, browser.next_event()).await {
-                            Ok(Some(DiscoveryEvent::Added(info))) => {
-                                let addrs: Vec<String> =
-                                    info.addresses.iter().map(ToString::to_string).collect();
-                                let id = info.caller_id.map(|c| c.to_string()).unwrap_or_default();
-                                println!("\nADDED {id} {} {}", info.port, addrs.join(","));
-                            }
-                            Ok(Some(DiscoveryEvent::Removed { instance })) => {
-                                println!("\nREMOVED {instance}");
+                (Ok(rt), Ok(mut browser)) => {
+                    println!("\nBROWSING");
+                    rt.block_on(async {
+                        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+                        loop {
+                            if stop_rx.try_recv().is_ok() {
                                 return 0;
                             }
-                            Ok(Some(_)) => {}
-                            Ok(None) | Err(_) => return 3,
+                            let next = tokio::time::timeout(
+                                Duration::from_millis(200),
+                                browser.next_event(),
+                            );
+                            match next.await {
+                                Ok(Some(DiscoveryEvent::Added(info))) => {
+                                    println!("\n{}", describe("ADDED", &info))
+                                }
+                                Ok(Some(DiscoveryEvent::Updated(info))) => {
+                                    println!("\n{}", describe("UPDATED", &info))
+                                }
+                                Ok(Some(DiscoveryEvent::Removed { instance })) => {
+                                    println!("\nREMOVED {instance}")
+                                }
+                                Ok(Some(_)) => {}
+                                Ok(None) => return 3,
+                                Err(_) if tokio::time::Instant::now() > deadline => return 4,
+                                Err(_) => {}
+                            }
                         }
-                    }
-                }),
-                _ => 4,
+                    })
+                }
+                _ => 5,
             }
         }
-        _ => 5,
+        _ => 6,
     };
     std::process::exit(code)
-}
-
-/// Namespaces and the veth pair; removed on drop.
-struct Netns {
-    a: String,
-    b: String,
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -100,127 +125,314 @@ fn ip(args: &[&str]) -> Result<(), String> {
     }
 }
 
-impl Netns {
-    fn create() -> Result<Self, String> {
-        let pid = std::process::id();
-        let net = Netns {
-            a: format!("tsx{pid}a"),
-            b: format!("tsx{pid}b"),
+static NEXT_NET: AtomicU32 = AtomicU32::new(0);
+
+/// `hosts` namespaces, each with one veth into a bridge in a hub
+/// namespace; host i has 10.213.<net>.<i+1>/24 and fd00:213:<net>::<i+1>/64.
+/// Everything is removed on drop.
+struct Net {
+    hub: String,
+    hosts: Vec<String>,
+    net: u32,
+}
+
+impl Net {
+    fn create(hosts: usize) -> Result<Self, String> {
+        let net = NEXT_NET.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{}{net}", std::process::id() % 100_000);
+        let mut me = Net {
+            hub: format!("tsx{tag}h"),
+            hosts: Vec::new(),
+            net,
         };
-        ip(&["netns", "add", &net.a])?;
-        ip(&["netns", "add", &net.b])?;
-        let (va, vb) = (format!("tsx{pid}va"), format!("tsx{pid}vb"));
-        ip(&["link", "add", &va, "type", "veth", "peer", "name", &vb])?;
-        ip(&["link", "set", &va, "netns", &net.a])?;
-        ip(&["link", "set", &vb, "netns", &net.b])?;
-        for (ns, dev, addr) in [
-            (&net.a, &va, "10.213.0.1/24"),
-            (&net.b, &vb, "10.213.0.2/24"),
-        ] {
-            ip(&["-n", ns, "addr", "add", addr, "dev", dev])?;
-            ip(&["-n", ns, "link", "set", dev, "up"])?;
-            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        ip(&["netns", "add", &me.hub])?;
+        ip(&["-n", &me.hub, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &me.hub, "link", "set", "br0", "up"])?;
+        for i in 0..hosts {
+            let ns = format!("tsx{tag}n{i}");
+            ip(&["netns", "add", &ns])?;
+            me.hosts.push(ns.clone());
+            let (inner, outer) = (format!("tsx{tag}i{i}"), format!("tsx{tag}o{i}"));
+            ip(&[
+                "link", "add", &inner, "type", "veth", "peer", "name", &outer,
+            ])?;
+            ip(&["link", "set", &inner, "netns", &ns])?;
+            ip(&["link", "set", &outer, "netns", &me.hub])?;
+            ip(&["-n", &me.hub, "link", "set", &outer, "master", "br0"])?;
+            ip(&["-n", &me.hub, "link", "set", &outer, "up"])?;
+            let v4 = format!("10.213.{net}.{}/24", i + 1);
+            let v6 = format!("fd00:213:{net}::{}/64", i + 1);
+            ip(&["-n", &ns, "addr", "add", &v4, "dev", &inner])?;
+            ip(&["-n", &ns, "addr", "add", &v6, "dev", &inner, "nodad"])?;
+            ip(&["-n", &ns, "link", "set", &inner, "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         }
-        Ok(net)
+        Ok(me)
     }
 
-    fn spawn(&self, ns: &str, role: &str, caller: &CallerId) -> Child {
-        Command::new("ip")
-            .args(["netns", "exec", ns])
+    fn v4(&self, host: usize) -> String {
+        format!("10.213.{}.{}", self.net, host + 1)
+    }
+
+    fn v6(&self, host: usize) -> String {
+        format!("fd00:213:{}::{}", self.net, host + 1)
+    }
+
+    fn spawn(&self, host: usize, test: &str, role: &str, caller: &CallerId, name: &str) -> Proc {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.hosts[host]])
             .arg(std::env::current_exe().expect("test binary"))
-            .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
             .env(ROLE, role)
+            .env(TEST, test)
             .env(CALLER, caller.to_string())
+            .env(NAME, name)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("spawn child in namespace")
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Deleting a namespace removes the veth end inside it (and its peer).
-        let _ = ip(&["netns", "del", &self.a]);
-        let _ = ip(&["netns", "del", &self.b]);
-    }
-}
-
-/// Lines a child prints that start with one of our markers.
-fn marker_lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    if let Some(out) = child.stdout.take() {
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let keep = ["PUBLISHED", "ADDED", "REMOVED", "ERROR"]
+            .expect("spawn child in namespace");
+        let (tx, lines) = mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    let keep = [
+                        "PUBLISHED",
+                        "BROWSING",
+                        "ADDED",
+                        "UPDATED",
+                        "REMOVED",
+                        "ERROR",
+                    ]
                     .iter()
                     .any(|m| line.starts_with(m));
-                if keep && tx.send(line).is_err() {
-                    break;
+                    if keep && tx.send(line).is_err() {
+                        break;
+                    }
                 }
+            });
+        }
+        Proc {
+            child: Some(child),
+            lines,
+        }
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in &self.hosts {
+            let _ = ip(&["netns", "del", ns]);
+        }
+        let _ = ip(&["netns", "del", &self.hub]);
+    }
+}
+
+/// A child this test started; ended (stdin closed, then killed by PID if
+/// need be) on drop.
+struct Proc {
+    child: Option<Child>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    /// The next line starting with `prefix` (others skipped), within WAIT.
+    fn expect(&self, prefix: &str) -> String {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("no {prefix} line within {WAIT:?}: {e}"),
             }
+        }
+    }
+
+    /// Closes its stdin (it unpublishes or stops browsing and exits) and
+    /// waits for the exit, bounded; past the bound it is killed on drop.
+    fn stop(mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        drop(child.stdin.take());
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = child.wait();
+            let _ = tx.send(());
         });
+        assert!(
+            rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "the child did not exit after its stdin closed"
+        );
     }
-    rx
 }
 
-/// Ends a child this test started, by its PID, if still running.
-fn end(mut child: Child) {
-    if matches!(child.try_wait(), Ok(None)) {
-        let _ = child.kill();
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            drop(child.stdin.take());
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
     }
-    let _ = child.wait();
 }
 
-#[test]
-fn mdns_publish_browse_across_namespaces() {
+/// Parses "ADDED <instance> <caller> <port> <addrs>".
+fn fields(line: &str) -> (String, String, String, Vec<String>) {
+    let p: Vec<&str> = line.split(' ').collect();
+    let addrs = p
+        .get(4)
+        .map(|a| a.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    (
+        p.get(1).copied().unwrap_or_default().to_owned(),
+        p.get(2).copied().unwrap_or_default().to_owned(),
+        p.get(3).copied().unwrap_or_default().to_owned(),
+        addrs,
+    )
+}
+
+/// Role dispatch and skip: `None` when the caller should return.
+fn setup(hosts: usize) -> Option<Net> {
     if let Ok(role) = std::env::var(ROLE) {
         play(&role);
     }
-    let net = match Netns::create() {
-        Ok(net) => net,
+    match Net::create(hosts) {
+        Ok(net) => Some(net),
         Err(reason) => {
             println!(
                 "skipped: cannot create network namespaces ({reason}); needs root and iproute2"
             );
-            return;
+            None
         }
-    };
-    let caller = CallerId::random();
-    let mut browser = net.spawn(&net.b, "browse", &caller);
-    let browsed = marker_lines(&mut browser);
-    let mut publisher = net.spawn(&net.a, "publish", &caller);
-    let published = marker_lines(&mut publisher);
+    }
+}
 
-    let line = published.recv_timeout(WAIT).expect("publisher started");
-    assert!(line.starts_with("PUBLISHED probe-"), "{line}");
-    let added = browsed.recv_timeout(WAIT).expect("browser saw the service");
-    let parts: Vec<&str> = added.split(' ').collect();
-    assert_eq!(parts.first(), Some(&"ADDED"), "{added}");
-    assert_eq!(
-        parts.get(1),
-        Some(&caller.to_string().as_str()),
-        "CallerId from TXT: {added}"
-    );
-    assert_eq!(parts.get(2), Some(&PORT.to_string().as_str()), "{added}");
-    let addrs = parts.get(3).copied().unwrap_or_default();
+#[test]
+fn publish_browse_unpublish_restart_ipv4_ipv6() {
+    let test = "publish_browse_unpublish_restart_ipv4_ipv6";
+    let Some(net) = setup(2) else { return };
+    let caller = CallerId::random();
+    // The browser starts first.
+    let browser = net.spawn(1, test, "browse", &caller, "");
+    browser.expect("BROWSING");
+    let publisher = net.spawn(0, test, "publish", &caller, "probe");
+    publisher.expect("PUBLISHED probe-");
+
+    let added = browser.expect("ADDED");
+    let (instance, id, port, addrs) = fields(&added);
+    assert!(instance.starts_with("probe-"), "{added}");
+    assert_eq!(id, caller.to_string(), "CallerId from TXT: {added}");
+    assert_eq!(port, PORT.to_string(), "{added}");
+    assert!(addrs.contains(&net.v4(0)), "IPv4 address: {added}");
     assert!(
-        addrs.split(',').any(|a| a == "10.213.0.1"),
-        "the publisher's veth address: {added}"
-    );
-    assert!(
-        !addrs
-            .split(',')
-            .any(|a| a.starts_with("127.") || a == "::1"),
+        !addrs.iter().any(|a| a.starts_with("127.") || a == "::1"),
         "loopback never advertised to another host: {added}"
     );
+    // IPv6 (unique-local over the veth) arrives with the first answer or
+    // as an update.
+    let mut seen = addrs;
+    while !seen.contains(&net.v6(0)) {
+        let (_, _, _, more) = fields(&browser.expect("UPDATED"));
+        seen = more;
+    }
 
-    // Unpublish: closing the publisher's stdin makes it say goodbye.
-    drop(publisher.stdin.take());
-    let removed = browsed.recv_timeout(WAIT).expect("browser saw the goodbye");
-    assert!(removed.starts_with("REMOVED probe-"), "{removed}");
-    end(publisher);
-    end(browser);
-    drop(net);
+    // Unpublish → Removed.
+    publisher.stop();
+    assert_eq!(browser.expect("REMOVED"), format!("REMOVED {instance}"));
+
+    // The same producer (same persisted CallerId) restarts: same instance.
+    let publisher = net.spawn(0, test, "publish", &caller, "probe");
+    let (again, id_again, _, _) = fields(&browser.expect("ADDED"));
+    assert_eq!(
+        (again, id_again),
+        (instance, caller.to_string()),
+        "seen as the same peer"
+    );
+    publisher.stop();
+    browser.stop();
+}
+
+#[test]
+fn three_publishers_one_browser() {
+    let test = "three_publishers_one_browser";
+    let Some(net) = setup(4) else { return };
+    let browser = net.spawn(3, test, "browse", &CallerId::random(), "");
+    browser.expect("BROWSING");
+    let callers: Vec<CallerId> = (0..3).map(|_| CallerId::random()).collect();
+    let publishers: Vec<Proc> = callers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| net.spawn(i, test, "publish", c, &format!("p{i}")))
+        .collect();
+    let mut found = std::collections::BTreeSet::new();
+    while found.len() < 3 {
+        let (_, id, _, _) = fields(&browser.expect("ADDED"));
+        found.insert(id);
+    }
+    let expected: std::collections::BTreeSet<String> =
+        callers.iter().map(ToString::to_string).collect();
+    assert_eq!(found, expected);
+    for p in publishers {
+        p.stop();
+    }
+    browser.stop();
+}
+
+#[test]
+fn one_publisher_three_browsers() {
+    let test = "one_publisher_three_browsers";
+    let Some(net) = setup(4) else { return };
+    let caller = CallerId::random();
+    let browsers: Vec<Proc> = (1..4)
+        .map(|i| net.spawn(i, test, "browse", &caller, ""))
+        .collect();
+    for b in &browsers {
+        b.expect("BROWSING");
+    }
+    let publisher = net.spawn(0, test, "publish", &caller, "solo");
+    for b in &browsers {
+        let (_, id, _, _) = fields(&b.expect("ADDED"));
+        assert_eq!(id, caller.to_string());
+    }
+    publisher.stop();
+    for b in browsers {
+        b.expect("REMOVED");
+        b.stop();
+    }
+}
+
+#[test]
+fn address_change_is_an_update() {
+    let test = "address_change_is_an_update";
+    let Some(net) = setup(2) else { return };
+    let caller = CallerId::random();
+    let browser = net.spawn(1, test, "browse", &caller, "");
+    browser.expect("BROWSING");
+    let publisher = net.spawn(0, test, "publish", &caller, "mover");
+    browser.expect("ADDED");
+    // The publisher's host gains an address: re-announced, seen as Updated.
+    let extra = format!("10.213.{}.77", net.net);
+    let dev = format!("tsx{}{}i0", std::process::id() % 100_000, net.net);
+    ip(&[
+        "-n",
+        &net.hosts[0],
+        "addr",
+        "add",
+        &format!("{extra}/24"),
+        "dev",
+        &dev,
+    ])
+    .expect("add address");
+    loop {
+        let (_, _, _, addrs) = fields(&browser.expect("UPDATED"));
+        if addrs.contains(&extra) {
+            break;
+        }
+    }
+    publisher.stop();
+    browser.stop();
 }
