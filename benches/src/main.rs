@@ -1,6 +1,6 @@
 //! tsercom's benchmark harness.
 //!
-//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect> [--samples N] [--rounds N] [--json FILE]`
+//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect|discovery> [--samples N] [--rounds N] [--json FILE]`
 //!
 //! Scenarios:
 //! - `handle`: samples/s through the handle path — a runtime pushes
@@ -16,6 +16,9 @@
 //!   from "serving again" to the first sample received through the
 //!   reconnecting connector.
 //!
+//! - `discovery`: publish → `Added` over real multicast between two
+//!   network namespaces the harness creates (root; skipped otherwise).
+//!
 //! Each prints a table and writes JSON (default `target/bench-<scenario>.json`).
 
 use std::time::{Duration, Instant};
@@ -29,6 +32,7 @@ use tsercom::{CallerId, OverflowPolicy, RuntimeConfig, RuntimeManager, Timestamp
 mod bench {
     tsercom::include_proto!("bench");
 }
+mod discovery;
 mod net;
 
 /// A runtime that, on the first event, pushes `samples` samples.
@@ -169,7 +173,7 @@ fn run(mode: &'static str, samples: u64, out_of_process: bool) -> tsercom::Resul
     })
 }
 
-fn runtime() -> tsercom::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> tsercom::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -256,6 +260,32 @@ fn main() -> tsercom::Result<()> {
             println!("wrote {json_path}");
             Ok(())
         }
+        Some("discovery-publish") => discovery::child_publish(),
+        Some("discovery-browse") => discovery::child_browse(),
+        Some("discovery") => {
+            let rounds: usize = arg_value(&args, "--rounds")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(5);
+            let Some(times) = discovery::run(rounds)? else {
+                return Ok(());
+            };
+            let mut sorted: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+            sorted.sort_by(f64::total_cmp);
+            let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
+            let max = sorted.last().copied().unwrap_or_default();
+            println!(
+                "{:<30} {:>8} {:>12} {:>10}",
+                "publish → Added (mDNS)", "rounds", "median ms", "max ms"
+            );
+            println!(
+                "{:<30} {:>8} {:>12.1} {:>10.1}",
+                "2 namespaces, veth", rounds, median, max
+            );
+            let json = vec![format!(
+                "{{\"scenario\":\"discovery\",\"rounds\":{rounds},\"median_ms\":{median:.1},\"max_ms\":{max:.1}}}"
+            )];
+            write_json(&args, "discovery", &json)
+        }
         Some("clock") => {
             let rt = runtime()?;
             let mut rows = Vec::new();
@@ -312,11 +342,14 @@ fn main() -> tsercom::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: tsercom-bench <handle|clock|reconnect> [--samples N] [--rounds N] [--json FILE]"
+                "usage: tsercom-bench <handle|clock|reconnect|discovery> [--samples N] [--rounds N] [--json FILE]"
             );
             Err(tsercom::Error::Invalid {
                 what: "scenario",
-                reason: format!("{:?} (valid: handle, clock, reconnect)", args.first()),
+                reason: format!(
+                    "{:?} (valid: handle, clock, reconnect, discovery)",
+                    args.first()
+                ),
             })
         }
     }
