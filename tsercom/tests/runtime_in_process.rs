@@ -402,3 +402,25 @@ async fn the_manager_can_be_used_and_dropped_inside_async_code() {
     assert_eq!(values(&handle.data().take_new_for(caller)), [4.0]);
     drop(manager);
 }
+
+#[test]
+fn register_rejects_a_malformed_discovery_setting() {
+    use tsercom::discovery::{DiscoveryConfig, PeerSource};
+    let mut manager = RuntimeManager::new();
+    let config = RuntimeConfig::default().with_discovery(DiscoveryConfig {
+        publish: None,
+        peers: PeerSource::Mdns {
+            service_type: "no-underscore._tcp".into(),
+        },
+    });
+    let err = manager
+        .register(Init::new(
+            "misconfigured",
+            Script {
+                config: Some(config),
+                ..Script::default()
+            },
+        ))
+        .expect_err("invalid service type");
+    assert!(err.to_string().contains("no-underscore._tcp"), "{err}");
+}

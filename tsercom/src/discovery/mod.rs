@@ -30,6 +30,51 @@ pub const TXT_PUBLISHED_ON: &str = "published_on";
 /// TXT key: the tsercom protocol version.
 pub const TXT_PROTOCOL_VERSION: &str = "protocol_version";
 
+/// Where a runtime finds its peers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PeerSource {
+    /// Nowhere: the runtime only listens.
+    #[default]
+    None,
+    /// Browse mDNS for this service type.
+    Mdns {
+        /// e.g. `_sensors._tcp`.
+        service_type: String,
+    },
+    /// These addresses, each optionally pinned to the CallerId it must
+    /// present.
+    Static(Vec<(SocketAddr, Option<CallerId>)>),
+}
+
+/// A runtime's discovery settings: what it advertises and where it looks.
+/// Role and direction are independent: a producer or an aggregator may do
+/// either or both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiscoveryConfig {
+    /// Advertise over mDNS under this service type (e.g. `_sensors._tcp`)
+    /// with this readable name.
+    pub publish: Option<(String, String)>,
+    /// Where to find peers to dial.
+    pub peers: PeerSource,
+}
+
+impl DiscoveryConfig {
+    /// Checks the service types.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming a malformed service type.
+    pub fn validate(&self) -> Result<()> {
+        if let Some((service_type, _)) = &self.publish {
+            normalize_service_type(service_type)?;
+        }
+        if let PeerSource::Mdns { service_type } = &self.peers {
+            normalize_service_type(service_type)?;
+        }
+        Ok(())
+    }
+}
+
 /// One discovered (or statically known) peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceInfo {
@@ -194,6 +239,27 @@ mod tests {
             let err = normalize_service_type(bad).expect_err(bad).to_string();
             assert!(err.contains(why), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn discovery_config_validates_service_types() {
+        let good = DiscoveryConfig {
+            publish: Some(("_sensors._tcp".into(), "thermo".into())),
+            peers: PeerSource::Static(vec![("127.0.0.1:1".parse().expect("addr"), None)]),
+        };
+        good.validate().expect("valid");
+        let bad = DiscoveryConfig {
+            publish: None,
+            peers: PeerSource::Mdns {
+                service_type: "sensors".into(),
+            },
+        };
+        assert!(
+            bad.validate()
+                .expect_err("invalid")
+                .to_string()
+                .contains("sensors")
+        );
     }
 
     #[test]

@@ -258,7 +258,8 @@ impl RuntimeManager {
     /// Registers a runtime; returns the user's handle to it.
     ///
     /// # Errors
-    /// [`Error::WrongState`] once the manager has started.
+    /// [`Error::WrongState`] once the manager has started;
+    /// [`Error::Invalid`] for a malformed discovery setting.
     pub fn register<I: RuntimeInitializer>(
         &mut self,
         init: I,
@@ -270,6 +271,7 @@ impl RuntimeManager {
         }
         let name = init.name();
         let config = init.config();
+        config.discovery.validate()?;
         let data = RemoteDataAggregator::new(config.retention, config.data_policy);
         let events = EventRouter::new(config.events);
         let handle = RuntimeHandle {

@@ -33,6 +33,7 @@ pub use handle::{HandleStats, RuntimeHandle, To};
 pub use manager::{CHILD_SOCKET_ENV, RuntimeManager};
 
 use crate::data::Retention;
+use crate::discovery::DiscoveryConfig;
 use crate::error::Result;
 use crate::queue::{OverflowPolicy, QueueConfig};
 use crate::rpc::{ClientTls, ServerTls};
@@ -85,11 +86,14 @@ pub struct RuntimeConfig {
     pub server_tls: ServerTls,
     /// How this runtime checks peers (and identifies itself), when it dials.
     pub client_tls: ClientTls,
+    /// What this runtime advertises and where it finds peers.
+    pub discovery: DiscoveryConfig,
 }
 
 impl Default for RuntimeConfig {
     /// Aggregator; 10 000 samples per caller, drop-oldest; 1 024 events per
-    /// caller, blocking; clock sync on; 30 s to start, 10 s to stop; no TLS.
+    /// caller, blocking; clock sync on; 30 s to start, 10 s to stop; no TLS;
+    /// no discovery.
     fn default() -> Self {
         RuntimeConfig {
             role: Role::Aggregator,
@@ -101,6 +105,7 @@ impl Default for RuntimeConfig {
             stop_timeout: Duration::from_secs(10),
             server_tls: ServerTls::Insecure,
             client_tls: ClientTls::Insecure,
+            discovery: DiscoveryConfig::default(),
         }
     }
 }
@@ -136,6 +141,12 @@ impl RuntimeConfig {
     pub fn with_tls(mut self, server: ServerTls, client: ClientTls) -> Self {
         self.server_tls = server;
         self.client_tls = client;
+        self
+    }
+
+    /// With these discovery settings.
+    pub fn with_discovery(mut self, discovery: DiscoveryConfig) -> Self {
+        self.discovery = discovery;
         self
     }
 
