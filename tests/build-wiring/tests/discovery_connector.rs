@@ -3,82 +3,25 @@
 //! two announcements with one CallerId are one peer, an address change
 //! reconnects there, a removal disconnects after the grace period.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use common::{Recorder, WAIT};
+use tokio::sync::mpsc;
 use tsercom::discovery::{
     ConnectorConfig, Discovery, DiscoveryEvent, PeerEvent, PeerKey, ServiceInfo, StaticPeers,
     spawn_connector,
 };
 use tsercom::rpc::{Backoff, ClientTls, RunningServer, Server, TokioSleeper};
 use tsercom::runtime::BoxFuture;
-use tsercom::tonic::{Request, Response, Status, Streaming};
+use tsercom::tonic::Status;
 use tsercom::{CallerId, OverflowPolicy, QueueConfig};
+use tsercom_test_build_wiring::Command;
 use tsercom_test_build_wiring::sensor_client::SensorClient;
-use tsercom_test_build_wiring::sensor_server::{Sensor, SensorServer};
-use tsercom_test_build_wiring::{Command, Reading};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-#[derive(Clone, Default)]
-struct Recorder {
-    actions: Arc<Mutex<Vec<String>>>,
-    changed: Arc<Notify>,
-}
-
-impl Recorder {
-    async fn wait_for(&self, action: &str) {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                let notified = self.changed.notified();
-                if self
-                    .actions
-                    .lock()
-                    .expect("lock")
-                    .iter()
-                    .any(|a| a == action)
-                {
-                    return;
-                }
-                notified.await;
-            }
-        })
-        .await
-        .expect("the action arrived");
-    }
-}
-
-#[tsercom::tonic::async_trait]
-impl Sensor for Recorder {
-    type StreamStream = std::pin::Pin<
-        Box<dyn tokio_stream::Stream<Item = Result<Reading, Status>> + Send + 'static>,
-    >;
-
-    async fn stream(
-        &self,
-        request: Request<Streaming<Command>>,
-    ) -> Result<Response<Self::StreamStream>, Status> {
-        use tokio_stream::StreamExt;
-        let recorder = self.clone();
-        let readings = request.into_inner().map(move |c| {
-            c.map(|c| {
-                recorder.actions.lock().expect("lock").push(c.action);
-                recorder.changed.notify_waiters();
-                Reading::default()
-            })
-        });
-        Ok(Response::new(Box::pin(readings)))
-    }
-
-    async fn ping(
-        &self,
-        _: Request<tsercom::proto::TestConnectionCall>,
-    ) -> Result<Response<tsercom::proto::TestConnectionResponse>, Status> {
-        Ok(Response::new(tsercom::proto::TestConnectionResponse {}))
-    }
-}
+use tsercom_test_build_wiring::sensor_server::SensorServer;
 
 async fn server(id: CallerId) -> (RunningServer, Recorder, SocketAddr) {
     let recorder = Recorder::default();

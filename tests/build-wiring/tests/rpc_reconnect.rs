@@ -3,77 +3,22 @@
 //! `Connected` again, the stream is re-opened, and the commands sent while
 //! disconnected arrive in order, with no code of the user involved.
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use common::{Recorder, WAIT};
 use tsercom::rpc::{
     Backoff, ClientTls, ConnectConfig, ConnectionEvent, RunningServer, Server, TokioSleeper,
     spawn_connection,
 };
-use tsercom::tonic::{Request, Response, Status, Streaming};
+use tsercom::tonic::Status;
 use tsercom::{CallerId, OverflowPolicy, QueueConfig};
+use tsercom_test_build_wiring::Command;
 use tsercom_test_build_wiring::sensor_client::SensorClient;
-use tsercom_test_build_wiring::sensor_server::{Sensor, SensorServer};
-use tsercom_test_build_wiring::{Command, Reading};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-#[derive(Clone, Default)]
-struct Recorder {
-    actions: Arc<Mutex<Vec<String>>>,
-    changed: Arc<Notify>,
-}
-
-impl Recorder {
-    async fn wait_for(&self, n: usize) -> Vec<String> {
-        tokio::time::timeout(WAIT, async {
-            loop {
-                let notified = self.changed.notified();
-                {
-                    let actions = self.actions.lock().expect("lock");
-                    if actions.len() >= n {
-                        return actions.clone();
-                    }
-                }
-                notified.await;
-            }
-        })
-        .await
-        .expect("commands arrived")
-    }
-}
-
-#[tsercom::tonic::async_trait]
-impl Sensor for Recorder {
-    type StreamStream = std::pin::Pin<
-        Box<dyn tokio_stream::Stream<Item = Result<Reading, Status>> + Send + 'static>,
-    >;
-
-    async fn stream(
-        &self,
-        request: Request<Streaming<Command>>,
-    ) -> Result<Response<Self::StreamStream>, Status> {
-        use tokio_stream::StreamExt;
-        let recorder = self.clone();
-        let readings = request.into_inner().map(move |c| {
-            c.map(|c| {
-                recorder.actions.lock().expect("lock").push(c.action);
-                recorder.changed.notify_waiters();
-                Reading::default()
-            })
-        });
-        Ok(Response::new(Box::pin(readings)))
-    }
-
-    async fn ping(
-        &self,
-        _: Request<tsercom::proto::TestConnectionCall>,
-    ) -> Result<Response<tsercom::proto::TestConnectionResponse>, Status> {
-        Ok(Response::new(tsercom::proto::TestConnectionResponse {}))
-    }
-}
+use tsercom_test_build_wiring::sensor_server::SensorServer;
 
 async fn serve(id: CallerId, recorder: Recorder, addr: SocketAddr) -> RunningServer {
     Server::new(id)
@@ -147,7 +92,7 @@ async fn reconnects_and_delivers_buffered_data_in_order() {
     );
     connection.send(command("a")).await.expect("send");
     connection.send(command("b")).await.expect("send");
-    assert_eq!(recorder.wait_for(2).await, ["a", "b"]);
+    assert_eq!(recorder.wait_for_count(2).await, ["a", "b"]);
 
     server.stop().await;
     assert!(matches!(
@@ -175,7 +120,7 @@ async fn reconnects_and_delivers_buffered_data_in_order() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(recorder.wait_for(5).await, ["a", "b", "c", "d", "e"]);
+    assert_eq!(recorder.wait_for_count(5).await, ["a", "b", "c", "d", "e"]);
     assert_eq!(connection.outbox_stats().dropped, 0);
     server.stop().await;
 }

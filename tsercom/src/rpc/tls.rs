@@ -194,20 +194,26 @@ pub async fn connect(target: &str, tls: &ClientTls) -> Result<tonic::transport::
             .tls_config(config)
             .map_err(|e| connect_error(e.to_string()))?;
     }
-    endpoint.connect().await.map_err(|e| {
-        // The transport error's sources carry the TLS reason.
-        let mut reason = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !reason.contains(&text) {
-                reason.push_str(": ");
-                reason.push_str(&text);
-            }
-            source = s.source();
+    endpoint
+        .connect()
+        .await
+        .map_err(|e| connect_error(error_chain(&e)))
+}
+
+/// An error and its sources, each once: the transport error's sources carry
+/// the TLS reason (an unknown issuer, a refused certificate, ...).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut reason = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !reason.contains(&text) {
+            reason.push_str(": ");
+            reason.push_str(&text);
         }
-        connect_error(reason)
-    })
+        source = s.source();
+    }
+    reason
 }
 
 // ---- pinned server certificate ----
@@ -351,17 +357,5 @@ pub async fn connect_pinned(target: &str, pin: &str) -> Result<tonic::transport:
         .map_err(|e| connect_error(e.to_string()))?
         .connect_with_connector(connector)
         .await
-        .map_err(|e| {
-            let mut reason = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                let text = s.to_string();
-                if !reason.contains(&text) {
-                    reason.push_str(": ");
-                    reason.push_str(&text);
-                }
-                source = s.source();
-            }
-            connect_error(reason)
-        })
+        .map_err(|e| connect_error(error_chain(&e)))
 }
