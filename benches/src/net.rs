@@ -28,29 +28,24 @@ pub(crate) struct ClockRow {
     pub(crate) converged_ms: Option<f64>,
 }
 
-/// Syncs against a server whose clock runs `offset` ahead, every 10 ms for
-/// at most 2 s (200 exchanges); reports the final error, its bound (RTT/2),
-/// and when the estimate first came within 50 µs.
-pub(crate) async fn clock(offset_nanos: i128) -> tsercom::Result<ClockRow> {
-    let server_clock: Arc<dyn Clock> = Arc::new(OffsetClock {
-        base: SystemClock,
-        offset_nanos,
-    });
-    let running = Server::new(CallerId::random())
-        .with_clock(server_clock)
-        .serve(&["127.0.0.1:0"
-            .parse()
-            .map_err(|_| tsercom::Error::WrongState("addr"))?])
-        .await?;
-    let channel =
-        tsercom::rpc::connect(&running.local_addrs()[0].to_string(), &ClientTls::Insecure).await?;
+/// Runs `exchange` every 10 ms for at most 2 s (200 exchanges), min-RTT
+/// over 16; reports the final error against `offset_nanos`, its bound
+/// (RTT/2), and when the estimate first came within 50 µs.
+async fn measure_clock<F, Fut>(
+    method: &'static str,
+    offset_nanos: i128,
+    mut exchange: F,
+) -> tsercom::Result<ClockRow>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = tsercom::Result<tsercom::time::Exchange>>,
+{
     let mut estimator = OffsetEstimator::new(16);
     let start = Instant::now();
     let mut converged = None;
     let mut last = None;
     for _ in 0..200 {
-        let exchange = sync_once(channel.clone(), &SystemClock).await?;
-        let estimate = estimator.add(exchange);
+        let estimate = estimator.add(exchange().await?);
         let error = (estimate.offset_nanos - offset_nanos).abs();
         if converged.is_none() && error < 50_000 {
             converged = Some(start.elapsed());
@@ -59,12 +54,12 @@ pub(crate) async fn clock(offset_nanos: i128) -> tsercom::Result<ClockRow> {
         if start.elapsed() > Duration::from_secs(2) {
             break;
         }
+        // Pacing of the exchanges, as a sync loop runs them.
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    running.stop().await;
     let (error, bound) = last.unwrap_or_default();
     Ok(ClockRow {
-        method: "gRPC in-band",
+        method,
         injected_ms: offset_nanos as f64 / 1e6,
         error_us: error as f64 / 1e3,
         bound_us: bound as f64 / 1e3,
@@ -72,45 +67,44 @@ pub(crate) async fn clock(offset_nanos: i128) -> tsercom::Result<ClockRow> {
     })
 }
 
+fn loopback() -> tsercom::Result<SocketAddr> {
+    "127.0.0.1:0"
+        .parse()
+        .map_err(|_| tsercom::Error::WrongState("loopback address"))
+}
+
+fn skewed(offset_nanos: i128) -> Arc<dyn Clock> {
+    Arc::new(OffsetClock {
+        base: SystemClock,
+        offset_nanos,
+    })
+}
+
+/// In-band clock sync (`tsercom.Peer/SyncTime`) against a server whose
+/// clock runs `offset_nanos` ahead.
+pub(crate) async fn clock(offset_nanos: i128) -> tsercom::Result<ClockRow> {
+    let running = Server::new(CallerId::random())
+        .with_clock(skewed(offset_nanos))
+        .serve(&[loopback()?])
+        .await?;
+    let channel =
+        tsercom::rpc::connect(&running.local_addrs()[0].to_string(), &ClientTls::Insecure).await?;
+    let row = measure_clock("gRPC in-band", offset_nanos, || {
+        sync_once(channel.clone(), &SystemClock)
+    })
+    .await;
+    running.stop().await;
+    row
+}
+
 /// The same measurement over UDP SNTP (RFC 5905) on loopback.
 pub(crate) async fn clock_sntp(offset_nanos: i128) -> tsercom::Result<ClockRow> {
-    let server = tsercom::time::sntp::SntpServer::bind(
-        "127.0.0.1:0"
-            .parse()
-            .map_err(|_| tsercom::Error::WrongState("addr"))?,
-        Arc::new(OffsetClock {
-            base: SystemClock,
-            offset_nanos,
-        }),
-    )
-    .await?;
-    let mut estimator = OffsetEstimator::new(16);
-    let start = Instant::now();
-    let mut converged = None;
-    let mut last = None;
-    for _ in 0..200 {
-        let exchange =
-            tsercom::time::sntp::query(server.local_addr(), &SystemClock, Duration::from_secs(5))
-                .await?;
-        let estimate = estimator.add(exchange);
-        let error = (estimate.offset_nanos - offset_nanos).abs();
-        if converged.is_none() && error < 50_000 {
-            converged = Some(start.elapsed());
-        }
-        last = Some((error, estimate.delay_nanos / 2));
-        if start.elapsed() > Duration::from_secs(2) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let (error, bound) = last.unwrap_or_default();
-    Ok(ClockRow {
-        method: "SNTP (UDP)",
-        injected_ms: offset_nanos as f64 / 1e6,
-        error_us: error as f64 / 1e3,
-        bound_us: bound as f64 / 1e3,
-        converged_ms: converged.map(|d| d.as_secs_f64() * 1e3),
+    let server = tsercom::time::sntp::SntpServer::bind(loopback()?, skewed(offset_nanos)).await?;
+    let addr = server.local_addr();
+    measure_clock("SNTP (UDP)", offset_nanos, || {
+        tsercom::time::sntp::query(addr, &SystemClock, Duration::from_secs(5))
     })
+    .await
 }
 
 #[derive(Clone, Default)]

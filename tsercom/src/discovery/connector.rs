@@ -252,10 +252,11 @@ where
                             for key in keys {
                                 if let Some(peer) = peers.get_mut(&key) {
                                     let expire = expire_tx.clone();
-                                    let grace = config.removal_grace;
+                                    // Through the injected sleeper, like the backoff.
+                                    let grace = sleeper.sleep(config.removal_grace);
                                     let k = key.clone();
                                     peer.removal = Some(tokio::spawn(async move {
-                                        tokio::time::sleep(grace).await;
+                                        grace.await;
                                         let _ = expire.send(Command::Expire(k)).await;
                                     }));
                                 }
