@@ -186,7 +186,7 @@ pub(crate) async fn reconnect(rounds: usize) -> tsercom::Result<Vec<Duration>> {
     let mut connection = spawn_connection(
         config,
         Arc::new(TokioSleeper),
-        |channel, outbox| async move {
+        |channel, outbox, _peer| async move {
             let failed = |s: Status| tsercom::Error::Connect {
                 target: "ingest".into(),
                 reason: s.to_string(),

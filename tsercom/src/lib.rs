@@ -42,8 +42,10 @@
 //! # Modules
 //! - [`caller_id`]: the [`CallerId`] type and the [`HasCallerId`] trait.
 //! - [`time`]: the [`Timestamp`] type and the [`Timestamped`] trait.
-//! - [`runtime`]: [`RuntimeManager`], [`RuntimeHandle`] and the runtime
+//! - [`runtime`](mod@runtime): [`RuntimeManager`], [`RuntimeHandle`] and the runtime
 //!   model (networking on its own threads).
+//! - [`service`]: the producer and aggregator that
+//!   [`#[tsercom::runtime]`](macro@runtime) generates, and the hooks that customize them.
 //! - [`data`]: the per-caller sample stores behind a handle.
 //! - [`queue`]: bounded queues and their [`OverflowPolicy`].
 //! - [`proto`]: tsercom's wire messages (package `tsercom`, wire-compatible
@@ -57,6 +59,7 @@ pub mod proto;
 pub mod queue;
 pub mod rpc;
 pub mod runtime;
+pub mod service;
 pub mod time;
 
 pub use caller_id::{CallerId, HasCallerId};
@@ -64,6 +67,46 @@ pub use error::{Error, Result};
 pub use queue::{OverflowPolicy, QueueConfig};
 pub use runtime::{RuntimeConfig, RuntimeHandle, RuntimeManager, To};
 pub use time::{Timestamp, Timestamped};
+
+/// Makes a struct a tsercom runtime: a **producer** that hosts a service's
+/// bidirectional stream method (and advertises it), or an **aggregator**
+/// that finds producers and dials them. The struct is then passed to
+/// [`RuntimeManager::register`].
+///
+/// ```text
+/// tsercom::include_proto!("sensors");
+///
+/// #[tsercom::runtime(publish = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
+/// struct Thermometer;
+///
+/// #[tsercom::runtime(discover = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
+/// struct Collector;
+/// ```
+///
+/// Keys:
+/// - role, one of: `publish = "_name._tcp"` (producer: host and advertise
+///   over mDNS), `listen = "ip:port"` (producer: host at that address, no
+///   advertising), `discover = "_name._tcp"` (aggregator: browse mDNS),
+///   `peers = ["ip:port", ...]` (aggregator: dial these);
+/// - `service = Sensor`: the proto service (the name tonic gives it), whose
+///   one `rpc M(stream Event) returns (stream Data)` method carries the
+///   data;
+/// - `data = Reading`, `event = Command`: the method's message types,
+///   checked at compile time;
+/// - optional: `name = "thermometer"` (the runtime's name: logs, CallerId
+///   file, mDNS instance; default the struct's name), `port = 50051`
+///   (producer with `publish`), `config = my_fn` (a
+///   `fn(RuntimeConfig) -> RuntimeConfig`: TLS, retention, queues, ...),
+///   `hooks` (you implement [`service::Hooks`] for the struct), `crate =
+///   "path"` (tsercom under another name).
+///
+/// The struct must be a unit struct or have named fields, without generics,
+/// and implement `Default` (the macro implements it for a unit struct that
+/// does not derive it). A producer's handle receives the aggregators'
+/// events with `data()` and streams samples with `send_event`; an
+/// aggregator's handle is the other way round. The expansion is shown in
+/// [`service`].
+pub use tsercom_macros::runtime;
 
 /// The tonic this crate is built on, for hand-written RPC handlers
 /// (`tsercom::tonic::async_trait`, `Status`, `Request`, ...), so a user crate
@@ -107,6 +150,7 @@ macro_rules! include_file_descriptor_set {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::proto;
+    pub use crate::service::StreamService;
     pub use crate::{CallerId, HasCallerId, Timestamp, Timestamped};
     pub use prost;
     pub use prost_types;

@@ -46,7 +46,7 @@ async fn delays_grow_and_are_capped_without_wall_time() {
     let mut connection = spawn_connection::<(), _, _>(
         config,
         Arc::new(Recording(Arc::clone(&delays))),
-        |_, _| async { Ok(()) },
+        |_, _, _| async { Ok(()) },
     );
     let mut reported = Vec::new();
     while reported.len() < 8 {

@@ -79,6 +79,7 @@ fn command(action: &str) -> Command {
 async fn session(
     channel: tsercom::tonic::transport::Channel,
     outbox: tsercom::rpc::Outbox<Command>,
+    _peer: tsercom::CallerId,
 ) -> tsercom::Result<()> {
     let failed = |s: Status| tsercom::Error::Connect {
         target: "sensor".into(),

@@ -70,7 +70,7 @@ async fn reconnects_and_delivers_buffered_data_in_order() {
     let mut connection = spawn_connection(
         config,
         Arc::new(TokioSleeper),
-        |channel, outbox| async move {
+        |channel, outbox, _peer| async move {
             let mut client = SensorClient::new(channel);
             let failed = |s: Status| tsercom::Error::Connect {
                 target: "sensor".into(),

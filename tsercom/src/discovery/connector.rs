@@ -161,7 +161,7 @@ pub fn spawn_connector<T, S, F>(
 ) -> Connector<T>
 where
     T: Send + 'static,
-    S: Fn(tonic::transport::Channel, Outbox<T>) -> F + Send + Sync + 'static,
+    S: Fn(tonic::transport::Channel, Outbox<T>, CallerId) -> F + Send + Sync + 'static,
     F: Future<Output = Result<()>> + Send + 'static,
 {
     let session = Arc::new(session);
@@ -182,7 +182,7 @@ where
                     outbox: config.outbox,
                 },
                 Arc::clone(&sleeper),
-                move |channel, outbox| session(channel, outbox),
+                move |channel, outbox, peer| session(channel, outbox, peer),
             );
             // Forward the connection's events as peer events.
             let events_tx = events_tx.clone();

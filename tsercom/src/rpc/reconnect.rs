@@ -224,7 +224,7 @@ impl<T> Drop for Connection<T> {
 const EVENT_QUEUE: usize = 64;
 
 /// Starts keeping a connection per `config`. `session` runs on each
-/// established, handshaken channel and should return when the peer goes
+/// established, handshaken channel (with the peer's id from the handshake) and should return when the peer goes
 /// away (an `Err` with the reason, or `Ok` when it ended cleanly); the next
 /// attempt follows the backoff either way. Must be called within a tokio
 /// runtime.
@@ -235,7 +235,7 @@ pub fn spawn_connection<T, S, F>(
 ) -> Connection<T>
 where
     T: Send + 'static,
-    S: Fn(tonic::transport::Channel, Outbox<T>) -> F + Send + Sync + 'static,
+    S: Fn(tonic::transport::Channel, Outbox<T>, CallerId) -> F + Send + Sync + 'static,
     F: Future<Output = Result<()>> + Send + 'static,
 {
     let queue = Arc::new(BoundedQueue::new(
@@ -269,7 +269,7 @@ where
                     let outbox = Outbox {
                         queue: Arc::clone(&task_queue),
                     };
-                    match session(channel, outbox).await {
+                    match session(channel, outbox, peer).await {
                         Ok(()) => "the session ended".to_owned(),
                         Err(e) => e.to_string(),
                     }

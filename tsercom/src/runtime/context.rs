@@ -393,6 +393,13 @@ impl<D: prost::Message, E> Endpoint<D, E> {
         self.events.pop().await
     }
 
+    /// Puts an event taken with [`next_event`](Self::next_event) but not
+    /// delivered back at the head of the queue (the next session sends it
+    /// first).
+    pub(crate) fn requeue_event(&self, event: E) {
+        self.events.requeue_front(event);
+    }
+
     /// An event if one is queued, without waiting.
     pub fn try_next_event(&self) -> Option<E> {
         self.events.try_pop()

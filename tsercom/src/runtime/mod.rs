@@ -25,6 +25,8 @@ mod manager;
 mod process;
 
 use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -32,6 +34,7 @@ pub use context::{Endpoint, RuntimeContext};
 pub use handle::{HandleStats, RuntimeHandle, To};
 pub use manager::{CHILD_SOCKET_ENV, RuntimeManager};
 
+use crate::caller_id::CallerId;
 use crate::data::Retention;
 use crate::discovery::DiscoveryConfig;
 use crate::error::Result;
@@ -63,6 +66,36 @@ pub enum StopReason {
     Shutdown,
 }
 
+/// Which [`CallerId`] a runtime presents to its peers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Identity {
+    /// Loaded from (or created once in) [`CallerId::default_path`] of the
+    /// runtime's name, so it survives restarts.
+    #[default]
+    Persistent,
+    /// Loaded from (or created once in) this file.
+    PersistentAt(PathBuf),
+    /// This id (e.g. from the user's own storage).
+    Fixed(CallerId),
+}
+
+impl Identity {
+    /// The id for a runtime called `name`.
+    ///
+    /// # Errors
+    /// The errors of [`CallerId::default_path`] and
+    /// [`CallerId::load_or_create`] (a corrupt file is an error, never
+    /// replaced).
+    pub fn resolve(&self, name: &str) -> Result<CallerId> {
+        match self {
+            Identity::Persistent => CallerId::load_or_create(CallerId::default_path(name)?),
+            Identity::PersistentAt(path) => CallerId::load_or_create(path),
+            Identity::Fixed(id) => Ok(*id),
+        }
+    }
+}
+
 /// How a runtime behaves; [`RuntimeInitializer::config`] returns it.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -88,12 +121,18 @@ pub struct RuntimeConfig {
     pub client_tls: ClientTls,
     /// What this runtime advertises and where it finds peers.
     pub discovery: DiscoveryConfig,
+    /// Where this runtime listens, when it hosts a service (port 0: any
+    /// free port, which discovery then advertises).
+    pub listen: Vec<SocketAddr>,
+    /// The id it presents to peers.
+    pub identity: Identity,
 }
 
 impl Default for RuntimeConfig {
     /// Aggregator; 10 000 samples per caller, drop-oldest; 1 024 events per
     /// caller, blocking; clock sync on; 30 s to start, 10 s to stop; no TLS;
-    /// no discovery.
+    /// no discovery; listens (when it hosts) on `0.0.0.0`, any port; a
+    /// persistent id.
     fn default() -> Self {
         RuntimeConfig {
             role: Role::Aggregator,
@@ -106,6 +145,8 @@ impl Default for RuntimeConfig {
             server_tls: ServerTls::Insecure,
             client_tls: ClientTls::Insecure,
             discovery: DiscoveryConfig::default(),
+            listen: vec![SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))],
+            identity: Identity::default(),
         }
     }
 }
@@ -147,6 +188,18 @@ impl RuntimeConfig {
     /// With these discovery settings.
     pub fn with_discovery(mut self, discovery: DiscoveryConfig) -> Self {
         self.discovery = discovery;
+        self
+    }
+
+    /// Listening on these addresses.
+    pub fn with_listen(mut self, addrs: impl IntoIterator<Item = SocketAddr>) -> Self {
+        self.listen = addrs.into_iter().collect();
+        self
+    }
+
+    /// With this identity.
+    pub fn with_identity(mut self, identity: Identity) -> Self {
+        self.identity = identity;
         self
     }
 

@@ -1,0 +1,167 @@
+//! `#[tsercom::runtime]` in one process: a producer and an aggregator on
+//! loopback (static peers), data with the producer's CallerId and
+//! synchronized timestamps one way, events the other, hooks called.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tsercom::runtime::{Identity, RuntimeConfig};
+use tsercom::service::Hooks;
+use tsercom::{CallerId, RuntimeManager, Timestamp, To};
+use tsercom_test_build_wiring::{self as sensors, Command, Reading};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// What the hooks saw.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Connected(CallerId),
+}
+
+#[tsercom::runtime(listen = "127.0.0.1:0", service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Thermometer {
+    id: Option<CallerId>,
+    addr: Option<SocketAddr>,
+    seen: Option<Mutex<mpsc::Sender<Seen>>>,
+}
+
+impl Hooks for Thermometer {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        let config = config.with_listen(self.addr);
+        match self.id {
+            Some(id) => config.with_identity(Identity::Fixed(id)),
+            None => config,
+        }
+    }
+
+    fn on_connect(&self, peer: CallerId, _addr: Option<SocketAddr>) {
+        if let Some(seen) = &self.seen {
+            let _ = seen.lock().expect("lock").send(Seen::Connected(peer));
+        }
+    }
+}
+
+#[tsercom::runtime(peers = ["127.0.0.1:1"], service = sensors::Sensor, data = Reading, event = Command, name = "collector", config = no_peers_yet, hooks)]
+#[derive(Default)]
+struct Collector {
+    id: Option<CallerId>,
+    producer: Option<SocketAddr>,
+}
+
+/// A `config = ...` function: replaced by the hook's address below.
+fn no_peers_yet(config: RuntimeConfig) -> RuntimeConfig {
+    config
+}
+
+impl Hooks for Collector {
+    fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
+        if let Some(addr) = self.producer {
+            config.discovery.peers = tsercom::discovery::PeerSource::Static(vec![(addr, None)]);
+        }
+        match self.id {
+            Some(id) => config.with_identity(Identity::Fixed(id)),
+            None => config,
+        }
+    }
+}
+
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+#[test]
+fn producer_and_aggregator_exchange_data_and_events() {
+    let producer_id = CallerId::random();
+    let collector_id = CallerId::random();
+    let addr = free_port();
+    let (seen_tx, seen) = mpsc::channel();
+    let mut manager = RuntimeManager::new();
+    let thermometer = manager
+        .register(Thermometer {
+            id: Some(producer_id),
+            addr: Some(addr),
+            seen: Some(Mutex::new(seen_tx)),
+        })
+        .expect("register producer");
+    let collector = manager
+        .register(Collector {
+            id: Some(collector_id),
+            producer: Some(addr),
+        })
+        .expect("register aggregator");
+    manager.start_in_process().expect("start");
+
+    // The producer's hook reports the aggregator's stream.
+    assert_eq!(
+        seen.recv_timeout(WAIT).expect("the aggregator connected"),
+        Seen::Connected(collector_id)
+    );
+
+    // Data: producer → aggregator, stamped by the producer, converted to the
+    // aggregator's clock (same host: the offset is ~0).
+    let before = Timestamp::now();
+    for i in 0..10 {
+        thermometer
+            .send_event(
+                Reading {
+                    celsius: f64::from(i),
+                    ..Reading::default()
+                },
+                To::All,
+            )
+            .expect("send reading");
+    }
+    let mut got = Vec::new();
+    while got.len() < 10 {
+        assert!(collector.data().wait_new(WAIT), "readings arrived");
+        for (caller, samples) in collector.data().take_new() {
+            assert_eq!(caller, producer_id, "keyed by the producer's CallerId");
+            got.extend(samples);
+        }
+        manager.check_error().expect("no runtime error");
+    }
+    let values: Vec<f64> = got.iter().map(|s| s.data.celsius).collect();
+    assert_eq!(values, (0..10).map(f64::from).collect::<Vec<_>>());
+    for sample in &got {
+        let skew = sample.timestamp.nanos_since(&before);
+        assert!(
+            (-1_000_000_000..60_000_000_000).contains(&skew),
+            "timestamp {} near the send time {before}",
+            sample.timestamp
+        );
+        let field = sample
+            .data
+            .timestamp
+            .as_ref()
+            .expect("the field is stamped");
+        assert_eq!(
+            Timestamp::from_proto(field).expect("valid"),
+            sample.timestamp,
+            "the message's field holds the converted time"
+        );
+    }
+
+    // Events: aggregator → producer, keyed by the aggregator's id.
+    collector
+        .send_event(
+            Command {
+                action: "calibrate".into(),
+                ..Command::default()
+            },
+            To::All,
+        )
+        .expect("send command");
+    assert!(thermometer.data().wait_new(WAIT), "the command arrived");
+    let commands = thermometer.data().take_new();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].0, collector_id);
+    assert_eq!(commands[0].1[0].data.action, "calibrate");
+    assert!(commands[0].1[0].data.when.is_some(), "stamped on the way");
+
+    manager.check_error().expect("no runtime error");
+    manager.shutdown().expect("shutdown");
+}

@@ -1,0 +1,288 @@
+//! The aggregator: finds producers (mDNS or static peers), dials each
+//! through the connector (TLS, handshake, reconnection), keeps its clock
+//! offset, opens the stream and feeds the handle by CallerId.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
+use crate::caller_id::CallerId;
+use crate::discovery::mdns::MdnsBrowser;
+use crate::discovery::{
+    ConnectorConfig, Discovery, PeerEvent, PeerKey, PeerSource, StaticPeers, spawn_connector,
+};
+use crate::error::{Error, Result};
+use crate::queue::{OverflowPolicy, QueueConfig};
+use crate::rpc::{Backoff, Outbox, TokioSleeper, run_clock_sync};
+use crate::runtime::{BoxFuture, Endpoint, Runtime, RuntimeContext, StopReason};
+use crate::time::{Clock, SynchronizedClock, SystemClock, Timestamp};
+
+/// Clock-sync exchanges per connection: one per second, min-RTT over the
+/// last eight.
+const SYNC_INTERVAL: Duration = Duration::from_secs(1);
+const SYNC_WINDOW: usize = 8;
+/// How long a new connection waits for its first clock estimate before the
+/// stream opens anyway (timestamps then pass unconverted until it comes).
+const SYNC_WAIT: Duration = Duration::from_secs(5);
+/// How long a producer that discovery removed stays connected in case it
+/// comes back.
+const REMOVAL_GRACE: Duration = Duration::from_secs(10);
+
+/// An aggregator runtime for the stream method `M` with hooks `H` (what
+/// [`aggregator`] creates).
+pub struct Aggregator<M: StreamService, H> {
+    shared: Arc<Shared<M, H>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl<M: StreamService, H> std::fmt::Debug for Aggregator<M, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aggregator")
+            .field("service", &M::SERVICE)
+            .finish_non_exhaustive()
+    }
+}
+
+type PeerEndpoint<M> = Endpoint<<M as StreamService>::Response, <M as StreamService>::Request>;
+
+struct Shared<M: StreamService, H> {
+    ctx: RuntimeContext<M::Response, M::Request>,
+    hooks: Arc<H>,
+    /// One endpoint per producer, kept across its reconnections (events
+    /// sent meanwhile wait in it) until discovery says it is gone.
+    endpoints: Mutex<HashMap<CallerId, Arc<PeerEndpoint<M>>>>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M: StreamService, H> Shared<M, H> {
+    fn endpoints(&self) -> MutexGuard<'_, HashMap<CallerId, Arc<PeerEndpoint<M>>>> {
+        self.endpoints.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Creates the aggregator runtime (the body of the generated
+/// `RuntimeInitializer::create`).
+///
+/// # Errors
+/// None today; the signature leaves room for configuration checks.
+pub fn aggregator<M: StreamService, H: Hooks>(
+    ctx: RuntimeContext<M::Response, M::Request>,
+    hooks: H,
+) -> Result<Box<dyn Runtime>> {
+    Ok(Box::new(Aggregator::<M, H> {
+        shared: Arc::new(Shared {
+            ctx,
+            hooks: Arc::new(hooks),
+            endpoints: Mutex::new(HashMap::new()),
+            _m: PhantomData,
+        }),
+        task: None,
+    }))
+}
+
+impl<M: StreamService, H: Hooks> Runtime for Aggregator<M, H> {
+    fn start(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let config = self.shared.ctx.config().clone();
+            let name = self.shared.ctx.name().to_owned();
+            let id = config.identity.resolve(&name)?;
+            let discovery: Box<dyn Discovery> = match &config.discovery.peers {
+                PeerSource::Mdns { service_type } => Box::new(MdnsBrowser::browse(service_type)?),
+                PeerSource::Static(peers) => Box::new(StaticPeers::new(peers.clone())),
+                PeerSource::None => {
+                    return Err(Error::Invalid {
+                        what: "aggregator peers",
+                        reason: "neither an mDNS service type to discover nor static peers".into(),
+                    });
+                }
+            };
+            let connector_config = ConnectorConfig {
+                id,
+                tls: config.client_tls.clone(),
+                backoff: Backoff::default(),
+                // Events wait in each producer's endpoint, not in the
+                // connector's outbox, which stays unused.
+                outbox: QueueConfig::new(1, OverflowPolicy::Error),
+                removal_grace: REMOVAL_GRACE,
+            };
+            let shared = Arc::clone(&self.shared);
+            let clock_sync = config.clock_sync;
+            let mut connector = spawn_connector(
+                discovery,
+                connector_config,
+                Arc::new(TokioSleeper),
+                move |channel, _outbox: Outbox<()>, peer| {
+                    let shared = Arc::clone(&shared);
+                    async move { session(&shared, channel, id, peer, clock_sync).await }
+                },
+            );
+            let shared = Arc::clone(&self.shared);
+            self.task = Some(tokio::spawn(async move {
+                while let Some(event) = connector.next_event().await {
+                    match event {
+                        PeerEvent::Gone {
+                            peer: PeerKey::Caller(caller),
+                        } => {
+                            shared.endpoints().remove(&caller);
+                        }
+                        other => tracing::debug!(?other, "peer event"),
+                    }
+                }
+            }));
+            tracing::info!(runtime = %name, caller_id = %id, service = M::SERVICE, "aggregator started");
+            Ok(())
+        })
+    }
+
+    fn stop(&mut self, _reason: StopReason) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            if let Some(task) = self.task.take() {
+                // Dropping the connector closes every connection.
+                task.abort();
+                let _ = task.await;
+            }
+            self.shared.endpoints().clear();
+            Ok(())
+        })
+    }
+}
+
+/// Aborts a task when dropped (the clock sync of a session).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One established, handshaken connection to `peer`.
+async fn session<M: StreamService, H: Hooks>(
+    shared: &Shared<M, H>,
+    channel: tonic::transport::Channel,
+    id: CallerId,
+    peer: CallerId,
+    clock_sync: bool,
+) -> Result<()> {
+    let failed = |status: tonic::Status| Error::Connect {
+        target: format!("{peer} ({})", M::PATH),
+        reason: status.to_string(),
+    };
+    // The offset to this producer's clock.
+    let local: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = SynchronizedClock::new(Arc::clone(&local));
+    let _sync = clock_sync.then(|| {
+        AbortOnDrop(tokio::spawn(run_clock_sync(
+            channel.clone(),
+            local,
+            clock.clone(),
+            SYNC_INTERVAL,
+            SYNC_WINDOW,
+            None,
+        )))
+    });
+    if clock_sync && !clock.wait_synchronized(SYNC_WAIT).await {
+        tracing::warn!(%peer, "no clock estimate yet; timestamps pass unconverted until one arrives");
+    }
+    let endpoint = {
+        let mut endpoints = shared.endpoints();
+        Arc::clone(
+            endpoints
+                .entry(peer)
+                .or_insert_with(|| Arc::new(shared.ctx.register_caller(peer, None))),
+        )
+    };
+
+    let mut request = tonic::Request::new(event_stream::<M>(Arc::clone(&endpoint), clock.clone()));
+    let value =
+        tonic::metadata::MetadataValue::try_from(id.to_string()).map_err(|e| Error::Invalid {
+            what: "caller id metadata",
+            reason: e.to_string(),
+        })?;
+    request.metadata_mut().insert(CALLER_ID_METADATA, value);
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.map_err(|e| Error::Connect {
+        target: peer.to_string(),
+        reason: e.to_string(),
+    })?;
+    let codec = tonic_prost::ProstCodec::<M::Request, M::Response>::default();
+    let response = grpc
+        .streaming(
+            request,
+            http::uri::PathAndQuery::from_static(M::PATH),
+            codec,
+        )
+        .await
+        .map_err(failed)?;
+    shared.hooks.on_connect(peer, None);
+    let mut incoming = response.into_inner();
+    let outcome = loop {
+        match incoming.message().await {
+            Ok(Some(mut sample)) => {
+                let time = match read_timestamp(M::response_timestamp(&mut sample)) {
+                    Ok(Some(t)) => clock.to_local(t),
+                    Ok(None) => Timestamp::now(),
+                    Err(e) => {
+                        break Err(Error::Invalid {
+                            what: "sample timestamp from a producer",
+                            reason: format!("{peer}: {e}"),
+                        });
+                    }
+                };
+                write_timestamp(M::response_timestamp(&mut sample), time);
+                if let Err(e) = endpoint.push(sample, time).await {
+                    break Err(e);
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(status) => break Err(failed(status)),
+        }
+    };
+    let reason = match &outcome {
+        Ok(()) => "the producer ended the stream".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    shared.hooks.on_disconnect(peer, &reason);
+    outcome
+}
+
+/// The handle's events for one producer as the request stream, converted
+/// to its clock; an event taken when the stream broke goes back to the head
+/// of the endpoint's queue for the next session.
+fn event_stream<M: StreamService>(
+    endpoint: Arc<PeerEndpoint<M>>,
+    clock: SynchronizedClock,
+) -> ReceiverStream<M::Request> {
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            let Ok(permit) = tx.reserve().await else {
+                break;
+            };
+            let event = tokio::select! {
+                event = endpoint.next_event() => event,
+                () = tx.closed() => break,
+            };
+            let Some(mut event) = event else { break };
+            if tx.is_closed() {
+                endpoint.requeue_event(event);
+                break;
+            }
+            match read_timestamp(M::request_timestamp(&mut event)) {
+                Ok(Some(t)) => {
+                    write_timestamp(M::request_timestamp(&mut event), clock.to_timebase(t))
+                }
+                Ok(None) => write_timestamp(M::request_timestamp(&mut event), clock.now()),
+                // Sent as is: the producer answers with a clear error.
+                Err(e) => tracing::warn!(error = %e, "event with an invalid timestamp"),
+            }
+            permit.send(event);
+        }
+    });
+    ReceiverStream::new(rx)
+}

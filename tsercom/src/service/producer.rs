@@ -1,0 +1,286 @@
+//! The producer: hosts the stream method; each aggregator's stream is a
+//! caller of the runtime (its events in, the handle's data out).
+
+use std::convert::Infallible;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+use tonic::server::NamedService;
+
+use super::{CALLER_ID_METADATA, Hooks, StreamService, bad_peer, read_timestamp, write_timestamp};
+use crate::caller_id::CallerId;
+use crate::discovery::mdns::MdnsPublisher;
+use crate::error::{Error, Result};
+use crate::rpc::{RunningServer, Server};
+use crate::runtime::{BoxFuture, Runtime, RuntimeContext, StopReason};
+use crate::time::Timestamp;
+
+/// A producer runtime for the stream method `M` with hooks `H` (what
+/// [`producer`] creates).
+pub struct Producer<M: StreamService, H> {
+    shared: Arc<Shared<M, H>>,
+    server: Option<RunningServer>,
+    publisher: Option<MdnsPublisher>,
+}
+
+impl<M: StreamService, H> std::fmt::Debug for Producer<M, H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("service", &M::SERVICE)
+            .field("publisher", &self.publisher)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared<M: StreamService, H> {
+    ctx: RuntimeContext<M::Request, M::Response>,
+    hooks: Arc<H>,
+    stopping: watch::Sender<bool>,
+}
+
+/// Creates the producer runtime (the body of the generated
+/// `RuntimeInitializer::create`).
+///
+/// # Errors
+/// None today; the signature leaves room for configuration checks.
+pub fn producer<M: StreamService, H: Hooks>(
+    ctx: RuntimeContext<M::Request, M::Response>,
+    hooks: H,
+) -> Result<Box<dyn Runtime>> {
+    Ok(Box::new(Producer::<M, H> {
+        shared: Arc::new(Shared {
+            ctx,
+            hooks: Arc::new(hooks),
+            stopping: watch::Sender::new(false),
+        }),
+        server: None,
+        publisher: None,
+    }))
+}
+
+impl<M: StreamService, H: Hooks> Runtime for Producer<M, H> {
+    fn start(&mut self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let config = self.shared.ctx.config().clone();
+            let name = self.shared.ctx.name().to_owned();
+            let id = config.identity.resolve(&name)?;
+            let service = StreamServer::<M, H> {
+                shared: Arc::clone(&self.shared),
+                other: self.shared.hooks.other_rpcs(),
+                _m: PhantomData,
+            };
+            let server = Server::new(id)
+                .with_tls(config.server_tls.clone())
+                .add_service(service)
+                .serve(&config.listen)
+                .await?;
+            let addrs = server.local_addrs().to_vec();
+            tracing::info!(runtime = %name, caller_id = %id, ?addrs, service = M::SERVICE, "producer serving");
+            self.server = Some(server);
+            if let Some((service_type, readable)) = &config.discovery.publish {
+                let port = addrs.first().map(|a| a.port()).ok_or(Error::Invalid {
+                    what: "listen addresses",
+                    reason: "the server bound no address".into(),
+                })?;
+                self.publisher = Some(MdnsPublisher::publish(service_type, readable, port, id)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn stop(&mut self, _reason: StopReason) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            // Goodbye first, then end the streams (their callers see a clean
+            // end), then the server.
+            self.publisher.take();
+            self.shared.stopping.send_replace(true);
+            if let Some(server) = self.server.take() {
+                server.stop().await;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The service as tonic routes it: the stream method is tsercom's; other
+/// paths go to the hooks' routes, or get `UNIMPLEMENTED`.
+struct StreamServer<M: StreamService, H> {
+    shared: Arc<Shared<M, H>>,
+    other: Option<tonic::service::Routes>,
+    _m: PhantomData<fn() -> M>,
+}
+
+impl<M: StreamService, H> Clone for StreamServer<M, H> {
+    fn clone(&self) -> Self {
+        StreamServer {
+            shared: Arc::clone(&self.shared),
+            other: self.other.clone(),
+            _m: PhantomData,
+        }
+    }
+}
+
+impl<M: StreamService, H> NamedService for StreamServer<M, H> {
+    const NAME: &'static str = M::SERVICE;
+}
+
+impl<M: StreamService, H: Hooks> tower_service::Service<http::Request<tonic::body::Body>>
+    for StreamServer<M, H>
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, std::result::Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        if request.uri().path() == M::PATH {
+            let method = StreamMethod {
+                shared: Arc::clone(&self.shared),
+            };
+            return Box::pin(async move {
+                let codec = tonic_prost::ProstCodec::<M::Response, M::Request>::default();
+                let mut grpc = tonic::server::Grpc::new(codec);
+                Ok(grpc.streaming(method, request).await)
+            });
+        }
+        if let Some(routes) = &mut self.other {
+            return Box::pin(tower_service::Service::call(routes, request));
+        }
+        let path = request.uri().path().to_owned();
+        Box::pin(async move {
+            Ok(Status::unimplemented(format!(
+                "{path}: only the stream method is served (implement `Hooks::other_rpcs` for the others)"
+            ))
+            .into_http())
+        })
+    }
+}
+
+struct StreamMethod<M: StreamService, H> {
+    shared: Arc<Shared<M, H>>,
+}
+
+type Outgoing<M> = ReceiverStream<std::result::Result<<M as StreamService>::Response, Status>>;
+
+impl<M: StreamService, H: Hooks> tonic::server::StreamingService<M::Request>
+    for StreamMethod<M, H>
+{
+    type Response = M::Response;
+    type ResponseStream = Outgoing<M>;
+    type Future = BoxFuture<'static, std::result::Result<tonic::Response<Outgoing<M>>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<M::Request>>) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move { open_stream(&shared, request) })
+    }
+}
+
+/// The dialer's id from the call's metadata.
+fn caller_of<T>(request: &tonic::Request<T>) -> std::result::Result<CallerId, Status> {
+    let value = request.metadata().get(CALLER_ID_METADATA).ok_or_else(|| {
+        Status::invalid_argument(format!(
+            "stream: missing `{CALLER_ID_METADATA}` metadata (dial through tsercom, which sends it after the handshake)"
+        ))
+    })?;
+    let text = value.to_str().map_err(|_| {
+        Status::invalid_argument(format!("stream: `{CALLER_ID_METADATA}` is not text"))
+    })?;
+    CallerId::parse(text).map_err(|e| bad_peer(&format!("stream: `{CALLER_ID_METADATA}`"), &e))
+}
+
+fn open_stream<M: StreamService, H: Hooks>(
+    shared: &Arc<Shared<M, H>>,
+    request: tonic::Request<tonic::Streaming<M::Request>>,
+) -> std::result::Result<tonic::Response<Outgoing<M>>, Status> {
+    if *shared.stopping.borrow() {
+        return Err(Status::unavailable("the producer is stopping"));
+    }
+    let caller = caller_of(&request)?;
+    let remote = request.remote_addr();
+    let mut incoming = request.into_inner();
+    let endpoint = Arc::new(
+        shared
+            .ctx
+            .register_caller(caller, remote.map(|a| a.to_string())),
+    );
+    shared.hooks.on_connect(caller, remote);
+    tracing::debug!(%caller, ?remote, "aggregator stream opened");
+    // One slot: the handle's data waits in the caller's bounded event queue
+    // (with its overflow policy), not here.
+    let (tx, rx) = mpsc::channel(1);
+
+    // The handle's data → this aggregator.
+    let pump_endpoint = Arc::clone(&endpoint);
+    let pump_tx = tx.clone();
+    let mut stopping = shared.stopping.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let permit = tokio::select! {
+                permit = pump_tx.reserve() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                _ = stopping.wait_for(|s| *s) => break,
+            };
+            let item = tokio::select! {
+                item = pump_endpoint.next_event() => item,
+                () = pump_tx.closed() => break,
+                _ = stopping.wait_for(|s| *s) => break,
+            };
+            let Some(mut item) = item else { break };
+            if pump_tx.is_closed() {
+                pump_endpoint.requeue_event(item);
+                break;
+            }
+            if let Some(field @ None) = M::response_timestamp(&mut item) {
+                *field = Some(Timestamp::now().to_proto());
+            }
+            permit.send(Ok(item));
+        }
+    });
+
+    // This aggregator's events → the handle.
+    let hooks = Arc::clone(&shared.hooks);
+    let mut stopping = shared.stopping.subscribe();
+    tokio::spawn(async move {
+        let reason = loop {
+            let message = tokio::select! {
+                message = incoming.message() => message,
+                _ = stopping.wait_for(|s| *s) => break "the producer stopped".to_owned(),
+            };
+            match message {
+                Ok(Some(mut event)) => {
+                    let time = match read_timestamp(M::request_timestamp(&mut event)) {
+                        Ok(Some(t)) => t,
+                        Ok(None) => {
+                            let now = Timestamp::now();
+                            write_timestamp(M::request_timestamp(&mut event), now);
+                            now
+                        }
+                        Err(e) => {
+                            tracing::warn!(%caller, error = %e, "event with an invalid timestamp; closing the stream");
+                            let _ = tx.send(Err(bad_peer("event timestamp", &e))).await;
+                            break format!("invalid event timestamp: {e}");
+                        }
+                    };
+                    if let Err(e) = endpoint.push(event, time).await {
+                        break e.to_string();
+                    }
+                }
+                Ok(None) => break "the aggregator closed its stream".to_owned(),
+                Err(status) => break status.to_string(),
+            }
+        };
+        tracing::debug!(%caller, %reason, "aggregator stream ended");
+        hooks.on_disconnect(caller, &reason);
+        drop(endpoint);
+    });
+    Ok(tonic::Response::new(ReceiverStream::new(rx)))
+}
