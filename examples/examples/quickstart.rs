@@ -1,97 +1,53 @@
-//! Run: `cargo run -p tsercom-examples --example quickstart`
+//! Run: `cargo run -p tsercom-examples --example quickstart` (`-- --seconds 10` to run longer)
 //!
-//! A producer (a tonic `Sensor` server on 127.0.0.1) and an aggregator (a
-//! client) in one process: the aggregator sends a command, the producer
-//! streams readings stamped with its CallerId and the time, and the
-//! aggregator prints them. Loopback only; exits 0 by itself.
+//! A producer (`Thermometer`, hosts the `Sensor` service) and an aggregator
+//! (`Collector`, dials it) in one process, on loopback only: the
+//! thermometer streams ten readings every 100 ms, the collector prints one
+//! line per batch (producer CallerId, last timestamp on the collector's
+//! clock, last value). Stops by itself after 3 s and exits 0.
 //!
-//! This is the foundation-level demo: it uses the generated service and the
-//! CallerId / timestamp wiring directly. The `#[tsercom::runtime]` version
-//! (discovery, clock sync, reconnection, poll-style handle) replaces it when
-//! the runtime lands.
+//! The collector finds the thermometer through a static loopback peer list,
+//! so nothing leaves this machine; on a LAN, write
+//! `publish = "_sensors._tcp"` / `discover = "_sensors._tcp"` instead.
+//! The networking runs on the runtimes' threads; `main` only polls handles.
+//!
+//! User-written lines (no comments, no blank lines): 30, plus
+//! `proto/sensors.proto`.
 
-use std::pin::Pin;
+use std::time::Duration;
 
-use tokio_stream::{Stream, StreamExt};
-use tsercom::tonic::{Request, Response, Status, Streaming};
-use tsercom::{CallerId, HasCallerId, Timestamp, Timestamped};
-use tsercom_examples::sensor_client::SensorClient;
-use tsercom_examples::sensor_server::{Sensor, SensorServer};
-use tsercom_examples::{Command, Reading};
+use tsercom::{RuntimeManager, To};
+use tsercom_examples::*;
 
-const READINGS: usize = 5;
+/// The producer: hosts `Sensor` on a fixed loopback port.
+#[tsercom::runtime(listen = "127.0.0.1:50151", service = Sensor, data = Reading, event = Command)]
+struct Thermometer;
 
-struct Thermometer {
-    id: CallerId,
-}
+/// The aggregator: dials the producer, collects its readings by CallerId.
+#[tsercom::runtime(peers = ["127.0.0.1:50151"], service = Sensor, data = Reading, event = Command)]
+struct Collector;
 
-#[tsercom::tonic::async_trait]
-impl Sensor for Thermometer {
-    type StreamStream = Pin<Box<dyn Stream<Item = Result<Reading, Status>> + Send>>;
-
-    async fn stream(
-        &self,
-        request: Request<Streaming<Command>>,
-    ) -> Result<Response<Self::StreamStream>, Status> {
-        let id = self.id;
-        let mut commands = request.into_inner();
-        let first = commands.message().await?;
-        let action = first.map(|c| c.action).unwrap_or_default();
-        println!("producer {id}: got command {action:?}");
-        let readings = tokio_stream::iter(0..READINGS).map(move |i| {
-            let mut reading = Reading {
-                celsius: 20.0 + i as f64 * 0.25,
-                ..Reading::default()
-            };
-            reading.set_caller_id(id);
-            reading.set_timestamp(Timestamp::now());
-            Ok(reading)
-        });
-        Ok(Response::new(Box::pin(readings)))
+fn main() -> tsercom::Result<()> {
+    let seconds = std::env::args().skip_while(|a| a != "--seconds").nth(1);
+    let seconds: u32 = seconds.and_then(|s| s.parse().ok()).unwrap_or(3);
+    let mut manager = RuntimeManager::new();
+    let thermometer = manager.register(Thermometer)?;
+    let collector = manager.register(Collector)?;
+    manager.start_in_process()?;
+    let mut reading = Reading::default();
+    for _ in 0..seconds * 10 {
+        for i in 0..10 {
+            reading.celsius = 20.0 + f64::from(i) / 10.0;
+            thermometer.send_event(reading.clone(), To::All)?;
+        }
+        for (caller, batch) in collector.data().take_new() {
+            let last = &batch[batch.len() - 1];
+            let (n, time, celsius) = (batch.len(), last.timestamp, last.data.celsius);
+            println!("{caller}: {n} readings, last at {time}: {celsius:.1} °C");
+        }
+        manager.check_error()?;
+        // A real sensor would block on its hardware here.
+        std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let producer = Thermometer {
-        id: CallerId::random(),
-    };
-    let server = tokio::spawn(
-        tsercom::tonic::transport::Server::builder()
-            .add_service(SensorServer::new(producer))
-            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-    );
-
-    let mut aggregator = SensorClient::connect(format!("http://{addr}")).await?;
-    let mut command = Command {
-        action: "start".into(),
-        ..Command::default()
-    };
-    command.set_timestamp(Timestamp::now());
-    let mut readings = aggregator
-        .stream(tokio_stream::iter([command]))
-        .await?
-        .into_inner();
-    let mut count = 0;
-    while let Some(reading) = readings.message().await? {
-        let caller = reading
-            .caller_id()?
-            .map(|c| c.to_string())
-            .unwrap_or_default();
-        let time = reading
-            .timestamp()?
-            .map(|t| t.to_string())
-            .unwrap_or_default();
-        println!("aggregator: {caller} {time} {:.2} °C", reading.celsius);
-        count += 1;
-    }
-    server.abort();
-    println!("received {count} readings");
-    if count == READINGS {
-        Ok(())
-    } else {
-        Err(format!("expected {READINGS} readings, got {count}").into())
-    }
+    manager.shutdown()
 }
