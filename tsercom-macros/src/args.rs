@@ -174,22 +174,28 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
     let entries = Punctuated::<Entry, Token![,]>::parse_terminated.parse2(attr)?;
     let mut errors = Errors::default();
     let mut seen = Seen::default();
-    let mut keys_seen: Vec<String> = Vec::new();
+    // Every valid key written, with its token, valid value or not.
+    let mut keys: Vec<(String, Ident)> = Vec::new();
     for entry in entries {
         let key_name = entry.key.unraw().to_string();
         let key = &entry.key;
         if !KEYS.contains(&key_name.as_str()) {
+            let hint = KEYS
+                .iter()
+                .find(|k| edit_distance(k, &key_name) <= 2)
+                .map(|k| format!(" (did you mean `{k}`?)"))
+                .unwrap_or_default();
             errors.push(
                 key.span(),
-                format!("unknown key `{key_name}`; valid keys: {}", valid_keys()),
+                format!("unknown key `{key_name}`{hint}; valid keys: {}", valid_keys()),
             );
             continue;
         }
-        if keys_seen.contains(&key_name) {
+        if keys.iter().any(|(k, _)| *k == key_name) {
             errors.push(key.span(), format!("duplicate key `{key_name}`"));
             continue;
         }
-        keys_seen.push(key_name.clone());
+        keys.push((key_name.clone(), key.clone()));
         if key_name == "hooks" {
             if let Some(value) = &entry.value {
                 errors.push(
@@ -334,28 +340,15 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
         }
     }
 
-    // Roles: the key written later is the one in conflict.
+    // Roles, from the keys written (valid values or not): the key written
+    // later is the one in conflict.
+    let written = |key: &str| keys.iter().find(|(name, _)| name == key).map(|(_, k)| k);
+    let hosts: Vec<&Ident> = ["publish", "listen"].into_iter().filter_map(written).collect();
+    let dials: Vec<&Ident> = ["discover", "peers"].into_iter().filter_map(written).collect();
     let position = |key: &Ident| {
         let name = key.unraw().to_string();
-        keys_seen
-            .iter()
-            .position(|k| *k == name)
-            .unwrap_or(usize::MAX)
+        keys.iter().position(|(k, _)| *k == name).unwrap_or(usize::MAX)
     };
-    let hosts: Vec<&Ident> = [
-        seen.publish.as_ref().map(|(k, _)| k),
-        seen.listen.as_ref().map(|(k, _)| k),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let dials: Vec<&Ident> = [
-        seen.discover.as_ref().map(|(k, _)| k),
-        seen.peers.as_ref().map(|(k, _)| k),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
     let side = match (hosts.first(), dials.first()) {
         (Some(host), Some(dial)) => {
             let later = if position(host) > position(dial) {
@@ -384,7 +377,7 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
             Side::Producer
         }
     };
-    if let (Some(_), Some((key, _))) = (&seen.discover, &seen.peers) {
+    if let (Some(_), Some(key)) = (written("discover"), written("peers")) {
         {
             errors.push(
                 key.span(),
@@ -392,13 +385,13 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
             );
         }
     }
-    if let (Some((_, _)), Some((port_key, _))) = (&seen.listen, &seen.port) {
+    if let (Some(_), Some(port_key)) = (written("listen"), written("port")) {
         errors.push(
             port_key.span(),
             "`port` and `listen` cannot both be set: `listen` already names the port",
         );
     }
-    if let (Side::Aggregator, Some((port_key, _))) = (side, &seen.port) {
+    if let (Side::Aggregator, Some(port_key)) = (side, written("port")) {
         {
             errors.push(
                 port_key.span(),
@@ -406,12 +399,8 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
             );
         }
     }
-    for (key, value) in [
-        ("service", seen.service.is_none()),
-        ("data", seen.data.is_none()),
-        ("event", seen.event.is_none()),
-    ] {
-        if value {
+    for key in ["service", "data", "event"] {
+        if written(key).is_none() {
             errors.push(
                 Span::call_site(),
                 format!("missing key `{key}`: {}", example(key)),
@@ -439,6 +428,22 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
         hooks: seen.hooks,
         krate: seen.krate.unwrap_or_else(|| syn::parse_quote!(::tsercom)),
     })
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
 }
 
 fn example(key: &str) -> &'static str {

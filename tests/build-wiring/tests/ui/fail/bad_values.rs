@@ -1,0 +1,19 @@
+#[allow(unused_imports)] // some cases fail before any use
+use tsercom_test_build_wiring::*;
+
+// Every problem of one attribute is reported at once.
+#[tsercom::runtime(
+    discover = "sensors.tcp",
+    name = "has.dot",
+    service = "Sensor",
+    data = Reading,
+    event = Command,
+    port = 70000,
+    hooks = yes
+)]
+struct Collector;
+
+#[tsercom::runtime(peers = ["127.0.0.1", "localhost:80"], listen = "nowhere", service = Sensor, data = Reading, event = Command)]
+struct Mixed;
+
+fn main() {}

@@ -1,0 +1,28 @@
+//! An aggregator that browses mDNS, named explicitly.
+use tsercom::discovery::PeerSource;
+use tsercom::runtime::{Role, RuntimeInitializer};
+use tsercom_test_build_wiring::*;
+
+/// Finds `_sensors._tcp` producers and collects their readings.
+#[tsercom::runtime(discover = "_sensors._tcp.local.", name = "collector-1", service = Sensor, data = Reading, event = Command)]
+#[derive(Debug, Default)]
+struct Collector {
+    /// User state lives on the struct.
+    _label: String,
+}
+
+fn main() {
+    let config = Collector::default().config();
+    assert_eq!(config.role, Role::Aggregator);
+    assert_eq!(
+        config.discovery.peers,
+        PeerSource::Mdns {
+            service_type: "_sensors._tcp.local.".to_owned()
+        }
+    );
+    assert_eq!(config.discovery.publish, None);
+    let mut manager = tsercom::RuntimeManager::new();
+    let handle: tsercom::RuntimeHandle<Reading, Command> =
+        manager.register(Collector::default()).unwrap();
+    assert_eq!(handle.name(), "collector-1");
+}
