@@ -187,7 +187,10 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
                 .unwrap_or_default();
             errors.push(
                 key.span(),
-                format!("unknown key `{key_name}`{hint}; valid keys: {}", valid_keys()),
+                format!(
+                    "unknown key `{key_name}`{hint}; valid keys: {}",
+                    valid_keys()
+                ),
             );
             continue;
         }
@@ -343,11 +346,19 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
     // Roles, from the keys written (valid values or not): the key written
     // later is the one in conflict.
     let written = |key: &str| keys.iter().find(|(name, _)| name == key).map(|(_, k)| k);
-    let hosts: Vec<&Ident> = ["publish", "listen"].into_iter().filter_map(written).collect();
-    let dials: Vec<&Ident> = ["discover", "peers"].into_iter().filter_map(written).collect();
+    let hosts: Vec<&Ident> = ["publish", "listen"]
+        .into_iter()
+        .filter_map(written)
+        .collect();
+    let dials: Vec<&Ident> = ["discover", "peers"]
+        .into_iter()
+        .filter_map(written)
+        .collect();
     let position = |key: &Ident| {
         let name = key.unraw().to_string();
-        keys.iter().position(|(k, _)| *k == name).unwrap_or(usize::MAX)
+        keys.iter()
+            .position(|(k, _)| *k == name)
+            .unwrap_or(usize::MAX)
     };
     let side = match (hosts.first(), dials.first()) {
         (Some(host), Some(dial)) => {

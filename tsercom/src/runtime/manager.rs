@@ -194,6 +194,7 @@ pub struct RuntimeManager {
     errors: ErrorSink,
     worker_threads: usize,
     child_args: Option<Vec<OsString>>,
+    child_env: Vec<(OsString, OsString)>,
 }
 
 impl std::fmt::Debug for RuntimeManager {
@@ -227,6 +228,7 @@ impl RuntimeManager {
             errors: ErrorSink::default(),
             worker_threads: 2,
             child_args: None,
+            child_env: Vec::new(),
         }
     }
 
@@ -247,6 +249,14 @@ impl RuntimeManager {
         S: Into<OsString>,
     {
         self.child_args = Some(args.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets an environment variable for the child process only (e.g. a
+    /// setting the parent chose at run time, which the child's re-run of
+    /// `main` must see to register identical runtimes).
+    pub fn with_child_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.child_env.push((key.into(), value.into()));
         self
     }
 
@@ -396,7 +406,7 @@ impl RuntimeManager {
         let errors = self.errors.clone();
         let mut started = None;
         block_outside(&handle, async {
-            started = Some(process::start_parent(plan, args, errors).await);
+            started = Some(process::start_parent(plan, args, &self.child_env, errors).await);
         });
         self.phase = Phase::Running(runtime);
         match started {

@@ -267,6 +267,7 @@ fn socket_path() -> PathBuf {
 pub(crate) async fn start_parent(
     plan: ParentPlan,
     args: Vec<OsString>,
+    env: &[(OsString, OsString)],
     errors: ErrorSink,
 ) -> Result<ParentProcess> {
     let path = socket_path();
@@ -281,6 +282,7 @@ pub(crate) async fn start_parent(
     })?;
     let mut child = tokio::process::Command::new(&exe)
         .args(&args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .env(SOCKET_ENV, &path)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)

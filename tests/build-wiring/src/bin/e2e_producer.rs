@@ -1,0 +1,101 @@
+//! A producer process for the end-to-end tests (`tests/runtime_e2e.rs`),
+//! written as a user would: `#[tsercom::runtime]` hosting `Sensor`.
+//!
+//! Environment: `E2E_LISTEN` (address, required), `TSERCOM_STATE_DIR`
+//! (where its CallerId persists), `E2E_START` (first value, default 0),
+//! `E2E_TLS_DIR` (mutual TLS with `ca.pem`, `server.crt`, `server.key`).
+//! Prints `ready <caller id>` once serving; streams readings 0, 1, 2, ...
+//! (from `E2E_START`) every 20 ms; answers each command with a reading of
+//! -1; exits when stdin closes, or after 300 s at most.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tsercom::rpc::ServerTls;
+use tsercom::runtime::RuntimeConfig;
+use tsercom::service::Hooks;
+use tsercom::{CallerId, RuntimeManager, To};
+use tsercom_test_build_wiring::{self as sensors, Command, Reading};
+
+#[tsercom::runtime(listen = "127.0.0.1:0", service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Thermometer {
+    listen: Option<SocketAddr>,
+    tls: Option<PathBuf>,
+}
+
+impl Hooks for Thermometer {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        let config = config.with_listen(self.listen);
+        match &self.tls {
+            Some(dir) => config.with_tls(
+                ServerTls::MutualTls {
+                    cert: dir.join("server.crt"),
+                    key: dir.join("server.key"),
+                    client_ca: dir.join("ca.pem"),
+                },
+                tsercom::rpc::ClientTls::Insecure,
+            ),
+            None => config,
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let listen: SocketAddr = std::env::var("E2E_LISTEN")?.parse()?;
+    let start: u32 = std::env::var("E2E_START").map_or(Ok(0), |s| s.parse())?;
+    let tls = std::env::var_os("E2E_TLS_DIR").map(PathBuf::from);
+    let id = CallerId::load_or_create(CallerId::default_path("Thermometer")?)?;
+
+    let mut manager = RuntimeManager::new();
+    let handle = manager.register(Thermometer {
+        listen: Some(listen),
+        tls,
+    })?;
+    manager.start_in_process()?;
+    manager.check_error()?;
+    println!("ready {id}");
+
+    let stdin_open = Arc::new(AtomicBool::new(true));
+    let flag = Arc::clone(&stdin_open);
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            if line.is_err() {
+                break;
+            }
+        }
+        flag.store(false, Ordering::Release);
+    });
+
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut value = start;
+    while stdin_open.load(Ordering::Acquire) && Instant::now() < deadline {
+        let reading = Reading {
+            celsius: f64::from(value),
+            ..Reading::default()
+        };
+        if !handle.callers().is_empty() {
+            handle.send_event(reading, To::All)?;
+            value += 1;
+        }
+        // Paced by the wait for commands: 20 ms, or sooner when one comes.
+        if handle.data().wait_new(Duration::from_millis(20)) {
+            for (_, commands) in handle.data().take_new() {
+                for _ in commands {
+                    let echo = Reading {
+                        celsius: -1.0,
+                        ..Reading::default()
+                    };
+                    handle.send_event(echo, To::All)?;
+                }
+            }
+        }
+        manager.check_error()?;
+    }
+    manager.shutdown()?;
+    Ok(())
+}

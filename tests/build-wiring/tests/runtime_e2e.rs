@@ -1,0 +1,355 @@
+//! End to end, real processes: the `e2e_producer` program (a
+//! `#[tsercom::runtime]` producer, `src/bin/e2e_producer.rs`) and an
+//! aggregator here, over loopback (static peers: no multicast in the main
+//! namespace).
+//!
+//! - data arrives keyed by the producer's CallerId, with timestamps on the
+//!   aggregator's clock; events round-trip;
+//! - the producer killed and restarted keeps its CallerId and its series
+//!   continues in the same store;
+//! - the aggregator restarted: connections come back by themselves;
+//! - the aggregator's runtime out of process;
+//! - mutual TLS.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tsercom::discovery::PeerSource;
+use tsercom::rpc::{ClientTls, ServerTls};
+use tsercom::runtime::{CHILD_SOCKET_ENV, Identity, RuntimeConfig, RuntimeHandle};
+use tsercom::service::Hooks;
+use tsercom::{CallerId, RuntimeManager, Timestamp, To};
+use tsercom_test_build_wiring::{self as sensors, Command, Reading};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The aggregator: dials one producer, expecting its CallerId.
+#[tsercom::runtime(peers = ["127.0.0.1:1"], service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Collector {
+    producer: Option<(SocketAddr, CallerId)>,
+    id: Option<CallerId>,
+    tls: Option<PathBuf>,
+}
+
+impl Hooks for Collector {
+    fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
+        if let Some((addr, id)) = self.producer {
+            config.discovery.peers = PeerSource::Static(vec![(addr, Some(id))]);
+        }
+        if let Some(id) = self.id {
+            config = config.with_identity(Identity::Fixed(id));
+        }
+        if let Some(dir) = &self.tls {
+            config = config.with_tls(
+                ServerTls::Insecure,
+                ClientTls::Mutual {
+                    ca: dir.join("ca.pem"),
+                    cert: dir.join("client.crt"),
+                    key: dir.join("client.key"),
+                    domain: Some("localhost".into()),
+                },
+            );
+        }
+        config
+    }
+}
+
+/// A running `e2e_producer`; killed (by its PID, through `Child`) on drop.
+struct ProducerProcess {
+    child: Child,
+    id: CallerId,
+}
+
+impl Drop for ProducerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+fn spawn_producer(
+    listen: SocketAddr,
+    state: &Path,
+    start: u32,
+    tls: Option<&Path>,
+) -> ProducerProcess {
+    let mut command = Process::new(env!("CARGO_BIN_EXE_e2e_producer"));
+    command
+        .env("E2E_LISTEN", listen.to_string())
+        .env("E2E_START", start.to_string())
+        .env("TSERCOM_STATE_DIR", state)
+        .env_remove("E2E_TLS_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    if let Some(dir) = tls {
+        command.env("E2E_TLS_DIR", dir);
+    }
+    let mut child = command.spawn().expect("spawn e2e-producer");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = rx.recv_timeout(WAIT).expect("the producer reported ready");
+    let id = line
+        .strip_prefix("ready ")
+        .and_then(|id| CallerId::parse(id).ok())
+        .unwrap_or_else(|| panic!("unexpected producer output {line:?}"));
+    ProducerProcess { child, id }
+}
+
+/// Takes samples until `n` arrived from `caller`; returns their values.
+fn take_values(
+    handle: &RuntimeHandle<Reading, Command>,
+    manager: &mut RuntimeManager,
+    caller: CallerId,
+    n: usize,
+) -> Vec<f64> {
+    let mut values = Vec::new();
+    while values.len() < n {
+        assert!(handle.data().wait_new(WAIT), "samples arrived in time");
+        for (from, samples) in handle.data().take_new() {
+            assert_eq!(from, caller, "keyed by the producer's CallerId");
+            let now = Timestamp::now();
+            for sample in samples {
+                let age = now.nanos_since(&sample.timestamp);
+                assert!(
+                    (-5_000_000_000..120_000_000_000).contains(&age),
+                    "timestamp {} on this clock (now {now})",
+                    sample.timestamp
+                );
+                values.push(sample.data.celsius);
+            }
+        }
+        manager.check_error().expect("no runtime error");
+    }
+    values
+}
+
+/// Values counting up by one (the producer's series), ignoring echoes.
+fn assert_consecutive(values: &[f64]) {
+    let series: Vec<f64> = values.iter().copied().filter(|v| *v >= 0.0).collect();
+    assert!(
+        series.windows(2).all(|w| w[1] == w[0] + 1.0),
+        "consecutive, in order: {series:?}"
+    );
+}
+
+fn collector(producer: &ProducerProcess, addr: SocketAddr, id: CallerId) -> Collector {
+    Collector {
+        producer: Some((addr, producer.id)),
+        id: Some(id),
+        tls: None,
+    }
+}
+
+#[test]
+fn e2e_data_events_and_producer_restart_keeps_its_series() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let producer = spawn_producer(addr, state.path(), 0, None);
+    let collector_id = CallerId::random();
+    let mut manager = RuntimeManager::new();
+    let handle = manager
+        .register(collector(&producer, addr, collector_id))
+        .expect("register");
+    manager.start_in_process().expect("start");
+
+    let first = take_values(&handle, &mut manager, producer.id, 20);
+    assert_eq!(first[0], 0.0, "the series starts at the first reading");
+    assert_consecutive(&first);
+
+    // Events round-trip: the producer answers each command with -1.
+    handle
+        .send_event(
+            Command {
+                action: "echo".into(),
+                ..Command::default()
+            },
+            To::Caller(producer.id),
+        )
+        .expect("send command");
+    let mut echoed = false;
+    while !echoed {
+        echoed = take_values(&handle, &mut manager, producer.id, 1).contains(&-1.0);
+    }
+
+    // Killed (SIGKILL) and restarted on the same address: same CallerId
+    // from its state directory, and its series goes on in the same store.
+    let old_id = producer.id;
+    drop(producer);
+    let producer = spawn_producer(addr, state.path(), 1000, None);
+    assert_eq!(producer.id, old_id, "the CallerId survived the restart");
+    let mut after = take_values(&handle, &mut manager, producer.id, 1);
+    after.retain(|v| *v >= 1000.0);
+    while after.len() < 10 {
+        let more = take_values(&handle, &mut manager, producer.id, 1);
+        after.extend(more.into_iter().filter(|v| *v >= 1000.0));
+    }
+    assert_eq!(after[0], 1000.0, "the restarted producer's first reading");
+    assert_consecutive(&after);
+    let callers = handle.callers();
+    assert_eq!(
+        callers.len(),
+        1,
+        "one caller across the restart: {callers:?}"
+    );
+    assert_eq!(callers[0].id, old_id);
+    assert!(
+        handle.stats().data.received >= 31,
+        "both lives' samples counted in one store"
+    );
+
+    manager.shutdown().expect("shutdown");
+}
+
+#[test]
+fn e2e_aggregator_restart_reconnects_by_itself() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let producer = spawn_producer(addr, state.path(), 0, None);
+    let collector_id = CallerId::random();
+    for round in 0..2 {
+        let mut manager = RuntimeManager::new();
+        let handle = manager
+            .register(collector(&producer, addr, collector_id))
+            .expect("register");
+        manager.start_in_process().expect("start");
+        let values = take_values(&handle, &mut manager, producer.id, 10);
+        assert_consecutive(&values);
+        if round == 1 {
+            assert!(
+                values[0] > 0.0,
+                "the producer went on between the two lives"
+            );
+        }
+        manager.shutdown().expect("shutdown");
+    }
+}
+
+#[test]
+fn e2e_aggregator_runtime_out_of_process() {
+    const TEST: &str = "e2e_aggregator_runtime_out_of_process";
+    // The child (this binary re-run up to `start_out_of_process`) takes the
+    // producer's address and ids from the parent instead of spawning one.
+    let in_child = std::env::var_os(CHILD_SOCKET_ENV).is_some();
+    let state = tempfile::tempdir().expect("tempdir");
+    let (producer, addr, producer_id, collector_id) = if in_child {
+        let var = |k: &str| std::env::var(k).expect("set by the parent");
+        (
+            None,
+            var("E2E_ADDR").parse().expect("addr"),
+            CallerId::parse(&var("E2E_PRODUCER")).expect("id"),
+            CallerId::parse(&var("E2E_COLLECTOR")).expect("id"),
+        )
+    } else {
+        let addr = free_addr();
+        let producer = spawn_producer(addr, state.path(), 0, None);
+        let id = producer.id;
+        (Some(producer), addr, id, CallerId::random())
+    };
+    let mut manager = RuntimeManager::new()
+        .with_child_args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+        .with_child_env("E2E_ADDR", addr.to_string())
+        .with_child_env("E2E_PRODUCER", producer_id.to_string())
+        .with_child_env("E2E_COLLECTOR", collector_id.to_string());
+    let handle = manager
+        .register(Collector {
+            producer: Some((addr, producer_id)),
+            id: Some(collector_id),
+            tls: None,
+        })
+        .expect("register");
+    manager.start_out_of_process().expect("start");
+    assert!(manager.child_pid().is_some(), "the runtime runs in a child");
+
+    let values = take_values(&handle, &mut manager, producer_id, 20);
+    assert_consecutive(&values);
+    handle
+        .send_event(
+            Command {
+                action: "echo".into(),
+                ..Command::default()
+            },
+            To::All,
+        )
+        .expect("send command");
+    let mut echoed = false;
+    while !echoed {
+        echoed = take_values(&handle, &mut manager, producer_id, 1).contains(&-1.0);
+    }
+    manager.shutdown().expect("shutdown");
+    drop(producer);
+}
+
+/// A CA, a server certificate for `localhost` and a client certificate, in
+/// `dir` under the names the producer and the collector read.
+fn make_certificates(dir: &Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "e2e ca");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().expect("key");
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write");
+    let issuer = Issuer::new(ca_params, ca_key);
+    for (name, usage) in [
+        ("server", ExtendedKeyUsagePurpose::ServerAuth),
+        ("client", ExtendedKeyUsagePurpose::ClientAuth),
+    ] {
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().expect("key");
+        let cert = params.signed_by(&key, &issuer).expect("signed");
+        std::fs::write(dir.join(format!("{name}.crt")), cert.pem()).expect("write");
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).expect("write");
+    }
+}
+
+#[test]
+fn e2e_mutual_tls() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let certs = tempfile::tempdir().expect("tempdir");
+    make_certificates(certs.path());
+    let addr = free_addr();
+    let producer = spawn_producer(addr, state.path(), 0, Some(certs.path()));
+
+    // With the client certificate: data flows.
+    let mut manager = RuntimeManager::new();
+    let handle = manager
+        .register(Collector {
+            producer: Some((addr, producer.id)),
+            id: Some(CallerId::random()),
+            tls: Some(certs.path().to_path_buf()),
+        })
+        .expect("register");
+    manager.start_in_process().expect("start");
+    let values = take_values(&handle, &mut manager, producer.id, 10);
+    assert_consecutive(&values);
+    manager.shutdown().expect("shutdown");
+    drop(producer);
+}
