@@ -165,3 +165,94 @@ fn producer_and_aggregator_exchange_data_and_events() {
     manager.check_error().expect("no runtime error");
     manager.shutdown().expect("shutdown");
 }
+
+/// Bad input from a peer: a clear status to that peer, nothing stored, and
+/// the runtime goes on.
+#[test]
+fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
+    use tsercom::tonic::Code;
+    use tsercom_test_build_wiring::sensor_client::SensorClient;
+
+    let addr = free_port();
+    let mut manager = RuntimeManager::new();
+    let thermometer = manager
+        .register(Thermometer {
+            id: Some(CallerId::random()),
+            addr: Some(addr),
+            seen: None,
+        })
+        .expect("register");
+    manager.start_in_process().expect("start");
+    let client = tokio::runtime::Runtime::new().expect("tokio");
+    client.block_on(async {
+        let connect = || async {
+            let endpoint = format!("http://{addr}");
+            tokio::time::timeout(WAIT, async {
+                loop {
+                    if let Ok(c) = SensorClient::connect(endpoint.clone()).await {
+                        break c;
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .expect("the producer is serving")
+        };
+
+        // No `tsercom-caller-id` metadata: refused before anything else.
+        let one = tokio_stream::iter(vec![Command::default()]);
+        let refused = connect().await.stream(one).await.expect_err("refused");
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert!(
+            refused.message().contains("tsercom-caller-id"),
+            "names the missing metadata: {}",
+            refused.message()
+        );
+
+        // An event whose timestamp is out of range: the stream ends with
+        // INVALID_ARGUMENT naming it; nothing reaches the handle.
+        let bad = Command {
+            when: Some(tsercom::proto::ServerTimestamp {
+                timestamp: Some(tsercom::well_known_types::Timestamp {
+                    seconds: 1,
+                    nanos: 2_000_000_000,
+                }),
+            }),
+            action: "bad".into(),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let mut request =
+            tsercom::tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+        request.metadata_mut().insert(
+            tsercom::service::CALLER_ID_METADATA,
+            CallerId::random().to_string().parse().expect("ascii"),
+        );
+        let mut replies = connect()
+            .await
+            .stream(request)
+            .await
+            .expect("stream opens")
+            .into_inner();
+        tx.send(bad).await.expect("send");
+        let status = tokio::time::timeout(WAIT, async {
+            loop {
+                match replies.message().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => panic!("ended without an error"),
+                    Err(status) => break status,
+                }
+            }
+        })
+        .await
+        .expect("the producer answered");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status.message().contains("timestamp"),
+            "{}",
+            status.message()
+        );
+    });
+    assert!(thermometer.data().take_new().is_empty(), "nothing stored");
+    manager.check_error().expect("the runtime goes on");
+    manager.shutdown().expect("shutdown");
+}

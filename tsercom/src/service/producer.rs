@@ -222,27 +222,29 @@ fn open_stream<M: StreamService, H: Hooks>(
     let mut stopping = shared.stopping.subscribe();
     tokio::spawn(async move {
         loop {
-            let permit = tokio::select! {
-                permit = pump_tx.reserve() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-                _ = stopping.wait_for(|s| *s) => break,
-            };
+            // No slot is held while waiting for data: the reader below may
+            // need it to send an error status.
             let item = tokio::select! {
                 item = pump_endpoint.next_event() => item,
                 () = pump_tx.closed() => break,
                 _ = stopping.wait_for(|s| *s) => break,
             };
             let Some(mut item) = item else { break };
-            if pump_tx.is_closed() {
-                pump_endpoint.requeue_event(item);
-                break;
-            }
             if let Some(field @ None) = M::response_timestamp(&mut item) {
                 *field = Some(Timestamp::now().to_proto());
             }
-            permit.send(Ok(item));
+            let permit = tokio::select! {
+                permit = pump_tx.reserve() => permit.ok(),
+                _ = stopping.wait_for(|s| *s) => None,
+            };
+            match permit {
+                Some(permit) => permit.send(Ok(item)),
+                None => {
+                    // Not delivered: first in line for the next stream.
+                    pump_endpoint.requeue_event(item);
+                    break;
+                }
+            }
         }
     });
 
