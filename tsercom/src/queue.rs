@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -291,6 +291,40 @@ impl<T> BoundedQueue<T> {
         self.items.notify_waiters();
         self.items.notify_one();
     }
+}
+
+/// `queue` as a stream for a client-streaming or bidi RPC: a task moves
+/// items, through `map`, into a one-slot channel, so at most one item is in
+/// flight when the stream breaks; an item taken when the stream ended goes
+/// back to the head of the queue for the next stream. The task ends with
+/// the stream, or when the queue is closed and drained.
+pub(crate) fn queue_stream<T, U>(
+    queue: Arc<BoundedQueue<T>>,
+    mut map: impl FnMut(T) -> U + Send + 'static,
+) -> tokio_stream::wrappers::ReceiverStream<U>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            let Ok(permit) = tx.reserve().await else {
+                break;
+            };
+            let item = tokio::select! {
+                item = queue.pop() => item,
+                () = tx.closed() => break,
+            };
+            let Some(item) = item else { break };
+            if tx.is_closed() {
+                queue.requeue_front(item);
+                break;
+            }
+            permit.send(map(item));
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
 #[cfg(test)]

@@ -140,6 +140,22 @@ fn take_values(
     values
 }
 
+/// Sends a command `to` the producer and waits for its answer (a reading
+/// of -1): events round-trip.
+fn assert_echo(
+    handle: &RuntimeHandle<Reading, Command>,
+    manager: &mut RuntimeManager,
+    producer: CallerId,
+    to: To,
+) {
+    let command = Command {
+        action: "echo".into(),
+        ..Command::default()
+    };
+    handle.send_event(command, to).expect("send command");
+    while !take_values(handle, manager, producer, 1).contains(&-1.0) {}
+}
+
 /// Values counting up by one (the producer's series), ignoring echoes.
 fn assert_consecutive(values: &[f64]) {
     let series: Vec<f64> = values.iter().copied().filter(|v| *v >= 0.0).collect();
@@ -174,19 +190,7 @@ fn e2e_data_events_and_producer_restart_keeps_its_series() {
     assert_consecutive(&first);
 
     // Events round-trip: the producer answers each command with -1.
-    handle
-        .send_event(
-            Command {
-                action: "echo".into(),
-                ..Command::default()
-            },
-            To::Caller(producer.id),
-        )
-        .expect("send command");
-    let mut echoed = false;
-    while !echoed {
-        echoed = take_values(&handle, &mut manager, producer.id, 1).contains(&-1.0);
-    }
+    assert_echo(&handle, &mut manager, producer.id, To::Caller(producer.id));
 
     // Killed (SIGKILL) and restarted on the same address: same CallerId
     // from its state directory, and its series goes on in the same store.
@@ -279,19 +283,7 @@ fn e2e_aggregator_runtime_out_of_process() {
 
     let values = take_values(&handle, &mut manager, producer_id, 20);
     assert_consecutive(&values);
-    handle
-        .send_event(
-            Command {
-                action: "echo".into(),
-                ..Command::default()
-            },
-            To::All,
-        )
-        .expect("send command");
-    let mut echoed = false;
-    while !echoed {
-        echoed = take_values(&handle, &mut manager, producer_id, 1).contains(&-1.0);
-    }
+    assert_echo(&handle, &mut manager, producer_id, To::All);
     manager.shutdown().expect("shutdown");
     drop(producer);
 }

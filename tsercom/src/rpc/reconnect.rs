@@ -137,28 +137,7 @@ impl<T: Send + 'static> Outbox<T> {
     /// moves items into a one-slot channel, so at most one item is in
     /// flight when the stream breaks. The task ends with the stream.
     pub fn stream(&self) -> tokio_stream::wrappers::ReceiverStream<T> {
-        let (tx, rx) = mpsc::channel(1);
-        let queue = Arc::clone(&self.queue);
-        tokio::spawn(async move {
-            loop {
-                let Ok(permit) = tx.reserve().await else {
-                    break;
-                };
-                let item = tokio::select! {
-                    item = queue.pop() => item,
-                    () = tx.closed() => break,
-                };
-                let Some(item) = item else { break };
-                if tx.is_closed() {
-                    // The stream ended while we waited: the item goes back
-                    // to the head of the outbox for the next session.
-                    queue.requeue_front(item);
-                    break;
-                }
-                permit.send(item);
-            }
-        });
-        tokio_stream::wrappers::ReceiverStream::new(rx)
+        crate::queue::queue_stream(Arc::clone(&self.queue), |item| item)
     }
 }
 

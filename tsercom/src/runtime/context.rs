@@ -400,6 +400,11 @@ impl<D: prost::Message, E> Endpoint<D, E> {
         self.events.requeue_front(event);
     }
 
+    /// The caller's event queue (to stream it, see `queue::queue_stream`).
+    pub(crate) fn event_queue(&self) -> Arc<BoundedQueue<E>> {
+        Arc::clone(&self.events)
+    }
+
     /// An event if one is queued, without waiting.
     pub fn try_next_event(&self) -> Option<E> {
         self.events.try_pop()

@@ -7,7 +7,6 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
@@ -198,7 +197,7 @@ async fn session<M: StreamService, H: Hooks>(
         )
     };
 
-    let mut request = tonic::Request::new(event_stream::<M>(Arc::clone(&endpoint), clock.clone()));
+    let mut request = tonic::Request::new(event_stream::<M>(&endpoint, clock.clone()));
     let value =
         tonic::metadata::MetadataValue::try_from(id.to_string()).map_err(|e| Error::Invalid {
             what: "caller id metadata",
@@ -255,34 +254,16 @@ async fn session<M: StreamService, H: Hooks>(
 /// to its clock; an event taken when the stream broke goes back to the head
 /// of the endpoint's queue for the next session.
 fn event_stream<M: StreamService>(
-    endpoint: Arc<PeerEndpoint<M>>,
+    endpoint: &PeerEndpoint<M>,
     clock: SynchronizedClock,
 ) -> ReceiverStream<M::Request> {
-    let (tx, rx) = mpsc::channel(1);
-    tokio::spawn(async move {
-        loop {
-            let Ok(permit) = tx.reserve().await else {
-                break;
-            };
-            let event = tokio::select! {
-                event = endpoint.next_event() => event,
-                () = tx.closed() => break,
-            };
-            let Some(mut event) = event else { break };
-            if tx.is_closed() {
-                endpoint.requeue_event(event);
-                break;
-            }
-            match read_timestamp(M::request_timestamp(&mut event)) {
-                Ok(Some(t)) => {
-                    write_timestamp(M::request_timestamp(&mut event), clock.to_timebase(t))
-                }
-                Ok(None) => write_timestamp(M::request_timestamp(&mut event), clock.now()),
-                // Sent as is: the producer answers with a clear error.
-                Err(e) => tracing::warn!(error = %e, "event with an invalid timestamp"),
-            }
-            permit.send(event);
+    crate::queue::queue_stream(endpoint.event_queue(), move |mut event| {
+        match read_timestamp(M::request_timestamp(&mut event)) {
+            Ok(Some(t)) => write_timestamp(M::request_timestamp(&mut event), clock.to_timebase(t)),
+            Ok(None) => write_timestamp(M::request_timestamp(&mut event), clock.now()),
+            // Sent as is: the producer answers with a clear error.
+            Err(e) => tracing::warn!(error = %e, "event with an invalid timestamp"),
         }
-    });
-    ReceiverStream::new(rx)
+        event
+    })
 }
