@@ -1,14 +1,16 @@
 //! Run: `cargo run -p tsercom-examples --example quickstart` (`-- --seconds 10` to run longer)
 //!
-//! A producer (`Thermometer`, hosts the `Sensor` service) and an aggregator
-//! (`Collector`, dials it) in one process, on loopback only: the
+//! A producer (`Thermometer`, hosts the `Sensor` service and advertises it)
+//! and an aggregator (`Collector`, discovers and dials it) in one process,
+//! on loopback only: the
 //! thermometer streams ten readings every 100 ms, the collector prints one
 //! line per batch (producer CallerId, last timestamp on the collector's
 //! clock, last value). Stops by itself after 3 s and exits 0.
 //!
-//! The collector finds the thermometer through a static loopback peer list,
-//! so nothing leaves this machine; on a LAN, write
-//! `publish = "_sensors._tcp"` / `discover = "_sensors._tcp"` instead.
+//! The collector finds the thermometer over mDNS on the loopback interface
+//! only (`interfaces = "loopback"`: nothing is sent on, or joined on, any
+//! other interface; the producer listens on 127.0.0.1); on a LAN, drop
+//! `interfaces` (or name yours, e.g. `interfaces = "eth0"`).
 //! The networking runs on the runtimes' threads; `main` only polls handles.
 //!
 //! User-written lines (no comments, no blank lines): 30, plus
@@ -19,12 +21,12 @@ use std::time::Duration;
 use tsercom::{RuntimeManager, To};
 use tsercom_examples::*;
 
-/// The producer: hosts `Sensor` on a fixed loopback port.
-#[tsercom::runtime(listen = "127.0.0.1:50151", service = Sensor, data = Reading, event = Command)]
+/// The producer: hosts `Sensor`, advertises it as `_sensors._tcp`.
+#[tsercom::runtime(publish = "_sensors._tcp", interfaces = "loopback", service = Sensor, data = Reading, event = Command)]
 struct Thermometer;
 
-/// The aggregator: dials the producer, collects its readings by CallerId.
-#[tsercom::runtime(peers = ["127.0.0.1:50151"], service = Sensor, data = Reading, event = Command)]
+/// The aggregator: finds producers, collects their readings by CallerId.
+#[tsercom::runtime(discover = "_sensors._tcp", interfaces = "loopback", service = Sensor, data = Reading, event = Command)]
 struct Collector;
 
 fn main() -> tsercom::Result<()> {

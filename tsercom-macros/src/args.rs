@@ -12,8 +12,19 @@ use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 /// Every key, in the order the error messages list them.
 pub(crate) const KEYS: &[&str] = &[
-    "publish", "discover", "peers", "listen", "port", "service", "data", "event", "name", "config",
-    "hooks", "crate",
+    "publish",
+    "discover",
+    "peers",
+    "listen",
+    "port",
+    "interfaces",
+    "service",
+    "data",
+    "event",
+    "name",
+    "config",
+    "hooks",
+    "crate",
 ];
 
 fn valid_keys() -> String {
@@ -52,6 +63,38 @@ pub(crate) enum Side {
     Aggregator,
 }
 
+/// `interfaces = "..."`: where mDNS runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum InterfacesSpec {
+    All,
+    Loopback,
+    V4,
+    V6,
+    Named(Vec<String>),
+}
+
+impl InterfacesSpec {
+    /// As `tsercom::discovery::Interfaces::parse` does at run time.
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text.trim() {
+            "all" => Self::All,
+            "loopback" => Self::Loopback,
+            "ipv4" => Self::V4,
+            "ipv6" => Self::V6,
+            names => {
+                let names: Vec<String> = names.split(',').map(|n| n.trim().to_owned()).collect();
+                if names
+                    .iter()
+                    .any(|n| n.is_empty() || n.contains(char::is_whitespace))
+                {
+                    return None;
+                }
+                Self::Named(names)
+            }
+        })
+    }
+}
+
 /// The parsed arguments.
 pub(crate) struct Args {
     pub(crate) side: Side,
@@ -59,6 +102,7 @@ pub(crate) struct Args {
     pub(crate) discover: Option<LitStr>,
     pub(crate) peers: Vec<SocketAddr>,
     pub(crate) listen: Option<SocketAddr>,
+    pub(crate) interfaces: Option<InterfacesSpec>,
     pub(crate) service: syn::Path,
     pub(crate) data: syn::Path,
     pub(crate) event: syn::Path,
@@ -100,6 +144,7 @@ struct Seen {
     peers: Option<(Ident, Vec<SocketAddr>)>,
     listen: Option<(Ident, SocketAddr)>,
     port: Option<(Ident, u16)>,
+    interfaces: Option<InterfacesSpec>,
     service: Option<syn::Path>,
     data: Option<syn::Path>,
     event: Option<syn::Path>,
@@ -272,6 +317,22 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
                     seen.listen = Some((key.clone(), addr));
                 }
             }
+            "interfaces" => {
+                let Some(lit) = string(value) else {
+                    expected(&mut errors);
+                    continue;
+                };
+                match InterfacesSpec::parse(&lit.value()) {
+                    Some(spec) => seen.interfaces = Some(spec),
+                    None => errors.push(
+                        lit.span(),
+                        format!(
+                            "`interfaces`: {:?} is not a selection; expected \"all\", \"loopback\", \"ipv4\", \"ipv6\" or interface names separated by ',', e.g. \"eth0,eth1\"",
+                            lit.value()
+                        ),
+                    ),
+                }
+            }
             "port" => {
                 let port = match value {
                     Expr::Lit(ExprLit {
@@ -410,6 +471,16 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
             );
         }
     }
+    if let (None, None, Some(key)) = (
+        written("publish"),
+        written("discover"),
+        written("interfaces"),
+    ) {
+        errors.push(
+            key.span(),
+            "`interfaces` selects where mDNS runs: it needs `publish` or `discover` (static `peers` and `listen` use no mDNS)",
+        );
+    }
     for key in ["service", "data", "event"] {
         if written(key).is_none() {
             errors.push(
@@ -431,6 +502,7 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
         discover: seen.discover.map(|(_, l)| l),
         peers: seen.peers.map(|(_, a)| a).unwrap_or_default(),
         listen,
+        interfaces: seen.interfaces,
         service: seen.service.ok_or_else(missing)?,
         data: seen.data.ok_or_else(missing)?,
         event: seen.event.ok_or_else(missing)?,
@@ -464,6 +536,7 @@ fn example(key: &str) -> &'static str {
         "peers" => "an address string or a list of them, e.g. `peers = [\"127.0.0.1:50051\"]`",
         "listen" => "an address string, e.g. `listen = \"127.0.0.1:50051\"`",
         "port" => "a port number, e.g. `port = 50051`",
+        "interfaces" => "a string, e.g. `interfaces = \"loopback\"`",
         "service" => "the service's name, e.g. `service = Sensor`",
         "data" => "the stream's data message, e.g. `data = Reading`",
         "event" => "the stream's event message, e.g. `event = Command`",

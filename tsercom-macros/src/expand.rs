@@ -9,7 +9,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Fields, Item};
 
-use crate::args::{self, Args, Errors, Side};
+use crate::args::{self, Args, Errors, InterfacesSpec, Side};
 
 /// The attribute's entry point: on any error, the item is emitted unchanged
 /// next to the errors, so the rest of the crate (and IDEs) keep working.
@@ -197,6 +197,22 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
             )
         }
     };
+    let interfaces = args
+        .interfaces
+        .as_ref()
+        .map_or_else(TokenStream::new, |spec| {
+            let ty = quote!(#krate::discovery::Interfaces);
+            let value = match spec {
+                InterfacesSpec::All => quote!(#ty::All),
+                InterfacesSpec::Loopback => quote!(#ty::LoopbackOnly),
+                InterfacesSpec::V4 => quote!(#ty::Family(#krate::discovery::IpFamily::V4)),
+                InterfacesSpec::V6 => quote!(#ty::Family(#krate::discovery::IpFamily::V6)),
+                InterfacesSpec::Named(names) => {
+                    quote!(#ty::Named(::std::vec![#(::std::string::String::from(#names)),*]))
+                }
+            };
+            quote!(config.discovery.interfaces = #value;)
+        });
     let user_config = args.config.as_ref().map_or_else(
         TokenStream::new,
         |f| quote_spanned!(f.span()=> let config: #krate::runtime::RuntimeConfig = #f(config);),
@@ -218,7 +234,9 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
             }
 
             fn config(&self) -> #krate::runtime::RuntimeConfig {
-                let config: #krate::runtime::RuntimeConfig = #base_config;
+                #[allow(unused_mut)]
+                let mut config: #krate::runtime::RuntimeConfig = #base_config;
+                #interfaces
                 #user_config
                 <Self as #krate::service::Hooks>::configure(self, config)
             }

@@ -95,7 +95,11 @@ pub use time::{Timestamp, Timestamped};
 ///   checked at compile time;
 /// - optional: `name = "thermometer"` (the runtime's name: logs, CallerId
 ///   file, mDNS instance; default the struct's name), `port = 50051`
-///   (producer with `publish`), `config = my_fn` (a
+///   (producer with `publish`), `interfaces = "loopback"` (where mDNS runs
+///   with `publish` / `discover`: `"all"` (default), `"loopback"` — only
+///   127.0.0.1, nothing sent or joined elsewhere, and a producer then
+///   listens on loopback too —, `"ipv4"`, `"ipv6"` or names such as
+///   `"eth0,eth1"`; see [`discovery::Interfaces`]), `config = my_fn` (a
 ///   `fn(RuntimeConfig) -> RuntimeConfig`: TLS, retention, queues, ...),
 ///   `hooks` (you implement [`service::Hooks`] for the struct), `crate =
 ///   "path"` (tsercom under another name).

@@ -15,13 +15,13 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use tsercom::CallerId;
-use tsercom::discovery::mdns::{MdnsBrowser, MdnsPublisher};
-use tsercom::discovery::{Discovery, DiscoveryEvent, ServiceInfo};
+use tsercom::discovery::{self, DiscoveryEvent, Interfaces, ServiceInfo};
 
 const ROLE: &str = "TSERCOM_NETNS_ROLE";
 const CALLER: &str = "TSERCOM_NETNS_CALLER";
 const NAME: &str = "TSERCOM_NETNS_NAME";
 const TEST: &str = "TSERCOM_NETNS_TEST";
+const IFACES: &str = "TSERCOM_NETNS_INTERFACES";
 const SERVICE: &str = "_tsxtest._tcp";
 const PORT: u16 = 50_051;
 const WAIT: Duration = Duration::from_secs(30);
@@ -46,13 +46,17 @@ fn play(role: &str) -> ! {
         let _ = std::io::stdin().read_to_end(&mut sink);
         let _ = stop_tx.send(());
     });
+    let interfaces = std::env::var(IFACES)
+        .ok()
+        .and_then(|s| Interfaces::parse(&s).ok())
+        .unwrap_or_default();
     let code = match role {
         "publish" => {
             let id = std::env::var(CALLER)
                 .ok()
                 .and_then(|s| CallerId::parse(&s).ok());
             let name = std::env::var(NAME).unwrap_or_else(|_| "probe".into());
-            match id.map(|id| MdnsPublisher::publish(SERVICE, &name, PORT, id)) {
+            match id.map(|id| discovery::publish(SERVICE, &name, PORT, id, &interfaces)) {
                 Some(Ok(publisher)) => {
                     println!("\nPUBLISHED {}", publisher.fullname());
                     let _ = stop_rx.recv_timeout(Duration::from_secs(120));
@@ -70,7 +74,7 @@ fn play(role: &str) -> ! {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build();
-            match (rt, MdnsBrowser::browse(SERVICE)) {
+            match (rt, discovery::browse(SERVICE, &interfaces)) {
                 (Ok(rt), Ok(mut browser)) => {
                     println!("\nBROWSING");
                     rt.block_on(async {
@@ -137,7 +141,10 @@ struct Net {
 }
 
 impl Net {
-    fn create(hosts: usize) -> Result<Self, String> {
+    /// `ipv6 = false`: IPv6 disabled in the hosts before their links come
+    /// up, so a host's veth sends nothing by itself (no router
+    /// solicitations, no MLD reports): every packet on it is the test's.
+    fn create_with(hosts: usize, ipv6: bool) -> Result<Self, String> {
         let net = NEXT_NET.fetch_add(1, Ordering::Relaxed);
         let tag = format!("{}{net}", std::process::id() % 100_000);
         let mut me = Net {
@@ -152,6 +159,12 @@ impl Net {
             let ns = format!("tsx{tag}n{i}");
             ip(&["netns", "add", &ns])?;
             me.hosts.push(ns.clone());
+            if !ipv6 {
+                for key in ["all", "default"] {
+                    let setting = format!("net.ipv6.conf.{key}.disable_ipv6=1");
+                    ip(&["netns", "exec", &ns, "sysctl", "-qw", &setting])?;
+                }
+            }
             let (inner, outer) = (format!("tsx{tag}i{i}"), format!("tsx{tag}o{i}"));
             ip(&[
                 "link", "add", &inner, "type", "veth", "peer", "name", &outer,
@@ -163,11 +176,37 @@ impl Net {
             let v4 = format!("10.213.{net}.{}/24", i + 1);
             let v6 = format!("fd00:213:{net}::{}/64", i + 1);
             ip(&["-n", &ns, "addr", "add", &v4, "dev", &inner])?;
-            ip(&["-n", &ns, "addr", "add", &v6, "dev", &inner, "nodad"])?;
+            if ipv6 {
+                ip(&["-n", &ns, "addr", "add", &v6, "dev", &inner, "nodad"])?;
+            }
             ip(&["-n", &ns, "link", "set", &inner, "up"])?;
             ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         }
         Ok(me)
+    }
+
+    /// Packets the hub received from host `host`'s veth: everything that
+    /// host sent on its non-loopback interface.
+    fn sent_by(&self, host: usize) -> u64 {
+        let tag = format!("{}{}", std::process::id() % 100_000, self.net);
+        let path = format!("/sys/class/net/tsx{tag}o{host}/statistics/rx_packets");
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.hub, "cat", &path])
+            .output()
+            .expect("read the hub's counter");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|e| panic!("counter {path}: {e}"))
+    }
+
+    /// `/proc/net/igmp` of host `host`: the IPv4 groups joined per device.
+    fn igmp(&self, host: usize) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.hosts[host], "cat", "/proc/net/igmp"])
+            .output()
+            .expect("read /proc/net/igmp");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn v4(&self, host: usize) -> String {
@@ -179,6 +218,20 @@ impl Net {
     }
 
     fn spawn(&self, host: usize, test: &str, role: &str, caller: &CallerId, name: &str) -> Proc {
+        self.spawn_on(host, test, role, caller, name, "all")
+    }
+
+    /// [`spawn`](Self::spawn) with an interface selection
+    /// ([`Interfaces::parse`] syntax).
+    fn spawn_on(
+        &self,
+        host: usize,
+        test: &str,
+        role: &str,
+        caller: &CallerId,
+        name: &str,
+        interfaces: &str,
+    ) -> Proc {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.hosts[host]])
             .arg(std::env::current_exe().expect("test binary"))
@@ -187,6 +240,7 @@ impl Net {
             .env(TEST, test)
             .env(CALLER, caller.to_string())
             .env(NAME, name)
+            .env(IFACES, interfaces)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -299,10 +353,14 @@ fn fields(line: &str) -> (String, String, String, Vec<String>) {
 
 /// Role dispatch and skip: `None` when the caller should return.
 fn setup(hosts: usize) -> Option<Net> {
+    setup_with(hosts, true)
+}
+
+fn setup_with(hosts: usize, ipv6: bool) -> Option<Net> {
     if let Ok(role) = std::env::var(ROLE) {
         play(&role);
     }
-    match Net::create(hosts) {
+    match Net::create_with(hosts, ipv6) {
         Ok(net) => Some(net),
         Err(reason) => {
             println!(
@@ -437,4 +495,84 @@ fn address_change_is_an_update() {
     }
     publisher.stop();
     browser.stop();
+}
+
+/// The devices of a `/proc/net/igmp` listing that joined 224.0.0.251 (the
+/// file writes it little-endian: `FB0000E0`).
+fn mdns_group_devices(igmp: &str) -> Vec<String> {
+    let mut device = String::new();
+    let mut devices = Vec::new();
+    for line in igmp.lines().skip(1) {
+        if !line.starts_with(char::is_whitespace) {
+            device = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or_default()
+                .trim_end_matches(':')
+                .to_owned();
+        } else if line.split_whitespace().next() == Some("FB0000E0") {
+            devices.push(device.clone());
+        }
+    }
+    devices
+}
+
+#[test]
+fn loopback_only_mode_finds_peers_on_lo_and_leaks_nothing() {
+    let test = "loopback_only_mode_finds_peers_on_lo_and_leaks_nothing";
+    // One host with a second interface (a veth to a hub), IPv6 off so the
+    // veth is silent unless something is sent on it.
+    let Some(net) = setup_with(1, false) else {
+        return;
+    };
+    let before = net.sent_by(0);
+    let caller = CallerId::random();
+    let browser = net.spawn_on(0, test, "browse", &caller, "", "loopback");
+    browser.expect("BROWSING");
+    let publisher = net.spawn_on(0, test, "publish", &caller, "lo-probe", "loopback");
+    publisher.expect("PUBLISHED lo-probe-");
+    let added = browser.expect("ADDED");
+    let (instance, id, port, addrs) = fields(&added);
+    assert!(instance.starts_with("lo-probe-"), "{added}");
+    assert_eq!(id, caller.to_string(), "CallerId from TXT: {added}");
+    assert_eq!(port, PORT.to_string(), "{added}");
+    assert_eq!(
+        addrs,
+        vec!["127.0.0.1".to_owned()],
+        "only loopback: {added}"
+    );
+
+    // Both run: the mDNS group is joined on lo and nowhere else.
+    let igmp = net.igmp(0);
+    assert_eq!(mdns_group_devices(&igmp), vec!["lo".to_owned()], "{igmp}");
+
+    // Goodbye → Removed; a restart with the same CallerId is the same peer.
+    publisher.stop();
+    assert_eq!(browser.expect("REMOVED"), format!("REMOVED {instance}"));
+    let publisher = net.spawn_on(0, test, "publish", &caller, "lo-probe", "loopback");
+    let (again, _, _, _) = fields(&browser.expect("ADDED"));
+    assert_eq!(again, instance, "the same peer after a restart");
+    publisher.stop();
+    browser.stop();
+
+    // Not one packet left through the veth...
+    let after = net.sent_by(0);
+    assert_eq!(
+        after, before,
+        "packets sent on the non-loopback interface in loopback-only mode"
+    );
+
+    // ...and the counter would have seen one: mdns-sd on all interfaces
+    // sends on it (the control that makes the check above meaningful).
+    let control = net.spawn_on(0, test, "publish", &caller, "control", "all");
+    control.expect("PUBLISHED control-");
+    let deadline = std::time::Instant::now() + WAIT;
+    while net.sent_by(0) == after {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the control publisher sent nothing on the veth within {WAIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50)); // polling a kernel counter: no event to wait on
+    }
+    control.stop();
 }

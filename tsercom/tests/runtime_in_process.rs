@@ -412,6 +412,7 @@ fn register_rejects_a_malformed_discovery_setting() {
         peers: PeerSource::Mdns {
             service_type: "no-underscore._tcp".into(),
         },
+        ..DiscoveryConfig::default()
     });
     let err = manager
         .register(Init::new(

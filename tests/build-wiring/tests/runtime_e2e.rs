@@ -9,7 +9,11 @@
 //!   continues in the same store;
 //! - the aggregator restarted: connections come back by themselves;
 //! - the aggregator's runtime out of process;
-//! - mutual TLS.
+//! - mutual TLS;
+//! - discovery: the aggregator finds the producer over loopback-only mDNS
+//!   (`discover = ..., interfaces = "loopback"`), inside a network
+//!   namespace this test creates (`unshare -n`); the producer restarted on
+//!   a new port is found there and its series goes on.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -83,16 +87,31 @@ fn spawn_producer(
     start: u32,
     tls: Option<&Path>,
 ) -> ProducerProcess {
+    spawn_producer_with(listen, state, start, tls, None)
+}
+
+/// [`spawn_producer`], advertising under `publish` (loopback-only mDNS).
+fn spawn_producer_with(
+    listen: SocketAddr,
+    state: &Path,
+    start: u32,
+    tls: Option<&Path>,
+    publish: Option<&str>,
+) -> ProducerProcess {
     let mut command = Process::new(env!("CARGO_BIN_EXE_e2e_producer"));
     command
         .env("E2E_LISTEN", listen.to_string())
         .env("E2E_START", start.to_string())
         .env("TSERCOM_STATE_DIR", state)
         .env_remove("E2E_TLS_DIR")
+        .env_remove("E2E_PUBLISH")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
     if let Some(dir) = tls {
         command.env("E2E_TLS_DIR", dir);
+    }
+    if let Some(service_type) = publish {
+        command.env("E2E_PUBLISH", service_type);
     }
     let mut child = command.spawn().expect("spawn e2e-producer");
     let stdout = child.stdout.take().expect("stdout");
@@ -344,4 +363,88 @@ fn e2e_mutual_tls() {
     assert_consecutive(&values);
     manager.shutdown().expect("shutdown");
     drop(producer);
+}
+
+/// Finds producers over loopback-only mDNS.
+#[tsercom::runtime(discover = "_e2esensor._tcp", interfaces = "loopback", service = sensors::Sensor, data = Reading, event = Command)]
+struct Finder;
+
+const IN_NETNS: &str = "E2E_IN_NETNS";
+
+/// Runs `test` again inside a new network namespace (only `lo`, up); the
+/// namespace ends with its last process. `false` (after printing why) when
+/// namespaces cannot be made here.
+fn rerun_in_network_namespace(test: &str) -> bool {
+    match Process::new("unshare").args(["-n", "true"]).status() {
+        Ok(status) if status.success() => {}
+        other => {
+            println!(
+                "skipped: cannot create a network namespace (`unshare -n`: {other:?}); needs root"
+            );
+            return false;
+        }
+    }
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut child = Process::new("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(std::env::current_exe().expect("test binary"))
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(IN_NETNS, "1")
+        .env("TSERCOM_STATE_DIR", state.path())
+        .spawn()
+        .expect("spawn the test in a namespace");
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(Duration::from_secs(300)) {
+        Ok(Ok(status)) => assert!(
+            status.success(),
+            "the test inside the namespace failed ({status}); its output is above"
+        ),
+        other => {
+            // End the process this test started, by its PID.
+            let _ = Process::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("the test inside the namespace did not finish: {other:?}");
+        }
+    }
+    true
+}
+
+#[test]
+fn e2e_mdns_discovery_and_restart_on_a_new_port() {
+    let test = "e2e_mdns_discovery_and_restart_on_a_new_port";
+    if std::env::var_os(IN_NETNS).is_none() {
+        rerun_in_network_namespace(test);
+        return;
+    }
+    // Inside the namespace: mDNS here reaches nothing but this lo.
+    let service = "_e2esensor._tcp";
+    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let state = tempfile::tempdir().expect("tempdir");
+    let producer = spawn_producer_with(any_port, state.path(), 0, None, Some(service));
+    let mut manager = RuntimeManager::new();
+    let handle = manager.register(Finder).expect("register");
+    manager.start_in_process().expect("start");
+
+    let first = take_values(&handle, &mut manager, producer.id, 10);
+    assert_consecutive(&first);
+    assert_echo(&handle, &mut manager, producer.id, To::All);
+
+    // Killed (no goodbye) and restarted on another port: the new
+    // announcement of the same instance moves the connection there.
+    let old_id = producer.id;
+    drop(producer);
+    let producer = spawn_producer_with(any_port, state.path(), 1000, None, Some(service));
+    assert_eq!(producer.id, old_id, "the CallerId survived the restart");
+    let mut after = Vec::new();
+    while after.len() < 10 {
+        let more = take_values(&handle, &mut manager, producer.id, 1);
+        after.extend(more.into_iter().filter(|v| *v >= 1000.0));
+    }
+    assert_eq!(after[0], 1000.0, "the restarted producer's first reading");
+    assert_consecutive(&after);
+    assert_eq!(handle.callers().len(), 1, "one caller across the restart");
+    manager.shutdown().expect("shutdown");
 }

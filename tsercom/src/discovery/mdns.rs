@@ -1,32 +1,55 @@
 //! mDNS / DNS-SD (RFC 6762 / 6763) through mdns-sd: a publisher and a
 //! browser.
 //!
-//! mdns-sd's daemon joins the mDNS multicast group on every interface when
-//! it starts, before any interface can be disabled; so a publisher or
-//! browser here always uses all interfaces, and a loopback-only mode cannot
-//! be built on it without sending IGMP joins elsewhere. Use
-//! [`StaticPeers`](super::StaticPeers) with loopback addresses where nothing
-//! may leave the host.
+//! Interface selection ([`Interfaces`]): mdns-sd's daemon joins the mDNS
+//! multicast group on every interface when it starts, before any interface
+//! can be disabled; a selection then leaves the groups of the other
+//! interfaces and sends nothing more on them, but their IGMP/MLD joins
+//! (and leaves) have already gone out. Where nothing at all may leave the
+//! host, use [`Interfaces::LoopbackOnly`], which is served by tsercom's own
+//! responder ([`loopback`](super::loopback)), or
+//! [`StaticPeers`](super::StaticPeers).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use mdns_sd::{ServiceDaemon, ServiceEvent};
+use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent};
 
 use super::{
-    Discovery, DiscoveryEvent, ServiceInfo, TXT_CALLER_ID, TXT_NAME, TXT_PROTOCOL_VERSION,
-    TXT_PUBLISHED_ON, normalize_service_type,
+    Discovery, DiscoveryEvent, Interfaces, IpFamily, ServiceInfo, TXT_CALLER_ID, TXT_NAME,
+    normalize_service_type,
 };
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::runtime::BoxFuture;
-use crate::time::Timestamp;
 
 fn mdns_error(e: mdns_sd::Error) -> Error {
     Error::Invalid {
         what: "mDNS",
         reason: e.to_string(),
     }
+}
+
+/// A daemon using the selected interfaces.
+fn daemon_on(interfaces: &Interfaces) -> Result<ServiceDaemon> {
+    let kinds: Vec<IfKind> = match interfaces {
+        Interfaces::All => Vec::new(),
+        Interfaces::Named(names) => names.iter().map(|n| IfKind::Name(n.clone())).collect(),
+        Interfaces::Family(IpFamily::V4) => vec![IfKind::IPv4],
+        Interfaces::Family(IpFamily::V6) => vec![IfKind::IPv6],
+        Interfaces::LoopbackOnly => {
+            return Err(Error::Invalid {
+                what: "interfaces",
+                reason: "loopback-only mode is served by discovery::loopback, not mdns-sd".into(),
+            });
+        }
+    };
+    let daemon = ServiceDaemon::new().map_err(mdns_error)?;
+    if !kinds.is_empty() {
+        daemon.disable_interface(IfKind::All).map_err(mdns_error)?;
+        daemon.enable_interface(kinds).map_err(mdns_error)?;
+    }
+    Ok(daemon)
 }
 
 /// Advertises one instance until dropped (then says goodbye).
@@ -55,29 +78,30 @@ impl MdnsPublisher {
     /// [`Error::Invalid`] for a malformed service type or name, or when the
     /// daemon refuses the registration.
     pub fn publish(service_type: &str, name: &str, port: u16, caller_id: CallerId) -> Result<Self> {
+        Self::publish_on(service_type, name, port, caller_id, &Interfaces::All)
+    }
+
+    /// [`publish`](Self::publish) on the selected interfaces (see
+    /// [`Interfaces`] for what a selection means with mdns-sd).
+    ///
+    /// # Errors
+    /// As [`publish`](Self::publish); [`Interfaces::LoopbackOnly`] is
+    /// refused here (it is [`LoopbackPublisher`](super::loopback::LoopbackPublisher)'s).
+    pub fn publish_on(
+        service_type: &str,
+        name: &str,
+        port: u16,
+        caller_id: CallerId,
+        interfaces: &Interfaces,
+    ) -> Result<Self> {
         let ty = normalize_service_type(service_type)?;
-        if name.is_empty() || name.len() > 40 || name.contains('.') {
-            return Err(Error::Invalid {
-                what: "instance name",
-                reason: format!("{name:?}: 1 to 40 characters, no '.'"),
-            });
-        }
-        let id = caller_id.to_string();
-        let instance = format!("{name}-{}", &id[..8]);
+        let (instance, txt) = super::instance_and_txt(name, caller_id)?;
         let host = format!("{instance}.local.");
-        let mut txt = HashMap::new();
-        txt.insert(TXT_CALLER_ID.to_owned(), id);
-        txt.insert(TXT_NAME.to_owned(), name.to_owned());
-        txt.insert(TXT_PUBLISHED_ON.to_owned(), Timestamp::now().to_string());
-        txt.insert(
-            TXT_PROTOCOL_VERSION.to_owned(),
-            crate::rpc::PROTOCOL_VERSION.to_string(),
-        );
         let info = mdns_sd::ServiceInfo::new(&ty, &instance, &host, (), port, txt)
             .map_err(mdns_error)?
             .enable_addr_auto();
         let fullname = info.get_fullname().to_owned();
-        let daemon = ServiceDaemon::new().map_err(mdns_error)?;
+        let daemon = daemon_on(interfaces)?;
         daemon.register(info).map_err(mdns_error)?;
         Ok(MdnsPublisher { daemon, fullname })
     }
@@ -120,8 +144,17 @@ impl MdnsBrowser {
     /// # Errors
     /// [`Error::Invalid`] for a malformed type or a daemon failure.
     pub fn browse(service_type: &str) -> Result<Self> {
+        Self::browse_on(service_type, &Interfaces::All)
+    }
+
+    /// [`browse`](Self::browse) on the selected interfaces.
+    ///
+    /// # Errors
+    /// As [`browse`](Self::browse); [`Interfaces::LoopbackOnly`] is refused
+    /// here (it is [`LoopbackBrowser`](super::loopback::LoopbackBrowser)'s).
+    pub fn browse_on(service_type: &str, interfaces: &Interfaces) -> Result<Self> {
         let ty = normalize_service_type(service_type)?;
-        let daemon = ServiceDaemon::new().map_err(mdns_error)?;
+        let daemon = daemon_on(interfaces)?;
         let events = daemon.browse(&ty).map_err(mdns_error)?;
         Ok(MdnsBrowser {
             daemon,

@@ -10,16 +10,18 @@
 //! ```
 
 mod connector;
+pub mod loopback;
 pub mod mdns;
 
 pub use connector::{Connector, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::runtime::BoxFuture;
+use crate::time::Timestamp;
 
 /// TXT key: the publisher's persistent CallerId.
 pub const TXT_CALLER_ID: &str = "caller_id";
@@ -47,6 +49,64 @@ pub enum PeerSource {
     Static(Vec<(SocketAddr, Option<CallerId>)>),
 }
 
+/// An address family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpFamily {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+/// Which network interfaces mDNS uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Interfaces {
+    /// Every interface (mdns-sd).
+    #[default]
+    All,
+    /// Only the interfaces with these names, e.g. `eth0` (mdns-sd; see
+    /// [`mdns`] for the joins sent when its daemon starts).
+    Named(Vec<String>),
+    /// Only this address family (mdns-sd; see [`mdns`]).
+    Family(IpFamily),
+    /// Only the loopback interface, 127.0.0.1: nothing is sent on, and no
+    /// group joined on, any other interface ([`loopback`]). Peers on this
+    /// host only.
+    LoopbackOnly,
+}
+
+impl Interfaces {
+    /// Parses `all`, `loopback`, `ipv4`, `ipv6`, or a comma-separated list
+    /// of interface names.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty selection or an empty name.
+    pub fn parse(spec: &str) -> Result<Self> {
+        Ok(match spec.trim() {
+            "all" => Interfaces::All,
+            "loopback" => Interfaces::LoopbackOnly,
+            "ipv4" => Interfaces::Family(IpFamily::V4),
+            "ipv6" => Interfaces::Family(IpFamily::V6),
+            names => {
+                let names: Vec<String> = names.split(',').map(|n| n.trim().to_owned()).collect();
+                if names
+                    .iter()
+                    .any(|n| n.is_empty() || n.contains(char::is_whitespace))
+                {
+                    return Err(Error::Invalid {
+                        what: "interfaces",
+                        reason: format!(
+                            "{spec:?}: expected \"all\", \"loopback\", \"ipv4\", \"ipv6\" or interface names separated by ','"
+                        ),
+                    });
+                }
+                Interfaces::Named(names)
+            }
+        })
+    }
+}
+
 /// A runtime's discovery settings: what it advertises and where it looks.
 /// Role and direction are independent: a producer or an aggregator may do
 /// either or both.
@@ -57,6 +117,99 @@ pub struct DiscoveryConfig {
     pub publish: Option<(String, String)>,
     /// Where to find peers to dial.
     pub peers: PeerSource,
+    /// The interfaces mDNS publishes and browses on.
+    pub interfaces: Interfaces,
+}
+
+/// An advertisement, live until dropped (then a goodbye is sent).
+#[derive(Debug)]
+pub struct Publisher {
+    inner: PublisherKind,
+}
+
+#[derive(Debug)]
+enum PublisherKind {
+    Mdns(mdns::MdnsPublisher),
+    Loopback(loopback::LoopbackPublisher),
+}
+
+impl Publisher {
+    /// The published full name.
+    pub fn fullname(&self) -> &str {
+        match &self.inner {
+            PublisherKind::Mdns(p) => p.fullname(),
+            PublisherKind::Loopback(p) => p.fullname(),
+        }
+    }
+}
+
+/// Publishes `name` (instance `<name>-<first 8 hex of the id>`) on `port`
+/// under `service_type`, on the selected interfaces: mdns-sd, or tsercom's
+/// loopback responder for [`Interfaces::LoopbackOnly`].
+///
+/// # Errors
+/// [`Error::Invalid`] for a malformed type or name, or a daemon/socket
+/// failure.
+pub fn publish(
+    service_type: &str,
+    name: &str,
+    port: u16,
+    caller_id: CallerId,
+    interfaces: &Interfaces,
+) -> Result<Publisher> {
+    let inner = match interfaces {
+        Interfaces::LoopbackOnly => PublisherKind::Loopback(loopback::LoopbackPublisher::publish(
+            service_type,
+            name,
+            port,
+            caller_id,
+            loopback::MDNS_PORT,
+        )?),
+        _ => PublisherKind::Mdns(mdns::MdnsPublisher::publish_on(
+            service_type,
+            name,
+            port,
+            caller_id,
+            interfaces,
+        )?),
+    };
+    Ok(Publisher { inner })
+}
+
+/// Browses `service_type` on the selected interfaces.
+///
+/// # Errors
+/// [`Error::Invalid`] for a malformed type or a daemon/socket failure.
+pub fn browse(service_type: &str, interfaces: &Interfaces) -> Result<Box<dyn Discovery>> {
+    Ok(match interfaces {
+        Interfaces::LoopbackOnly => Box::new(loopback::LoopbackBrowser::browse(
+            service_type,
+            loopback::MDNS_PORT,
+        )?),
+        _ => Box::new(mdns::MdnsBrowser::browse_on(service_type, interfaces)?),
+    })
+}
+
+/// The instance name (`<name>-<first 8 hex of the id>`: unique per host,
+/// stable across restarts with the same CallerId) and the TXT properties.
+fn instance_and_txt(name: &str, caller_id: CallerId) -> Result<(String, HashMap<String, String>)> {
+    if name.is_empty() || name.len() > 40 || name.contains('.') {
+        return Err(Error::Invalid {
+            what: "instance name",
+            reason: format!("{name:?}: 1 to 40 characters, no '.'"),
+        });
+    }
+    let id = caller_id.to_string();
+    let instance = format!("{name}-{}", &id[..8]);
+    let mut txt = HashMap::new();
+    txt.insert(TXT_CALLER_ID.to_owned(), id);
+    txt.insert(TXT_NAME.to_owned(), name.to_owned());
+    txt.insert(TXT_PUBLISHED_ON.to_owned(), Timestamp::now().to_string());
+    txt.insert(
+        TXT_PROTOCOL_VERSION.to_owned(),
+        crate::rpc::PROTOCOL_VERSION.to_string(),
+    );
+    Ok((instance, txt))
 }
 
 impl DiscoveryConfig {
@@ -246,6 +399,7 @@ mod tests {
         let good = DiscoveryConfig {
             publish: Some(("_sensors._tcp".into(), "thermo".into())),
             peers: PeerSource::Static(vec![("127.0.0.1:1".parse().expect("addr"), None)]),
+            interfaces: Interfaces::All,
         };
         good.validate().expect("valid");
         let bad = DiscoveryConfig {
@@ -253,6 +407,7 @@ mod tests {
             peers: PeerSource::Mdns {
                 service_type: "sensors".into(),
             },
+            interfaces: Interfaces::LoopbackOnly,
         };
         assert!(
             bad.validate()
@@ -260,6 +415,27 @@ mod tests {
                 .to_string()
                 .contains("sensors")
         );
+    }
+
+    #[test]
+    fn interface_selections_parse_or_fail_clearly() {
+        assert_eq!(
+            Interfaces::parse("loopback").expect("ok"),
+            Interfaces::LoopbackOnly
+        );
+        assert_eq!(Interfaces::parse("all").expect("ok"), Interfaces::All);
+        assert_eq!(
+            Interfaces::parse("ipv6").expect("ok"),
+            Interfaces::Family(IpFamily::V6)
+        );
+        assert_eq!(
+            Interfaces::parse("eth0, wlan0").expect("ok"),
+            Interfaces::Named(vec!["eth0".into(), "wlan0".into()])
+        );
+        for bad in ["", "eth0,", "eth 0"] {
+            let err = Interfaces::parse(bad).expect_err(bad).to_string();
+            assert!(err.contains("interface names"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

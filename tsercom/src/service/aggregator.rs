@@ -11,9 +11,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
-use crate::discovery::mdns::MdnsBrowser;
 use crate::discovery::{
-    ConnectorConfig, Discovery, PeerEvent, PeerKey, PeerSource, StaticPeers, spawn_connector,
+    self, ConnectorConfig, Discovery, PeerEvent, PeerKey, PeerSource, StaticPeers, spawn_connector,
 };
 use crate::error::{Error, Result};
 use crate::queue::{OverflowPolicy, QueueConfig};
@@ -91,7 +90,9 @@ impl<M: StreamService, H: Hooks> Runtime for Aggregator<M, H> {
             let name = self.shared.ctx.name().to_owned();
             let id = config.identity.resolve(&name)?;
             let discovery: Box<dyn Discovery> = match &config.discovery.peers {
-                PeerSource::Mdns { service_type } => Box::new(MdnsBrowser::browse(service_type)?),
+                PeerSource::Mdns { service_type } => {
+                    discovery::browse(service_type, &config.discovery.interfaces)?
+                }
                 PeerSource::Static(peers) => Box::new(StaticPeers::new(peers.clone())),
                 PeerSource::None => {
                     return Err(Error::Invalid {

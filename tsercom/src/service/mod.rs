@@ -63,7 +63,7 @@ pub use aggregator::{Aggregator, aggregator};
 pub use producer::{Producer, producer};
 
 use crate::caller_id::CallerId;
-use crate::discovery::{DiscoveryConfig, PeerSource};
+use crate::discovery::PeerSource;
 use crate::error::{Error, Result};
 use crate::proto;
 use crate::runtime::{Role, RuntimeConfig};
@@ -145,10 +145,8 @@ pub fn producer_config(
     if let Some(addr) = listen {
         config.listen = vec![addr];
     }
-    config.discovery = DiscoveryConfig {
-        publish: publish.map(|ty| (ty.to_owned(), name.to_owned())),
-        peers: PeerSource::None,
-    };
+    config.discovery.publish = publish.map(|ty| (ty.to_owned(), name.to_owned()));
+    config.discovery.peers = PeerSource::None;
     config
 }
 

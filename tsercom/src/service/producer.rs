@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -13,7 +14,7 @@ use tonic::server::NamedService;
 
 use super::{CALLER_ID_METADATA, Hooks, StreamService, bad_peer, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
-use crate::discovery::mdns::MdnsPublisher;
+use crate::discovery::{self, Interfaces, Publisher};
 use crate::error::{Error, Result};
 use crate::rpc::{RunningServer, Server};
 use crate::runtime::{BoxFuture, Runtime, RuntimeContext, StopReason};
@@ -24,7 +25,7 @@ use crate::time::Timestamp;
 pub struct Producer<M: StreamService, H> {
     shared: Arc<Shared<M, H>>,
     server: Option<RunningServer>,
-    publisher: Option<MdnsPublisher>,
+    publisher: Option<Publisher>,
 }
 
 impl<M: StreamService, H> std::fmt::Debug for Producer<M, H> {
@@ -76,7 +77,10 @@ impl<M: StreamService, H: Hooks> Runtime for Producer<M, H> {
             let server = Server::new(id)
                 .with_tls(config.server_tls.clone())
                 .add_service(service)
-                .serve(&config.listen)
+                .serve(&listen_addresses(
+                    &config.listen,
+                    &config.discovery.interfaces,
+                ))
                 .await?;
             let addrs = server.local_addrs().to_vec();
             tracing::info!(runtime = %name, caller_id = %id, ?addrs, service = M::SERVICE, "producer serving");
@@ -86,7 +90,13 @@ impl<M: StreamService, H: Hooks> Runtime for Producer<M, H> {
                     what: "listen addresses",
                     reason: "the server bound no address".into(),
                 })?;
-                self.publisher = Some(MdnsPublisher::publish(service_type, readable, port, id)?);
+                self.publisher = Some(discovery::publish(
+                    service_type,
+                    readable,
+                    port,
+                    id,
+                    &config.discovery.interfaces,
+                )?);
             }
             Ok(())
         })
@@ -285,4 +295,24 @@ fn open_stream<M: StreamService, H: Hooks>(
         drop(endpoint);
     });
     Ok(tonic::Response::new(ReceiverStream::new(rx)))
+}
+
+/// In loopback-only mode, an unspecified listen address (`0.0.0.0`, `::`)
+/// becomes the loopback one: nothing is served on other interfaces either.
+fn listen_addresses(listen: &[SocketAddr], interfaces: &Interfaces) -> Vec<SocketAddr> {
+    if *interfaces != Interfaces::LoopbackOnly {
+        return listen.to_vec();
+    }
+    listen
+        .iter()
+        .map(|addr| match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => {
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
+            }
+            _ => *addr,
+        })
+        .collect()
 }

@@ -3,7 +3,9 @@
 //!
 //! Environment: `E2E_LISTEN` (address, required), `TSERCOM_STATE_DIR`
 //! (where its CallerId persists), `E2E_START` (first value, default 0),
-//! `E2E_TLS_DIR` (mutual TLS with `ca.pem`, `server.crt`, `server.key`).
+//! `E2E_TLS_DIR` (mutual TLS with `ca.pem`, `server.crt`, `server.key`),
+//! `E2E_PUBLISH` (advertise under this service type over loopback-only
+//! mDNS).
 //! Prints `ready <caller id>` once serving; streams readings 0, 1, 2, ...
 //! (from `E2E_START`) every 20 ms; answers each command with a reading of
 //! -1; exits when stdin closes, or after 300 s at most.
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use tsercom::discovery::Interfaces;
 use tsercom::rpc::ServerTls;
 use tsercom::runtime::RuntimeConfig;
 use tsercom::service::Hooks;
@@ -26,11 +29,16 @@ use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 struct Thermometer {
     listen: Option<SocketAddr>,
     tls: Option<PathBuf>,
+    publish: Option<String>,
 }
 
 impl Hooks for Thermometer {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
-        let config = config.with_listen(self.listen);
+        let mut config = config.with_listen(self.listen);
+        if let Some(service_type) = &self.publish {
+            config.discovery.publish = Some((service_type.clone(), "Thermometer".into()));
+            config.discovery.interfaces = Interfaces::LoopbackOnly;
+        }
         match &self.tls {
             Some(dir) => config.with_tls(
                 ServerTls::MutualTls {
@@ -55,6 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handle = manager.register(Thermometer {
         listen: Some(listen),
         tls,
+        publish: std::env::var("E2E_PUBLISH").ok(),
     })?;
     manager.start_in_process()?;
     manager.check_error()?;

@@ -9,11 +9,15 @@ use tsercom_test_build_wiring::*;
     data = Reading,
     event = Command,
     port = 70000,
+    interfaces = "eth 0",
     hooks = yes
 )]
 struct Collector;
 
 #[tsercom::runtime(peers = ["127.0.0.1", "localhost:80"], listen = "nowhere", service = Sensor, data = Reading, event = Command)]
 struct Mixed;
+
+#[tsercom::runtime(peers = ["127.0.0.1:1"], interfaces = "loopback", service = Sensor, data = Reading, event = Command)]
+struct StaticOnLoopback;
 
 fn main() {}

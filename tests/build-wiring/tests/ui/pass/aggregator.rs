@@ -1,10 +1,10 @@
 //! An aggregator that browses mDNS, named explicitly.
-use tsercom::discovery::PeerSource;
+use tsercom::discovery::{Interfaces, PeerSource};
 use tsercom::runtime::{Role, RuntimeInitializer};
 use tsercom_test_build_wiring::*;
 
 /// Finds `_sensors._tcp` producers and collects their readings.
-#[tsercom::runtime(discover = "_sensors._tcp.local.", name = "collector-1", service = Sensor, data = Reading, event = Command)]
+#[tsercom::runtime(discover = "_sensors._tcp.local.", name = "collector-1", interfaces = "eth0,eth1", service = Sensor, data = Reading, event = Command)]
 #[derive(Debug, Default)]
 struct Collector {
     /// User state lives on the struct.
@@ -21,6 +21,10 @@ fn main() {
         }
     );
     assert_eq!(config.discovery.publish, None);
+    assert_eq!(
+        config.discovery.interfaces,
+        Interfaces::Named(vec!["eth0".to_owned(), "eth1".to_owned()])
+    );
     let mut manager = tsercom::RuntimeManager::new();
     let handle: tsercom::RuntimeHandle<Reading, Command> =
         manager.register(Collector::default()).unwrap();
