@@ -1,7 +1,11 @@
-//! `discovery`: time from publish to `Added` over real multicast between
-//! two network namespaces the harness creates (and removes); every mDNS
-//! daemon runs in a child process inside a namespace. Skipped with a
-//! printed reason when namespaces cannot be made (not root).
+//! `discovery`: over real multicast between two network namespaces the
+//! harness creates (and removes), every mDNS daemon in a child process
+//! inside a namespace: time from publish to `Added` (mdns-sd publisher and
+//! browser), and from publish to the first sample taken from the handle of
+//! an aggregator that discovered the producer (`#[tsercom::runtime]`
+//! producer with `publish`, aggregator with `discover`: browse, connect,
+//! handshake, clock sync, stream). Skipped with a printed reason when
+//! namespaces cannot be made (not root).
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -51,6 +55,65 @@ pub(crate) fn child_browse() -> tsercom::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Child: a generated producer that publishes; prints the time just before
+/// starting; streams a sample per millisecond while an aggregator is
+/// connected; stops when stdin closes.
+pub(crate) fn child_producer() -> tsercom::Result<()> {
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        let _ = stop_tx.send(());
+    });
+    let mut manager = tsercom::RuntimeManager::new();
+    let handle = manager.register(crate::stream::Producer {
+        listen: None,
+        publish: Some(SERVICE.into()),
+    })?;
+    println!("PUBLISHING {}", now_nanos());
+    manager.start_in_process()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while stop_rx.try_recv().is_err() && std::time::Instant::now() < deadline {
+        if !handle.callers().is_empty() {
+            handle.send_event(crate::bench::Sample::default(), tsercom::To::All)?;
+        }
+        std::thread::sleep(Duration::from_millis(1)); // the sensor's period
+        manager.check_error()?;
+    }
+    manager.shutdown()
+}
+
+/// Child: a generated aggregator that discovers; prints the time of each
+/// new producer's first sample taken from the handle.
+pub(crate) fn child_aggregator() -> tsercom::Result<()> {
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        let _ = stop_tx.send(());
+    });
+    let mut manager = tsercom::RuntimeManager::new();
+    let handle = manager.register(crate::stream::Collector {
+        peers: Vec::new(),
+        discover: Some(SERVICE.into()),
+    })?;
+    manager.start_in_process()?;
+    println!("BROWSING");
+    let mut seen = std::collections::HashSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while stop_rx.try_recv().is_err() && std::time::Instant::now() < deadline {
+        if handle.data().wait_new(Duration::from_millis(100)) {
+            for (caller, _) in handle.data().take_new() {
+                if seen.insert(caller) {
+                    println!("FIRST {}", now_nanos());
+                }
+            }
+        }
+        manager.check_error()?;
+    }
+    manager.shutdown()
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -162,9 +225,18 @@ fn stamp(line: &str) -> i128 {
         .unwrap_or_default()
 }
 
-/// `rounds` publishes, each measured from just before publishing to the
-/// browser's `Added`; `None` when namespaces are unavailable.
-pub(crate) fn run(rounds: usize) -> tsercom::Result<Option<Vec<Duration>>> {
+/// Per round: publish → `Added`, and publish → first sample.
+pub(crate) struct Times {
+    pub(crate) added: Vec<Duration>,
+    pub(crate) first_sample: Vec<Duration>,
+}
+
+fn between(from: i128, to: i128) -> Duration {
+    Duration::from_nanos(u64::try_from((to - from).max(0)).unwrap_or_default())
+}
+
+/// `rounds` publishes of each kind; `None` when namespaces are unavailable.
+pub(crate) fn run(rounds: usize) -> tsercom::Result<Option<Times>> {
     let net = match create_net() {
         Ok(net) => net,
         Err(reason) => {
@@ -181,12 +253,26 @@ pub(crate) fn run(rounds: usize) -> tsercom::Result<Option<Vec<Duration>>> {
         let publisher = Proc::spawn(&net.0[0], "discovery-publish")?;
         let published = stamp(&publisher.expect("PUBLISHING")?);
         let added = stamp(&browser.expect("ADDED")?);
-        let nanos = u64::try_from((added - published).max(0)).unwrap_or_default();
-        times.push(Duration::from_nanos(nanos));
+        times.push(between(published, added));
         drop(publisher); // goodbye
         browser.expect("REMOVED")?;
     }
     drop(browser);
+
+    let aggregator = Proc::spawn(&net.0[1], "discovery-aggregator")?;
+    aggregator.expect("BROWSING")?;
+    let mut first_sample = Vec::new();
+    for _ in 0..rounds {
+        let producer = Proc::spawn(&net.0[0], "discovery-producer")?;
+        let published = stamp(&producer.expect("PUBLISHING")?);
+        let first = stamp(&aggregator.expect("FIRST")?);
+        first_sample.push(between(published, first));
+        drop(producer); // goodbye: the aggregator lets it go
+    }
+    drop(aggregator);
     drop(net);
-    Ok(Some(times))
+    Ok(Some(Times {
+        added: times,
+        first_sample,
+    }))
 }

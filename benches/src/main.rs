@@ -1,6 +1,6 @@
 //! tsercom's benchmark harness.
 //!
-//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect|discovery> [--samples N] [--rounds N] [--json FILE]`
+//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect|discovery|ingest|latency|scale> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]`
 //!
 //! Scenarios:
 //! - `handle`: samples/s through the handle path — a runtime pushes
@@ -19,6 +19,15 @@
 //! - `discovery`: publish → `Added` over real multicast between two
 //!   network namespaces the harness creates (root; skipped otherwise).
 //!
+//! - `ingest`: K producers (1, 8, 64; `--producers 1,8`) → 1 aggregator on
+//!   loopback, flood, `--samples` in all (default 400 000): samples/s
+//!   until taken from the handle, tsercom's generated runtimes vs plain
+//!   tonic, and the ratio.
+//! - `latency`: the same, paced at 1 000 samples/s per producer for
+//!   `--seconds` (default 5): push → taken p50 / p99 / p99.9, and ratios.
+//! - `scale`: 1, 10, 100, 1 000 producers, flood: samples/s, RSS, CPU per
+//!   sample, both ways.
+//!
 //! Each prints a table and writes JSON (default `target/bench-<scenario>.json`).
 
 use std::time::{Duration, Instant};
@@ -34,6 +43,7 @@ mod bench {
 }
 mod discovery;
 mod net;
+mod stream;
 
 /// A runtime that, on the first event, pushes `samples` samples.
 struct Flood {
@@ -204,6 +214,17 @@ fn arg_value(args: &[String], name: &str) -> Option<String> {
 }
 
 fn main() -> tsercom::Result<()> {
+    // `TSERCOM_BENCH_LOG=debug` (or info, trace): the runtimes' logs on
+    // stderr, for a scenario that does not finish.
+    if let Some(level) = std::env::var("TSERCOM_BENCH_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+    {
+        tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let samples: u64 = arg_value(&args, "--samples")
         .map(|s| s.parse())
@@ -260,8 +281,12 @@ fn main() -> tsercom::Result<()> {
             println!("wrote {json_path}");
             Ok(())
         }
+        Some(scenario @ ("ingest" | "latency" | "scale")) => streams(scenario, &args),
+        Some("scale-child") => scale_child(&args),
         Some("discovery-publish") => discovery::child_publish(),
         Some("discovery-browse") => discovery::child_browse(),
+        Some("discovery-producer") => discovery::child_producer(),
+        Some("discovery-aggregator") => discovery::child_aggregator(),
         Some("discovery") => {
             let rounds: usize = arg_value(&args, "--rounds")
                 .and_then(|r| r.parse().ok())
@@ -269,21 +294,33 @@ fn main() -> tsercom::Result<()> {
             let Some(times) = discovery::run(rounds)? else {
                 return Ok(());
             };
-            let mut sorted: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-            sorted.sort_by(f64::total_cmp);
-            let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
-            let max = sorted.last().copied().unwrap_or_default();
+            let summary = |d: &[Duration]| {
+                let mut ms: Vec<f64> = d.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+                ms.sort_by(f64::total_cmp);
+                (
+                    ms.get(ms.len() / 2).copied().unwrap_or_default(),
+                    ms.last().copied().unwrap_or_default(),
+                )
+            };
             println!(
-                "{:<30} {:>8} {:>12} {:>10}",
-                "publish → Added (mDNS)", "rounds", "median ms", "max ms"
+                "{:<44} {:>8} {:>12} {:>10}",
+                "2 namespaces, veth, real multicast", "rounds", "median ms", "max ms"
             );
-            println!(
-                "{:<30} {:>8} {:>12.1} {:>10.1}",
-                "2 namespaces, veth", rounds, median, max
-            );
-            let json = vec![format!(
-                "{{\"scenario\":\"discovery\",\"rounds\":{rounds},\"median_ms\":{median:.1},\"max_ms\":{max:.1}}}"
-            )];
+            let mut json = Vec::new();
+            for (what, key, d) in [
+                ("publish → Added (mdns-sd browser)", "added", &times.added),
+                (
+                    "publish → first sample (generated runtimes)",
+                    "first_sample",
+                    &times.first_sample,
+                ),
+            ] {
+                let (median, max) = summary(d);
+                println!("{what:<44} {rounds:>8} {median:>12.1} {max:>10.1}");
+                json.push(format!(
+                    "{{\"scenario\":\"discovery\",\"measure\":\"{key}\",\"rounds\":{rounds},\"median_ms\":{median:.1},\"max_ms\":{max:.1}}}"
+                ));
+            }
             write_json(&args, "discovery", &json)
         }
         Some("clock") => {
@@ -342,15 +379,207 @@ fn main() -> tsercom::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: tsercom-bench <handle|clock|reconnect|discovery> [--samples N] [--rounds N] [--json FILE]"
+                "usage: tsercom-bench <handle|clock|reconnect|discovery|ingest|latency|scale> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]"
             );
             Err(tsercom::Error::Invalid {
                 what: "scenario",
                 reason: format!(
-                    "{:?} (valid: handle, clock, reconnect, discovery)",
+                    "{:?} (valid: handle, clock, reconnect, discovery, ingest, latency, scale)",
                     args.first()
                 ),
             })
         }
     }
+}
+
+/// `ingest`, `latency`, `scale`: each K through tsercom and plain tonic.
+fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
+    let default_ks: &[usize] = match scenario {
+        "scale" => &[1, 10, 100, 1000],
+        _ => &[1, 8, 64],
+    };
+    let ks: Vec<usize> = match arg_value(args, "--producers") {
+        Some(list) => list
+            .split(',')
+            .map(|k| k.trim().parse::<usize>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| tsercom::Error::Invalid {
+                what: "--producers",
+                reason: format!("{list:?}: {e}"),
+            })?,
+        None => default_ks.to_vec(),
+    };
+    let seconds: u64 = arg_value(args, "--seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let samples: Option<u64> = arg_value(args, "--samples").and_then(|s| s.parse().ok());
+    let mut json = Vec::new();
+    match scenario {
+        "latency" => println!(
+            "{:>9} {:>9} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>7}",
+            "producers",
+            "samples",
+            "p50 µs",
+            "p99 µs",
+            "p99.9 µs",
+            "tonic p50",
+            "p99",
+            "p99.9",
+            "p99 ×"
+        ),
+        _ => println!(
+            "{:>9} {:>9} | {:>12} {:>9} {:>9} | {:>12} {:>9} {:>9} | {:>7}",
+            "producers",
+            "samples",
+            "tsercom/s",
+            "RSS MiB",
+            "CPU µs/s",
+            "tonic/s",
+            "RSS MiB",
+            "CPU µs/s",
+            "ratio"
+        ),
+    }
+    for &k in &ks {
+        let (pace, total) = match scenario {
+            "latency" => (
+                stream::Pace::PerSecond(1000),
+                samples.unwrap_or(k as u64 * 1000 * seconds),
+            ),
+            "scale" => (
+                stream::Pace::Flood,
+                samples.unwrap_or((k as u64 * 200).max(200_000)),
+            ),
+            _ => (stream::Pace::Flood, samples.unwrap_or(400_000)),
+        };
+        // Plain tonic first, then tsercom. `scale` runs each in a fresh
+        // child process, so that RSS is that side's alone.
+        let (tonic, ours) = if scenario == "scale" {
+            (in_child("tonic", k, total)?, in_child("tsercom", k, total)?)
+        } else {
+            (
+                stream::tonic_run(k, total, pace)?,
+                stream::tsercom_run(k, total, pace)?,
+            )
+        };
+        let per_sample_us = |o: &stream::Outcome| o.cpu_s * 1e6 / o.samples as f64;
+        if scenario == "latency" {
+            let p99_ratio = ours.quantile_us(0.99) / tonic.quantile_us(0.99).max(f64::MIN_POSITIVE);
+            println!(
+                "{:>9} {:>9} | {:>9.0} {:>9.0} {:>9.0} | {:>9.0} {:>9.0} {:>9.0} | {:>7.2}",
+                k,
+                total,
+                ours.quantile_us(0.5),
+                ours.quantile_us(0.99),
+                ours.quantile_us(0.999),
+                tonic.quantile_us(0.5),
+                tonic.quantile_us(0.99),
+                tonic.quantile_us(0.999),
+                p99_ratio
+            );
+            json.push(format!(
+                "{{\"scenario\":\"latency\",\"producers\":{k},\"samples\":{total},\"tsercom_us\":{{\"p50\":{:.1},\"p99\":{:.1},\"p999\":{:.1}}},\"tonic_us\":{{\"p50\":{:.1},\"p99\":{:.1},\"p999\":{:.1}}},\"p99_ratio\":{p99_ratio:.3}}}",
+                ours.quantile_us(0.5),
+                ours.quantile_us(0.99),
+                ours.quantile_us(0.999),
+                tonic.quantile_us(0.5),
+                tonic.quantile_us(0.99),
+                tonic.quantile_us(0.999),
+            ));
+        } else {
+            let ratio = ours.rate() / tonic.rate();
+            println!(
+                "{:>9} {:>9} | {:>12.0} {:>9.1} {:>9.2} | {:>12.0} {:>9.1} {:>9.2} | {:>7.2}",
+                k,
+                total,
+                ours.rate(),
+                ours.rss_kib as f64 / 1024.0,
+                per_sample_us(&ours),
+                tonic.rate(),
+                tonic.rss_kib as f64 / 1024.0,
+                per_sample_us(&tonic),
+                ratio
+            );
+            json.push(format!(
+                "{{\"scenario\":\"{scenario}\",\"producers\":{k},\"samples\":{total},\"tsercom\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"tonic\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"ratio\":{ratio:.3}}}",
+                ours.rate(),
+                ours.rss_kib,
+                per_sample_us(&ours),
+                tonic.rate(),
+                tonic.rss_kib,
+                per_sample_us(&tonic),
+            ));
+        }
+    }
+    write_json(args, scenario, &json)
+}
+
+/// `scale-child <tsercom|tonic> <k> <total>`: one flood run, printed as
+/// `RESULT <samples> <seconds> <rss KiB> <cpu s>`.
+fn scale_child(args: &[String]) -> tsercom::Result<()> {
+    let bad = |what: &str| tsercom::Error::Invalid {
+        what: "scale-child",
+        reason: format!("{what}: usage scale-child <tsercom|tonic> <k> <total>"),
+    };
+    let k: usize = args
+        .get(2)
+        .and_then(|k| k.parse().ok())
+        .ok_or_else(|| bad("k"))?;
+    let total: u64 = args
+        .get(3)
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| bad("total"))?;
+    let outcome = match args.get(1).map(String::as_str) {
+        Some("tsercom") => stream::tsercom_run(k, total, stream::Pace::Flood)?,
+        Some("tonic") => stream::tonic_run(k, total, stream::Pace::Flood)?,
+        _ => return Err(bad("side")),
+    };
+    println!(
+        "RESULT {} {:.6} {} {:.3}",
+        outcome.samples,
+        outcome.elapsed.as_secs_f64(),
+        outcome.rss_kib,
+        outcome.cpu_s
+    );
+    Ok(())
+}
+
+/// Runs one `scale` side in a child process of this executable.
+fn in_child(side: &str, k: usize, total: u64) -> tsercom::Result<stream::Outcome> {
+    let exe = std::env::current_exe().map_err(|source| tsercom::Error::Io {
+        path: "current executable".into(),
+        source,
+    })?;
+    let out = std::process::Command::new(exe)
+        .args(["scale-child", side, &k.to_string(), &total.to_string()])
+        .output()
+        .map_err(|source| tsercom::Error::Io {
+            path: "scale child".into(),
+            source,
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .ok_or_else(|| tsercom::Error::Invalid {
+            what: "scale child",
+            reason: format!(
+                "{side} k={k}: no result ({}); stderr: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        })?;
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let num = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_default()
+    };
+    Ok(stream::Outcome {
+        samples: num(1) as u64,
+        elapsed: Duration::from_secs_f64(num(2)),
+        latencies: Vec::new(),
+        rss_kib: num(3) as u64,
+        cpu_s: num(4),
+    })
 }

@@ -156,10 +156,18 @@ impl<T> BoundedQueue<T> {
         }
     }
 
-    fn accepted(&self) {
+    /// Counts an accepted item; wakes a consumer when it made the queue
+    /// non-empty. A consumer waits only on an empty queue (checked under the
+    /// lock, its wake-up registered before), and one that takes an item
+    /// with more behind it passes the wake-up on, so a push onto a
+    /// non-empty queue has nobody to wake — and skipping it saves a
+    /// cross-thread wake-up per item in a burst.
+    fn accepted(&self, now_len: usize) {
         self.pushed.fetch_add(1, Ordering::Relaxed);
         self.drops.accepted(&self.name);
-        self.items.notify_one();
+        if now_len == 1 {
+            self.items.notify_one();
+        }
     }
 
     /// Applies every policy but `Block`; `Full` means "wait for room".
@@ -170,8 +178,9 @@ impl<T> BoundedQueue<T> {
         }
         if state.items.len() < self.config.capacity {
             state.items.push_back(item);
+            let len = state.items.len();
             drop(state);
-            self.accepted();
+            self.accepted(len);
             return Ok(TryPush::Done);
         }
         match self.config.policy {
@@ -179,9 +188,10 @@ impl<T> BoundedQueue<T> {
             OverflowPolicy::DropOldest => {
                 state.items.pop_front();
                 state.items.push_back(item);
+                let len = state.items.len();
                 drop(state);
                 self.drops.dropped(&self.name, 1);
-                self.accepted();
+                self.accepted(len);
                 Ok(TryPush::Done)
             }
             OverflowPolicy::DropNewest => {
@@ -236,14 +246,21 @@ impl<T> BoundedQueue<T> {
         }
     }
 
+    /// Wakes pushers waiting for room. Called only by a pop that took from
+    /// a full queue: pushers wait only on a full queue (checked under the
+    /// lock), so every other pop would wake nobody — and a condvar
+    /// `notify_all` is a system call even then.
     fn took(&self) {
         self.space_cv.notify_all();
         self.space.notify_waiters();
     }
 
     pub(crate) fn try_pop(&self) -> Option<T> {
-        let item = self.lock().items.pop_front();
-        if item.is_some() {
+        let mut state = self.lock();
+        let was_full = state.items.len() >= self.config.capacity;
+        let item = state.items.pop_front();
+        drop(state);
+        if item.is_some() && was_full {
             self.took();
         }
         item
@@ -264,10 +281,13 @@ impl<T> BoundedQueue<T> {
             notified.as_mut().enable();
             {
                 let mut state = self.lock();
+                let was_full = state.items.len() >= self.config.capacity;
                 if let Some(item) = state.items.pop_front() {
                     let more = !state.items.is_empty();
                     drop(state);
-                    self.took();
+                    if was_full {
+                        self.took();
+                    }
                     if more {
                         // Pass the baton: another consumer may be waiting.
                         self.items.notify_one();
@@ -325,6 +345,51 @@ where
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// `queue` as a stream polled in place by its consumer (tonic's encoder):
+/// while items are queued each poll takes one without a task hop, so a
+/// burst is encoded and written together; when empty, it waits on the
+/// queue. An item leaves the queue only when this stream yields it, so
+/// dropping the stream loses nothing still queued. Ends once the queue is
+/// closed and drained.
+pub(crate) struct QueueStream<T> {
+    queue: Arc<BoundedQueue<T>>,
+    waiting: Option<std::pin::Pin<Box<dyn std::future::Future<Output = Option<T>> + Send>>>,
+}
+
+impl<T: Send + 'static> QueueStream<T> {
+    pub(crate) fn new(queue: Arc<BoundedQueue<T>>) -> Self {
+        QueueStream {
+            queue,
+            waiting: None,
+        }
+    }
+}
+
+impl<T: Send + 'static> tokio_stream::Stream for QueueStream<T> {
+    type Item = T;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        let this = &mut *self;
+        if this.waiting.is_none() {
+            if let Some(item) = this.queue.try_pop() {
+                return std::task::Poll::Ready(Some(item));
+            }
+            let queue = Arc::clone(&this.queue);
+            this.waiting = Some(Box::pin(async move { queue.pop().await }));
+        }
+        match this.waiting.as_mut().map(|w| w.as_mut().poll(cx)) {
+            Some(std::task::Poll::Ready(item)) => {
+                this.waiting = None;
+                std::task::Poll::Ready(item)
+            }
+            _ => std::task::Poll::Pending,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -441,6 +506,56 @@ mod tests {
             got
         });
         assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn queue_stream_delivers_every_item_in_order_from_a_blocking_pusher() {
+        use tokio_stream::StreamExt;
+        // A small Block queue filled from a plain thread while the stream
+        // drains it: every wake-up path (empty → non-empty, full → room)
+        // is taken many times; nothing is lost, the order holds, and the
+        // stream ends once the queue is closed and drained.
+        let q = Arc::new(queue(4, OverflowPolicy::Block));
+        let pusher = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || {
+                for i in 0..10_000 {
+                    q.push_blocking(i).expect("push");
+                }
+                q.close();
+            })
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("runtime");
+        let got: Vec<u32> = rt.block_on(QueueStream::new(Arc::clone(&q)).collect());
+        pusher.join().expect("pusher");
+        assert_eq!(got, (0..10_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn dropping_a_waiting_queue_stream_loses_nothing() {
+        use tokio_stream::StreamExt;
+        let q = Arc::new(queue(4, OverflowPolicy::Block));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut stream = QueueStream::new(Arc::clone(&q));
+            // Waiting on the empty queue, then dropped.
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_millis(10), stream.next()).await;
+            assert!(waited.is_err(), "nothing queued yet");
+            drop(stream);
+        });
+        q.push_blocking(7).expect("push");
+        assert_eq!(
+            drain(&q),
+            [7],
+            "the item is still queued for the next stream"
+        );
     }
 
     #[test]

@@ -399,6 +399,10 @@ impl<D> RemoteDataAggregator<D> {
     /// waits for the user to take data.
     pub(crate) async fn push(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
         let mut data = Some(data);
+        // Room (the usual case): no wake-up registration.
+        if self.try_push(caller, time, &mut data)? {
+            return Ok(());
+        }
         loop {
             let notified = self.shared.room.notified();
             tokio::pin!(notified);

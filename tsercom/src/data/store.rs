@@ -86,7 +86,12 @@ impl<D> CallerStore<D> {
             data,
             unread: true,
         };
-        match self.samples.binary_search_by(|s| s.time.cmp(&time)) {
+        // In-order arrival (the common case) appends without a search.
+        let position = match self.samples.back() {
+            Some(last) if last.time < time => Err(self.samples.len()),
+            _ => self.samples.binary_search_by(|s| s.time.cmp(&time)),
+        };
+        match position {
             Ok(i) => {
                 if !self.samples[i].unread {
                     self.unread += 1;

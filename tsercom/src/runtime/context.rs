@@ -393,13 +393,6 @@ impl<D: prost::Message, E> Endpoint<D, E> {
         self.events.pop().await
     }
 
-    /// Puts an event taken with [`next_event`](Self::next_event) but not
-    /// delivered back at the head of the queue (the next session sends it
-    /// first).
-    pub(crate) fn requeue_event(&self, event: E) {
-        self.events.requeue_front(event);
-    }
-
     /// The caller's event queue (to stream it, see `queue::queue_stream`).
     pub(crate) fn event_queue(&self) -> Arc<BoundedQueue<E>> {
         Arc::clone(&self.events)

@@ -7,8 +7,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use std::pin::Pin;
 use tokio::sync::{mpsc, watch};
-use tokio_stream::wrappers::ReceiverStream;
+
+use crate::queue::QueueStream;
 use tonic::Status;
 use tonic::server::NamedService;
 
@@ -86,6 +88,15 @@ impl<M: StreamService, H: Hooks> Runtime for Producer<M, H> {
             tracing::info!(runtime = %name, caller_id = %id, ?addrs, service = M::SERVICE, "producer serving");
             self.server = Some(server);
             if let Some((service_type, readable)) = &config.discovery.publish {
+                if config.discovery.interfaces != Interfaces::LoopbackOnly
+                    && addrs.iter().all(|a| a.ip().is_loopback())
+                {
+                    tracing::warn!(
+                        runtime = %name,
+                        ?addrs,
+                        "publishing on other interfaces than loopback while listening on loopback only: peers on other hosts will find this producer but cannot connect (listen on 0.0.0.0 / ::, or set interfaces = \"loopback\")"
+                    );
+                }
                 let port = addrs.first().map(|a| a.port()).ok_or(Error::Invalid {
                     what: "listen addresses",
                     reason: "the server bound no address".into(),
@@ -177,7 +188,41 @@ struct StreamMethod<M: StreamService, H> {
     shared: Arc<Shared<M, H>>,
 }
 
-type Outgoing<M> = ReceiverStream<std::result::Result<<M as StreamService>::Response, Status>>;
+/// What a producer streams to one aggregator: the handle's data straight
+/// from the caller's bounded event queue (stamped on the way; a burst is
+/// encoded and written together), an error status when the aggregator
+/// sent something bad, and the end when the producer stops.
+struct Outgoing<M: StreamService> {
+    data: QueueStream<M::Response>,
+    errors: mpsc::Receiver<Status>,
+    stopping: watch::Receiver<bool>,
+    stopped: BoxFuture<'static, ()>,
+}
+
+impl<M: StreamService> tokio_stream::Stream for Outgoing<M> {
+    type Item = std::result::Result<M::Response, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Poll::Ready(Some(status)) = this.errors.poll_recv(cx) {
+            return Poll::Ready(Some(Err(status)));
+        }
+        if *this.stopping.borrow() || this.stopped.as_mut().poll(cx).is_ready() {
+            // Whatever is still queued stays for the next stream.
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.data).poll_next(cx) {
+            Poll::Ready(Some(mut item)) => {
+                if let Some(field @ None) = M::response_timestamp(&mut item) {
+                    *field = Some(Timestamp::now().to_proto());
+                }
+                Poll::Ready(Some(Ok(item)))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
 
 impl<M: StreamService, H: Hooks> tonic::server::StreamingService<M::Request>
     for StreamMethod<M, H>
@@ -222,41 +267,17 @@ fn open_stream<M: StreamService, H: Hooks>(
     );
     shared.hooks.on_connect(caller, remote);
     tracing::debug!(%caller, ?remote, "aggregator stream opened");
-    // One slot: the handle's data waits in the caller's bounded event queue
-    // (with its overflow policy), not here.
-    let (tx, rx) = mpsc::channel(1);
-
-    // The handle's data → this aggregator.
-    let pump_endpoint = Arc::clone(&endpoint);
-    let pump_tx = tx.clone();
-    let mut stopping = shared.stopping.subscribe();
-    tokio::spawn(async move {
-        loop {
-            // No slot is held while waiting for data: the reader below may
-            // need it to send an error status.
-            let item = tokio::select! {
-                item = pump_endpoint.next_event() => item,
-                () = pump_tx.closed() => break,
-                _ = stopping.wait_for(|s| *s) => break,
-            };
-            let Some(mut item) = item else { break };
-            if let Some(field @ None) = M::response_timestamp(&mut item) {
-                *field = Some(Timestamp::now().to_proto());
-            }
-            let permit = tokio::select! {
-                permit = pump_tx.reserve() => permit.ok(),
-                _ = stopping.wait_for(|s| *s) => None,
-            };
-            match permit {
-                Some(permit) => permit.send(Ok(item)),
-                None => {
-                    // Not delivered: first in line for the next stream.
-                    pump_endpoint.requeue_event(item);
-                    break;
-                }
-            }
-        }
-    });
+    // The reader's error status for the aggregator (one at most).
+    let (tx, errors) = mpsc::channel(1);
+    let mut stopped_rx = shared.stopping.subscribe();
+    let outgoing = Outgoing::<M> {
+        data: QueueStream::new(endpoint.event_queue()),
+        errors,
+        stopping: shared.stopping.subscribe(),
+        stopped: Box::pin(async move {
+            let _ = stopped_rx.wait_for(|s| *s).await;
+        }),
+    };
 
     // This aggregator's events → the handle.
     let hooks = Arc::clone(&shared.hooks);
@@ -278,7 +299,7 @@ fn open_stream<M: StreamService, H: Hooks>(
                         }
                         Err(e) => {
                             tracing::warn!(%caller, error = %e, "event with an invalid timestamp; closing the stream");
-                            let _ = tx.send(Err(bad_peer("event timestamp", &e))).await;
+                            let _ = tx.send(bad_peer("event timestamp", &e)).await;
                             break format!("invalid event timestamp: {e}");
                         }
                     };
@@ -294,7 +315,7 @@ fn open_stream<M: StreamService, H: Hooks>(
         hooks.on_disconnect(caller, &reason);
         drop(endpoint);
     });
-    Ok(tonic::Response::new(ReceiverStream::new(rx)))
+    Ok(tonic::Response::new(outgoing))
 }
 
 /// In loopback-only mode, an unspecified listen address (`0.0.0.0`, `::`)

@@ -1,0 +1,479 @@
+//! `ingest`, `latency`, `scale`: K producers → 1 aggregator on loopback,
+//! the same workload through tsercom's generated runtimes
+//! (`#[tsercom::runtime]` on `bench.Feed`) and through plain tonic (the
+//! same proto and stream shape, written as a competent user would), in one
+//! process run, so the ratio holds on a noisy machine.
+//!
+//! Shape, both ways: each producer hosts `Feed.Subscribe`; the aggregator
+//! dials every producer and opens the stream; the user's pusher thread
+//! hands samples (`ServerTimestamp` + 4 doubles) to the producers; the
+//! user's taker thread takes them from the aggregator until all arrived.
+//! Nothing is dropped (Block policies / bounded channels that wait).
+//! `a` carries the push time (ns since the run's epoch, monotonic) for
+//! latency.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock, mpsc as std_mpsc};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tsercom::data::Retention;
+use tsercom::discovery::PeerSource;
+use tsercom::runtime::{Identity, RuntimeConfig, RuntimeHandle};
+use tsercom::service::Hooks;
+use tsercom::tonic::{Request, Response, Status, Streaming};
+use tsercom::{CallerId, OverflowPolicy, QueueConfig, RuntimeManager, Timestamp, To};
+
+use crate::bench::feed_client::FeedClient;
+use crate::bench::feed_server::{Feed, FeedServer};
+use crate::bench::{self, Ack, Sample};
+
+/// Queue depth on every hop, both ways.
+const DEPTH: usize = 4096;
+/// No run waits longer than this for anything.
+const LIMIT: Duration = Duration::from_secs(120);
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn mono_nanos() -> f64 {
+    EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as f64
+}
+
+fn sample(i: u64) -> Sample {
+    Sample {
+        timestamp: None,
+        a: mono_nanos(),
+        b: i as f64,
+        c: 0.5,
+        d: -0.5,
+    }
+}
+
+/// How the pusher feeds the producers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pace {
+    /// As fast as the pipeline takes them.
+    Flood,
+    /// This many samples per second per producer.
+    PerSecond(u32),
+}
+
+/// One run's result.
+#[derive(Clone, Debug)]
+pub(crate) struct Outcome {
+    pub(crate) samples: u64,
+    pub(crate) elapsed: Duration,
+    /// Push → taken, nanoseconds, every sample (latency runs) or empty.
+    pub(crate) latencies: Vec<f64>,
+    /// Resident set after the run, KiB (the process: both sides).
+    pub(crate) rss_kib: u64,
+    /// CPU seconds (user + system) the run used.
+    pub(crate) cpu_s: f64,
+}
+
+impl Outcome {
+    pub(crate) fn rate(&self) -> f64 {
+        self.samples as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The `q` quantile of the latencies, µs.
+    pub(crate) fn quantile_us(&self, q: f64) -> f64 {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_by(f64::total_cmp);
+        let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+        sorted.get(i).copied().unwrap_or_default() / 1e3
+    }
+}
+
+/// The process's resident set, KiB.
+pub(crate) fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_default()
+}
+
+/// CPU seconds (user + system) used by the process so far.
+pub(crate) fn cpu_seconds() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat, in clock ticks (100 per second
+    // on Linux).
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / 100.0)
+        })
+        .unwrap_or_default()
+}
+
+fn free_addrs(k: usize) -> tsercom::Result<Vec<SocketAddr>> {
+    // Held together so that no two are the same; freed before serving.
+    let listeners: Vec<std::net::TcpListener> = (0..k)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .map_err(|source| tsercom::Error::Io {
+            path: "127.0.0.1:0".into(),
+            source,
+        })?;
+    listeners
+        .iter()
+        .map(|l| {
+            l.local_addr().map_err(|source| tsercom::Error::Io {
+                path: "local address".into(),
+                source,
+            })
+        })
+        .collect()
+}
+
+/// Pushes `total` samples across `k` producers with `push(producer, s)`,
+/// round robin, paced or not; returns when done (or `stop` is set).
+fn pusher(
+    k: usize,
+    total: u64,
+    pace: Pace,
+    stop: &AtomicBool,
+    mut push: impl FnMut(usize, Sample) -> bool,
+) {
+    let start = Instant::now();
+    let mut sent = 0u64;
+    let mut tick = 0u64;
+    while sent < total && !stop.load(Ordering::Relaxed) {
+        if let Pace::PerSecond(rate) = pace {
+            // One sample per producer per tick.
+            let due = start + Duration::from_secs_f64(tick as f64 / f64::from(rate.max(1)));
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait); // pacing: the workload, not a wait for an event
+            }
+            tick += 1;
+        }
+        for p in 0..k {
+            if sent >= total {
+                break;
+            }
+            if !push(p, sample(sent)) {
+                return;
+            }
+            sent += 1;
+        }
+    }
+}
+
+// ------------------------------------------------------------- tsercom ----
+
+/// A producer, as a user writes it.
+#[tsercom::runtime(listen = "0.0.0.0:0", service = bench::Feed, data = Sample, event = Ack, hooks)]
+#[derive(Default)]
+pub(crate) struct Producer {
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) publish: Option<String>,
+}
+
+impl Hooks for Producer {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        let mut config = config
+            .with_identity(Identity::Fixed(CallerId::random()))
+            .with_events(QueueConfig::new(DEPTH, OverflowPolicy::Block));
+        if let Some(addr) = self.listen {
+            config = config.with_listen([addr]);
+        }
+        if let Some(service_type) = &self.publish {
+            config.discovery.publish = Some((service_type.clone(), "bench".into()));
+        }
+        config
+    }
+}
+
+/// The aggregator, as a user writes it.
+#[tsercom::runtime(peers = ["127.0.0.1:1"], service = bench::Feed, data = Sample, event = Ack, hooks)]
+#[derive(Default)]
+pub(crate) struct Collector {
+    pub(crate) peers: Vec<SocketAddr>,
+    pub(crate) discover: Option<String>,
+}
+
+impl Hooks for Collector {
+    fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
+        config.discovery.peers = match &self.discover {
+            Some(service_type) => PeerSource::Mdns {
+                service_type: service_type.clone(),
+            },
+            None => PeerSource::Static(self.peers.iter().map(|a| (*a, None)).collect()),
+        };
+        config
+            .with_identity(Identity::Fixed(CallerId::random()))
+            .with_retention(Retention {
+                max_samples: 1 << 16,
+                max_age: None,
+            })
+            .with_data_policy(OverflowPolicy::Block)
+    }
+}
+
+fn wait_for(what: &'static str, mut done: impl FnMut() -> bool) -> tsercom::Result<()> {
+    let deadline = Instant::now() + LIMIT;
+    while !done() {
+        if Instant::now() > deadline {
+            return Err(tsercom::Error::WrongState(what));
+        }
+        std::thread::sleep(Duration::from_millis(5)); // set-up, not measured
+    }
+    Ok(())
+}
+
+/// Drains `total` samples from the handle; latencies when asked.
+fn take_all(
+    collector: &RuntimeHandle<Sample, Ack>,
+    manager: &RuntimeManager,
+    total: u64,
+    latencies: bool,
+) -> tsercom::Result<Vec<f64>> {
+    let mut got = 0u64;
+    let mut lat = Vec::new();
+    let deadline = Instant::now() + LIMIT;
+    while got < total {
+        if Instant::now() > deadline {
+            return Err(tsercom::Error::WrongState(
+                "the run exceeded its time bound",
+            ));
+        }
+        if !collector.data().wait_new(Duration::from_secs(1)) {
+            manager.check_error()?;
+            continue;
+        }
+        for (_, batch) in collector.data().take_new() {
+            got += batch.len() as u64;
+            if latencies {
+                let now = mono_nanos();
+                lat.extend(batch.iter().map(|s| now - s.data.a));
+            }
+        }
+    }
+    Ok(lat)
+}
+
+/// `k` generated producers and one generated aggregator in one manager.
+pub(crate) fn tsercom_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Outcome> {
+    let addrs = free_addrs(k)?;
+    let mut manager = RuntimeManager::new();
+    let producers: Vec<RuntimeHandle<Ack, Sample>> = addrs
+        .iter()
+        .map(|a| {
+            manager.register(Producer {
+                listen: Some(*a),
+                publish: None,
+            })
+        })
+        .collect::<tsercom::Result<_>>()?;
+    let collector = manager.register(Collector {
+        peers: addrs.clone(),
+        discover: None,
+    })?;
+    manager.start_in_process()?;
+    wait_for("producers connected", || {
+        producers.iter().all(|p| !p.callers().is_empty()) && collector.callers().len() == k
+    })?;
+
+    let (cpu0, start) = (cpu_seconds(), Instant::now());
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    // Not scoped: on an error the pusher may wait on a full queue, and the
+    // shutdown below (which closes the queues) is what ends it.
+    let push_handles = producers.clone();
+    let push_stop = std::sync::Arc::clone(&stop);
+    let pushing = std::thread::spawn(move || {
+        pusher(k, total, pace, &push_stop, |p, sample| {
+            push_handles[p].send_event(sample, To::All).is_ok()
+        });
+    });
+    let latencies = take_all(
+        &collector,
+        &manager,
+        total,
+        matches!(pace, Pace::PerSecond(_)),
+    );
+    stop.store(true, Ordering::Relaxed);
+    let latencies = match latencies {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = manager.shutdown();
+            let _ = pushing.join();
+            return Err(e);
+        }
+    };
+    let _ = pushing.join();
+    let elapsed = start.elapsed();
+    let outcome = Outcome {
+        samples: total,
+        elapsed,
+        latencies,
+        rss_kib: rss_kib(),
+        cpu_s: cpu_seconds() - cpu0,
+    };
+    if collector.stats().data.dropped != 0 {
+        return Err(tsercom::Error::WrongState("samples dropped under Block"));
+    }
+    manager.shutdown()?;
+    Ok(outcome)
+}
+
+// ----------------------------------------------------------- plain tonic ----
+
+/// A plain tonic producer: the stream of the first subscriber is fed from
+/// the pusher's channel.
+struct PlainProducer {
+    samples: Mutex<Option<mpsc::Receiver<Sample>>>,
+}
+
+type SampleStream = std::pin::Pin<Box<dyn Stream<Item = Result<Sample, Status>> + Send>>;
+
+#[tsercom::tonic::async_trait]
+impl Feed for PlainProducer {
+    type SubscribeStream = SampleStream;
+
+    async fn subscribe(
+        &self,
+        _request: Request<Streaming<Ack>>,
+    ) -> Result<Response<SampleStream>, Status> {
+        let rx = self
+            .samples
+            .lock()
+            .map_err(|_| Status::internal("poisoned"))?
+            .take()
+            .ok_or_else(|| Status::resource_exhausted("one subscriber per producer"))?;
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
+    }
+}
+
+/// The same workload on plain tonic, one tokio runtime (2 workers, like
+/// the manager's) for both sides.
+pub(crate) fn tonic_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Outcome> {
+    let rt = crate::runtime()?;
+    let addrs = free_addrs(k)?;
+    let mut senders = Vec::with_capacity(k);
+    let mut servers = Vec::with_capacity(k);
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    for addr in &addrs {
+        let (tx, rx) = mpsc::channel(DEPTH);
+        senders.push(tx);
+        let service = FeedServer::new(PlainProducer {
+            samples: Mutex::new(Some(rx)),
+        });
+        let mut shutdown = shutdown_rx.clone();
+        let addr = *addr;
+        servers.push(rt.spawn(async move {
+            tsercom::tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_shutdown(addr, async move {
+                    let _ = shutdown.wait_for(|s| *s).await;
+                })
+                .await
+        }));
+    }
+    // The aggregator: one client per producer, each stream forwarded into
+    // one bounded channel the user's thread reads.
+    let (out_tx, mut out_rx) = mpsc::channel::<Sample>(DEPTH);
+    let (connected_tx, connected_rx) = std_mpsc::channel::<()>();
+    let mut clients = Vec::with_capacity(k);
+    for addr in &addrs {
+        let out = out_tx.clone();
+        let connected = connected_tx.clone();
+        let url = format!("http://{addr}");
+        clients.push(rt.spawn(async move {
+            let mut client = None;
+            for _ in 0..200 {
+                match FeedClient::connect(url.clone()).await {
+                    Ok(c) => {
+                        client = Some(c);
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+            let Some(mut client) = client else { return };
+            let Ok(response) = client.subscribe(tokio_stream::pending::<Ack>()).await else {
+                return;
+            };
+            let _ = connected.send(());
+            let mut stream = response.into_inner();
+            while let Ok(Some(sample)) = stream.message().await {
+                if out.send(sample).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(out_tx);
+    for _ in 0..k {
+        connected_rx
+            .recv_timeout(LIMIT)
+            .map_err(|_| tsercom::Error::WrongState("plain tonic clients connected"))?;
+    }
+    // Bounded in time: past LIMIT the clients are aborted, which closes the
+    // channel and ends the taker with an error.
+    let aborts: Vec<_> = clients
+        .iter()
+        .map(tokio::task::JoinHandle::abort_handle)
+        .collect();
+    let watchdog = rt.spawn(async move {
+        tokio::time::sleep(LIMIT).await;
+        for abort in aborts {
+            abort.abort();
+        }
+    });
+
+    let (cpu0, start) = (cpu_seconds(), Instant::now());
+    let stop = AtomicBool::new(false);
+    let want_latency = matches!(pace, Pace::PerSecond(_));
+    let latencies = std::thread::scope(|s| {
+        let taker = s.spawn(|| {
+            let mut lat = Vec::new();
+            let mut got = 0u64;
+            while got < total {
+                let Some(sample) = out_rx.blocking_recv() else {
+                    return Err(tsercom::Error::WrongState("plain tonic run stalled"));
+                };
+                got += 1;
+                if want_latency {
+                    lat.push(mono_nanos() - sample.a);
+                }
+            }
+            Ok(lat)
+        });
+        pusher(k, total, pace, &stop, |p, mut sample| {
+            // The user stamps the sample (tsercom's glue does it for them).
+            sample.timestamp = Some(Timestamp::now().to_proto());
+            senders[p].blocking_send(sample).is_ok()
+        });
+        let result = taker.join();
+        stop.store(true, Ordering::Relaxed);
+        result
+    })
+    .map_err(|_| tsercom::Error::WrongState("the taker panicked"))??;
+    let elapsed = start.elapsed();
+    let outcome = Outcome {
+        samples: total,
+        elapsed,
+        latencies,
+        rss_kib: rss_kib(),
+        cpu_s: cpu_seconds() - cpu0,
+    };
+    watchdog.abort();
+    for client in clients {
+        client.abort();
+    }
+    let _ = shutdown_tx.send(true);
+    drop(senders);
+    rt.shutdown_timeout(Duration::from_secs(5));
+    Ok(outcome)
+}
