@@ -576,3 +576,28 @@ fn loopback_only_mode_finds_peers_on_lo_and_leaks_nothing() {
     }
     control.stop();
 }
+
+#[test]
+fn address_family_selection_limits_what_is_announced() {
+    let test = "address_family_selection_limits_what_is_announced";
+    let Some(net) = setup(2) else { return };
+    for (family, expected) in [("ipv4", net.v4(0)), ("ipv6", net.v6(0))] {
+        let caller = CallerId::random();
+        let browser = net.spawn(1, test, "browse", &caller, "");
+        browser.expect("BROWSING");
+        let publisher = net.spawn_on(0, test, "publish", &caller, family, family);
+        let added = browser.expect("ADDED");
+        let (_, id, _, addrs) = fields(&added);
+        assert_eq!(id, caller.to_string(), "{added}");
+        let expected: std::net::IpAddr = expected.parse().expect("address");
+        let parsed: Vec<std::net::IpAddr> = addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        assert!(parsed.contains(&expected), "{family}: {added}");
+        let v6 = |a: &String| a.contains(':');
+        match family {
+            "ipv4" => assert!(!addrs.iter().any(v6), "only IPv4 announced: {added}"),
+            _ => assert!(addrs.iter().all(v6), "only IPv6 announced: {added}"),
+        }
+        publisher.stop();
+        browser.stop();
+    }
+}
