@@ -433,10 +433,10 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
             "samples",
             "tsercom/s",
             "RSS MiB",
-            "CPU µs/s",
+            "CPU µs/smp",
             "tonic/s",
             "RSS MiB",
-            "CPU µs/s",
+            "CPU µs/smp",
             "ratio"
         ),
     }

@@ -3,8 +3,9 @@
 //! N producers, each a child process of this program (re-run with
 //! `--producer <i>`), and one aggregator here drawing a table refreshed
 //! twice a second: per producer, its CallerId, samples/s, lag (age of its
-//! newest sample on the aggregator's clock), samples held, and connection
-//! state. Loopback only (static peers on ports 50160 + i); each producer
+//! newest sample on the aggregator's clock), clock offset (its clock minus
+//! the aggregator's) and the round trip it was measured with, samples held,
+//! and connection state. Loopback only (static peers on ports 50160 + i); each producer
 //! keeps its CallerId in `fleet-<i>.caller_id` under tsercom's state
 //! directory, so restarts continue the same rows. Exits after `--seconds`.
 
@@ -126,8 +127,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 start.elapsed().as_secs_f64()
             );
             println!(
-                "{:<38} {:>10} {:>10} {:>8}  state",
-                "producer", "samples/s", "lag ms", "held"
+                "{:<38} {:>10} {:>8} {:>11} {:>8} {:>8}  state",
+                "producer", "samples/s", "lag ms", "offset µs", "RTT µs", "held"
             );
             let mut callers = handle.callers();
             callers.sort_by_key(|c| c.id);
@@ -136,8 +137,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let lag = newest
                     .get(&caller.id)
                     .map_or(f64::NAN, |t| now.nanos_since(t) as f64 / 1e6);
+                let (offset, rtt) = caller.clock.map_or((f64::NAN, f64::NAN), |c| {
+                    (c.offset_nanos as f64 / 1e3, c.delay_nanos as f64 / 1e3)
+                });
                 println!(
-                    "{:<38} {rate:>10.0} {lag:>10.1} {:>8}  {:?}",
+                    "{:<38} {rate:>10.0} {lag:>8.1} {offset:>11.1} {rtt:>8.1} {:>8}  {:?}",
                     caller.id.to_string(),
                     caller.stored,
                     caller.state

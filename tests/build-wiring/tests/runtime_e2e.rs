@@ -10,6 +10,8 @@
 //! - the aggregator restarted: connections come back by themselves;
 //! - the aggregator's runtime out of process;
 //! - mutual TLS;
+//! - a producer whose clock runs 30 s ahead: its offset is measured (shown
+//!   on the handle) and its samples land on the aggregator's clock;
 //! - discovery: the aggregator finds the producer over loopback-only mDNS
 //!   (`discover = ..., interfaces = "loopback"`), inside a network
 //!   namespace this test creates (`unshare -n`); the producer restarted on
@@ -87,7 +89,7 @@ fn spawn_producer(
     start: u32,
     tls: Option<&Path>,
 ) -> ProducerProcess {
-    spawn_producer_with(listen, state, start, tls, None)
+    spawn_producer_with(listen, state, start, tls, None, 0)
 }
 
 /// [`spawn_producer`], advertising under `publish` (loopback-only mDNS).
@@ -97,6 +99,7 @@ fn spawn_producer_with(
     start: u32,
     tls: Option<&Path>,
     publish: Option<&str>,
+    clock_offset_ms: i64,
 ) -> ProducerProcess {
     let mut command = Process::new(env!("CARGO_BIN_EXE_e2e_producer"));
     command
@@ -105,6 +108,7 @@ fn spawn_producer_with(
         .env("TSERCOM_STATE_DIR", state)
         .env_remove("E2E_TLS_DIR")
         .env_remove("E2E_PUBLISH")
+        .env("E2E_CLOCK_OFFSET_MS", clock_offset_ms.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
     if let Some(dir) = tls {
@@ -303,6 +307,16 @@ fn e2e_aggregator_runtime_out_of_process() {
     let values = take_values(&handle, &mut manager, producer_id, 20);
     assert_consecutive(&values);
     assert_echo(&handle, &mut manager, producer_id, To::All);
+    // The child's clock estimate crossed the IPC too (reported before the
+    // stream opened, so before any sample).
+    let callers = handle.callers();
+    let estimate = callers[0].clock.expect("the clock estimate, over IPC");
+    assert!(
+        estimate.offset_nanos.abs() <= estimate.delay_nanos / 2 + 1,
+        "same machine clock: offset {} ns within half the round trip {} ns",
+        estimate.offset_nanos,
+        estimate.delay_nanos
+    );
     manager.shutdown().expect("shutdown");
     drop(producer);
 }
@@ -423,7 +437,7 @@ fn e2e_mdns_discovery_and_restart_on_a_new_port() {
     let service = "_e2esensor._tcp";
     let any_port: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let state = tempfile::tempdir().expect("tempdir");
-    let producer = spawn_producer_with(any_port, state.path(), 0, None, Some(service));
+    let producer = spawn_producer_with(any_port, state.path(), 0, None, Some(service), 0);
     let mut manager = RuntimeManager::new();
     let handle = manager.register(Finder).expect("register");
     manager.start_in_process().expect("start");
@@ -436,7 +450,7 @@ fn e2e_mdns_discovery_and_restart_on_a_new_port() {
     // announcement of the same instance moves the connection there.
     let old_id = producer.id;
     drop(producer);
-    let producer = spawn_producer_with(any_port, state.path(), 1000, None, Some(service));
+    let producer = spawn_producer_with(any_port, state.path(), 1000, None, Some(service), 0);
     assert_eq!(producer.id, old_id, "the CallerId survived the restart");
     let mut after = Vec::new();
     while after.len() < 10 {
@@ -446,5 +460,51 @@ fn e2e_mdns_discovery_and_restart_on_a_new_port() {
     assert_eq!(after[0], 1000.0, "the restarted producer's first reading");
     assert_consecutive(&after);
     assert_eq!(handle.callers().len(), 1, "one caller across the restart");
+    manager.shutdown().expect("shutdown");
+}
+
+#[test]
+fn e2e_a_producer_clock_offset_is_measured_and_applied() {
+    const AHEAD_MS: i64 = 30_000;
+    let state = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let producer = spawn_producer_with(addr, state.path(), 0, None, None, AHEAD_MS);
+    let mut manager = RuntimeManager::new();
+    let handle = manager
+        .register(collector(&producer, addr, CallerId::random()))
+        .expect("register");
+    manager.start_in_process().expect("start");
+
+    // The producer stamps on its clock (30 s ahead); what arrives is on
+    // ours: not in the future (a second of slack), not older than 20 s.
+    let mut checked = 0;
+    while checked < 20 {
+        assert!(handle.data().wait_new(WAIT), "samples arrived in time");
+        for (_, samples) in handle.data().take_new() {
+            let now = Timestamp::now();
+            for sample in samples {
+                let age_ms = now.nanos_since(&sample.timestamp) / 1_000_000;
+                assert!(
+                    (-1_000..20_000).contains(&age_ms),
+                    "sample at {} converted to this clock (now {now}, age {age_ms} ms)",
+                    sample.timestamp
+                );
+                checked += 1;
+            }
+        }
+        manager.check_error().expect("no runtime error");
+    }
+
+    // The estimate on the handle: 30 s, within half its round trip (the
+    // exchange's own bound; both clocks read this machine's clock).
+    let callers = handle.callers();
+    let estimate = callers[0].clock.expect("a clock estimate is shown");
+    let error = (estimate.offset_nanos - i128::from(AHEAD_MS) * 1_000_000).abs();
+    assert!(
+        error <= estimate.delay_nanos / 2 + 1,
+        "offset {} ns, error {error} ns, round trip {} ns",
+        estimate.offset_nanos,
+        estimate.delay_nanos
+    );
     manager.shutdown().expect("shutdown");
 }

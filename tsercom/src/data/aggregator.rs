@@ -13,7 +13,7 @@ use super::store::{CallerStore, Retention};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::queue::{DropCounter, OverflowPolicy};
-use crate::time::Timestamp;
+use crate::time::{Estimate, Timestamp};
 
 /// One sample and its time (in the local timebase).
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +48,9 @@ pub struct CallerInfo {
     pub stored: usize,
     /// Samples not yet taken.
     pub unread: usize,
+    /// The caller's clock relative to ours (offset and the round trip it
+    /// was measured with), when the runtime measures it.
+    pub clock: Option<Estimate>,
 }
 
 /// Counters of the data path.
@@ -66,6 +69,7 @@ struct Entry<D> {
     state: ConnectionState,
     peer: Option<String>,
     deregistered_at: Option<Instant>,
+    clock: Option<Estimate>,
 }
 
 struct State<D> {
@@ -351,6 +355,7 @@ impl<D> RemoteDataAggregator<D> {
                 peer: e.peer.clone(),
                 stored: e.store.len(),
                 unread: e.store.unread(),
+                clock: e.clock,
             })
             .collect();
         out.sort_by_key(|c| c.id);
@@ -376,11 +381,20 @@ impl<D> RemoteDataAggregator<D> {
             state: ConnectionState::Connected,
             peer: None,
             deregistered_at: None,
+            clock: None,
         });
         entry.state = ConnectionState::Connected;
         entry.deregistered_at = None;
         if peer.is_some() {
             entry.peer = peer;
+        }
+    }
+
+    /// Records `caller`'s current clock estimate (shown in
+    /// [`CallerInfo::clock`]).
+    pub(crate) fn set_clock(&self, caller: CallerId, estimate: Estimate) {
+        if let Some(e) = self.lock().callers.get_mut(&caller) {
+            e.clock = Some(estimate);
         }
     }
 
@@ -414,9 +428,15 @@ impl<D> RemoteDataAggregator<D> {
         }
     }
 
-    /// Like [`push`](Self::push) from blocking code.
-    #[allow(dead_code)] // for blocking producers (the IPC reader); exercised by the unit tests
-    pub(crate) fn push_blocking(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
+    /// Stores a sample for `caller` from blocking code (a custom source, a
+    /// replay, a benchmark), with the aggregator's retention and overflow
+    /// policy: under `Block`, waits for a take when the caller's store is
+    /// full of unread samples.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once the aggregator is closed;
+    /// [`Error::QueueFull`] under the `Error` policy.
+    pub fn push_blocking(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
         let mut data = Some(data);
         loop {
             if self.try_push(caller, time, &mut data)? {
@@ -454,6 +474,7 @@ impl<D> RemoteDataAggregator<D> {
             state: ConnectionState::Connected,
             peer: None,
             deregistered_at: None,
+            clock: None,
         });
         if !entry.store.has_room(&retention) {
             match self.shared.policy {

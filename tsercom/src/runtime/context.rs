@@ -12,7 +12,7 @@ use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};
 use crate::proto::ipc;
 use crate::queue::{BoundedQueue, QueueConfig, QueueStats};
-use crate::time::Timestamp;
+use crate::time::{Estimate, Timestamp};
 
 /// Per-caller event queues; shared by the handle (which sends) and the
 /// endpoints (which receive).
@@ -218,6 +218,24 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
+    fn set_clock(&self, caller: CallerId, estimate: Estimate) {
+        match self {
+            DataSink::Local(a) => a.set_clock(caller, estimate),
+            DataSink::Ipc { runtime, tx } => send_control(
+                tx,
+                ipc::Frame {
+                    kind: Some(ipc::frame::Kind::Clock(ipc::Clock {
+                        runtime: *runtime,
+                        caller_id: caller.to_string(),
+                        offset_nanos: clamp_i64(estimate.offset_nanos),
+                        delay_nanos: clamp_i64(estimate.delay_nanos),
+                        samples: u32::try_from(estimate.samples).unwrap_or(u32::MAX),
+                    })),
+                },
+            ),
+        }
+    }
+
     fn deregister(&self, caller: CallerId) {
         match self {
             DataSink::Local(a) => a.deregister(caller),
@@ -393,6 +411,13 @@ impl<D: prost::Message, E> Endpoint<D, E> {
         self.events.pop().await
     }
 
+    /// Reports this caller's clock relative to ours (its offset and the
+    /// round trip it was measured with): shown on the handle in
+    /// [`CallerInfo::clock`](crate::data::CallerInfo::clock).
+    pub fn report_clock(&self, estimate: Estimate) {
+        self.data.set_clock(self.caller, estimate);
+    }
+
     /// The caller's event queue (to stream it, see `queue::queue_stream`).
     pub(crate) fn event_queue(&self) -> Arc<BoundedQueue<E>> {
         Arc::clone(&self.events)
@@ -417,4 +442,8 @@ impl<D: prost::Message, E> Drop for Endpoint<D, E> {
             self.router.deregister(self.caller, &self.events);
         }
     }
+}
+
+fn clamp_i64(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }

@@ -22,7 +22,7 @@ mod context;
 mod errors;
 mod handle;
 mod manager;
-mod process;
+pub(crate) mod process;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -126,6 +126,26 @@ pub struct RuntimeConfig {
     pub listen: Vec<SocketAddr>,
     /// The id it presents to peers.
     pub identity: Identity,
+    /// The runtime's local clock: what it stamps samples and events with and
+    /// answers clock sync from (default the system clock; a simulator's or
+    /// a test's skewed clock otherwise).
+    pub clock: RuntimeClock,
+}
+
+/// A runtime's local clock (compared by identity).
+#[derive(Clone, Debug)]
+pub struct RuntimeClock(pub std::sync::Arc<dyn crate::time::Clock>);
+
+impl Default for RuntimeClock {
+    fn default() -> Self {
+        RuntimeClock(std::sync::Arc::new(crate::time::SystemClock))
+    }
+}
+
+impl PartialEq for RuntimeClock {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -147,6 +167,7 @@ impl Default for RuntimeConfig {
             discovery: DiscoveryConfig::default(),
             listen: vec![SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))],
             identity: Identity::default(),
+            clock: RuntimeClock::default(),
         }
     }
 }
@@ -200,6 +221,12 @@ impl RuntimeConfig {
     /// With this identity.
     pub fn with_identity(mut self, identity: Identity) -> Self {
         self.identity = identity;
+        self
+    }
+
+    /// With this local clock (see [`RuntimeConfig::clock`]).
+    pub fn with_clock(mut self, clock: impl crate::time::Clock + 'static) -> Self {
+        self.clock = RuntimeClock(std::sync::Arc::new(clock));
         self
     }
 

@@ -36,7 +36,7 @@ use crate::caller_id::CallerId;
 use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};
 use crate::proto::ipc::{self, frame::Kind};
-use crate::time::Timestamp;
+use crate::time::{Estimate, Timestamp};
 
 /// Set in the child's environment: the socket to connect to.
 pub(crate) const SOCKET_ENV: &str = "TSERCOM_CHILD_SOCKET";
@@ -50,8 +50,22 @@ pub(crate) fn frame(kind: Kind) -> ipc::Frame {
     ipc::Frame { kind: Some(kind) }
 }
 
+/// Appends `f` to `buf` as the socket carries it: a 4-byte big-endian
+/// length, then the protobuf encoding.
+pub fn encode_frame(f: &ipc::Frame, buf: &mut Vec<u8>) -> Result<()> {
+    let len = u32::try_from(f.encoded_len()).map_err(|_| Error::Invalid {
+        what: "IPC frame",
+        reason: "larger than 4 GiB".into(),
+    })?;
+    buf.extend_from_slice(&len.to_be_bytes());
+    f.encode(buf).map_err(|e| Error::Invalid {
+        what: "IPC frame",
+        reason: e.to_string(),
+    })
+}
+
 /// Reads one frame; `Ok(None)` at a clean end of stream.
-pub(crate) async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> Result<Option<ipc::Frame>> {
+pub async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> Result<Option<ipc::Frame>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -91,15 +105,7 @@ async fn write_frames<W: AsyncWriteExt + Unpin>(
     while let Some(f) = rx.recv().await {
         let last = matches!(f.kind, Some(Kind::Stopped(_)));
         buf.clear();
-        let len = u32::try_from(f.encoded_len()).map_err(|_| Error::Invalid {
-            what: "IPC frame",
-            reason: "larger than 4 GiB".into(),
-        })?;
-        buf.extend_from_slice(&len.to_be_bytes());
-        f.encode(&mut buf).map_err(|e| Error::Invalid {
-            what: "IPC frame",
-            reason: e.to_string(),
-        })?;
+        encode_frame(&f, &mut buf)?;
         w.write_all(&buf).await.map_err(ipc_io)?;
         if last || rx.is_empty() {
             w.flush().await.map_err(ipc_io)?;
@@ -123,6 +129,7 @@ pub(crate) trait ParentSide: Send + Sync {
     fn name(&self) -> &str;
     fn on_data(&self, data: ipc::Data) -> BoxFuture<'_, Result<()>>;
     fn on_caller(&self, caller: ipc::Caller) -> Result<()>;
+    fn on_clock(&self, clock: ipc::Clock) -> Result<()>;
     fn close(&self);
 }
 
@@ -187,6 +194,19 @@ where
             })?;
             self.data.push(caller, timestamp, value).await
         })
+    }
+
+    fn on_clock(&self, c: ipc::Clock) -> Result<()> {
+        let caller = CallerId::parse(&c.caller_id)?;
+        self.data.set_clock(
+            caller,
+            Estimate {
+                offset_nanos: i128::from(c.offset_nanos),
+                delay_nanos: i128::from(c.delay_nanos),
+                samples: c.samples as usize,
+            },
+        );
+        Ok(())
     }
 
     fn on_caller(&self, c: ipc::Caller) -> Result<()> {
@@ -390,6 +410,17 @@ pub(crate) async fn start_parent(
                             errors.report(
                                 part.name(),
                                 format!("bad caller frame from the child: {e}"),
+                            );
+                        }
+                    }
+                    Some(Kind::Clock(c)) => {
+                        if let Some(part) =
+                            usize::try_from(c.runtime).ok().and_then(|i| parts.get(i))
+                            && let Err(e) = part.on_clock(c)
+                        {
+                            errors.report(
+                                part.name(),
+                                format!("bad clock frame from the child: {e}"),
                             );
                         }
                     }

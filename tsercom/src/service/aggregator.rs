@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::queue::{OverflowPolicy, QueueConfig};
 use crate::rpc::{Backoff, Outbox, TokioSleeper, run_clock_sync};
 use crate::runtime::{BoxFuture, Endpoint, Runtime, RuntimeContext, StopReason};
-use crate::time::{Clock, SynchronizedClock, SystemClock, Timestamp};
+use crate::time::{Clock, SyncState, SynchronizedClock};
 
 /// Clock-sync exchanges per connection: one per second, min-RTT over the
 /// last eight.
@@ -174,7 +174,7 @@ async fn session<M: StreamService, H: Hooks>(
         reason: status.to_string(),
     };
     // The offset to this producer's clock.
-    let local: Arc<dyn Clock> = Arc::new(SystemClock);
+    let local: Arc<dyn Clock> = Arc::clone(&shared.ctx.config().clock.0);
     let clock = SynchronizedClock::new(Arc::clone(&local));
     let _sync = clock_sync.then(|| {
         AbortOnDrop(tokio::spawn(run_clock_sync(
@@ -196,6 +196,25 @@ async fn session<M: StreamService, H: Hooks>(
                 .entry(peer)
                 .or_insert_with(|| Arc::new(shared.ctx.register_caller(peer, None))),
         )
+    };
+    // Each new estimate is shown on the handle (`CallerInfo::clock`); the
+    // current one before the stream opens, so it precedes the data.
+    if let SyncState::Synchronized(estimate) = clock.state() {
+        endpoint.report_clock(estimate);
+    }
+    let _report = {
+        let mut estimates = clock.watch();
+        let endpoint = Arc::clone(&endpoint);
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                if let SyncState::Synchronized(estimate) = *estimates.borrow_and_update() {
+                    endpoint.report_clock(estimate);
+                }
+                if estimates.changed().await.is_err() {
+                    break;
+                }
+            }
+        }))
     };
 
     let mut request = tonic::Request::new(event_stream::<M>(&endpoint, clock.clone()));
@@ -226,7 +245,7 @@ async fn session<M: StreamService, H: Hooks>(
             Ok(Some(mut sample)) => {
                 let time = match read_timestamp(M::response_timestamp(&mut sample)) {
                     Ok(Some(t)) => clock.to_local(t),
-                    Ok(None) => Timestamp::now(),
+                    Ok(None) => clock.local_now(),
                     Err(e) => {
                         break Err(Error::Invalid {
                             what: "sample timestamp from a producer",

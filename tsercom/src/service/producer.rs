@@ -20,7 +20,7 @@ use crate::discovery::{self, Interfaces, Publisher};
 use crate::error::{Error, Result};
 use crate::rpc::{RunningServer, Server};
 use crate::runtime::{BoxFuture, Runtime, RuntimeContext, StopReason};
-use crate::time::Timestamp;
+use crate::time::Clock;
 
 /// A producer runtime for the stream method `M` with hooks `H` (what
 /// [`producer`] creates).
@@ -77,6 +77,7 @@ impl<M: StreamService, H: Hooks> Runtime for Producer<M, H> {
                 _m: PhantomData,
             };
             let server = Server::new(id)
+                .with_clock(Arc::clone(&config.clock.0))
                 .with_tls(config.server_tls.clone())
                 .add_service(service)
                 .serve(&listen_addresses(
@@ -197,6 +198,7 @@ struct Outgoing<M: StreamService> {
     errors: mpsc::Receiver<Status>,
     stopping: watch::Receiver<bool>,
     stopped: BoxFuture<'static, ()>,
+    clock: Arc<dyn Clock>,
 }
 
 impl<M: StreamService> tokio_stream::Stream for Outgoing<M> {
@@ -214,7 +216,7 @@ impl<M: StreamService> tokio_stream::Stream for Outgoing<M> {
         match Pin::new(&mut this.data).poll_next(cx) {
             Poll::Ready(Some(mut item)) => {
                 if let Some(field @ None) = M::response_timestamp(&mut item) {
-                    *field = Some(Timestamp::now().to_proto());
+                    *field = Some(this.clock.now().to_proto());
                 }
                 Poll::Ready(Some(Ok(item)))
             }
@@ -270,7 +272,9 @@ fn open_stream<M: StreamService, H: Hooks>(
     // The reader's error status for the aggregator (one at most).
     let (tx, errors) = mpsc::channel(1);
     let mut stopped_rx = shared.stopping.subscribe();
+    let clock = Arc::clone(&shared.ctx.config().clock.0);
     let outgoing = Outgoing::<M> {
+        clock: Arc::clone(&clock),
         data: QueueStream::new(endpoint.event_queue()),
         errors,
         stopping: shared.stopping.subscribe(),
@@ -293,7 +297,7 @@ fn open_stream<M: StreamService, H: Hooks>(
                     let time = match read_timestamp(M::request_timestamp(&mut event)) {
                         Ok(Some(t)) => t,
                         Ok(None) => {
-                            let now = Timestamp::now();
+                            let now = clock.now();
                             write_timestamp(M::request_timestamp(&mut event), now);
                             now
                         }

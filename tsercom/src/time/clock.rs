@@ -182,6 +182,16 @@ impl SynchronizedClock {
         self.state.send_replace(SyncState::Synchronized(estimate));
     }
 
+    /// The local clock's time (no offset applied).
+    pub fn local_now(&self) -> Timestamp {
+        self.local.now()
+    }
+
+    /// Follows the state: the receiver sees every new estimate.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<SyncState> {
+        self.state.subscribe()
+    }
+
     /// The current state.
     pub fn state(&self) -> SyncState {
         *self.state.borrow()

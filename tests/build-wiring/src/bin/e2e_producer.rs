@@ -5,7 +5,8 @@
 //! (where its CallerId persists), `E2E_START` (first value, default 0),
 //! `E2E_TLS_DIR` (mutual TLS with `ca.pem`, `server.crt`, `server.key`),
 //! `E2E_PUBLISH` (advertise under this service type over loopback-only
-//! mDNS).
+//! mDNS), `E2E_CLOCK_OFFSET_MS` (its clock runs this far ahead of the
+//! system clock).
 //! Prints `ready <caller id>` once serving; streams readings 0, 1, 2, ...
 //! (from `E2E_START`) every 20 ms; answers each command with a reading of
 //! -1; exits when stdin closes, or after 300 s at most.
@@ -21,6 +22,7 @@ use tsercom::discovery::Interfaces;
 use tsercom::rpc::ServerTls;
 use tsercom::runtime::RuntimeConfig;
 use tsercom::service::Hooks;
+use tsercom::time::{OffsetClock, SystemClock};
 use tsercom::{CallerId, RuntimeManager, To};
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
@@ -30,11 +32,18 @@ struct Thermometer {
     listen: Option<SocketAddr>,
     tls: Option<PathBuf>,
     publish: Option<String>,
+    clock_offset_ms: i64,
 }
 
 impl Hooks for Thermometer {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
         let mut config = config.with_listen(self.listen);
+        if self.clock_offset_ms != 0 {
+            config = config.with_clock(OffsetClock {
+                base: SystemClock,
+                offset_nanos: i128::from(self.clock_offset_ms) * 1_000_000,
+            });
+        }
         if let Some(service_type) = &self.publish {
             config.discovery.publish = Some((service_type.clone(), "Thermometer".into()));
             config.discovery.interfaces = Interfaces::LoopbackOnly;
@@ -64,6 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         listen: Some(listen),
         tls,
         publish: std::env::var("E2E_PUBLISH").ok(),
+        clock_offset_ms: std::env::var("E2E_CLOCK_OFFSET_MS").map_or(Ok(0), |s| s.parse())?,
     })?;
     manager.start_in_process()?;
     manager.check_error()?;
