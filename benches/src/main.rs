@@ -259,6 +259,12 @@ fn main() -> tsercom::Result<()> {
                     r.rate()
                 );
             }
+            for (r, target) in results.iter().zip([2_000_000.0, 500_000.0]) {
+                target_line(
+                    &format!("{} ≥ {target:.0} samples/s", r.mode),
+                    r.rate() >= target,
+                );
+            }
             let json_path =
                 arg_value(&args, "--json").unwrap_or_else(|| "target/bench-handle.json".into());
             let rows: Vec<String> = results
@@ -317,6 +323,9 @@ fn main() -> tsercom::Result<()> {
             ] {
                 let (median, max) = summary(d);
                 println!("{what:<44} {rounds:>8} {median:>12.1} {max:>10.1}");
+                if key == "first_sample" {
+                    target_line("discovery → first sample < 1.5 s (max)", max < 1500.0);
+                }
                 json.push(format!(
                     "{{\"scenario\":\"discovery\",\"measure\":\"{key}\",\"rounds\":{rounds},\"median_ms\":{median:.1},\"max_ms\":{max:.1}}}"
                 ));
@@ -352,6 +361,15 @@ fn main() -> tsercom::Result<()> {
                     r.converged_ms.map_or("null".to_owned(), |c| format!("{c:.1}"))
                 ));
             }
+            for r in &rows {
+                target_line(
+                    &format!(
+                        "{} at {} ms: error < 50 µs, converged within 1 s",
+                        r.method, r.injected_ms
+                    ),
+                    r.error_us < 50.0 && r.converged_ms.is_some_and(|c| c <= 1000.0),
+                );
+            }
             write_json(&args, "clock", &json)
         }
         Some("reconnect") => {
@@ -372,6 +390,7 @@ fn main() -> tsercom::Result<()> {
                 "{:<28} {:>10} {:>12.1} {:>10.1}",
                 "loopback, backoff 50–500 ms", rounds, median, max
             );
+            target_line("reconnect → flowing < 1 s (max)", max < 1000.0);
             let json = vec![format!(
                 "{{\"scenario\":\"reconnect\",\"rounds\":{rounds},\"median_ms\":{median:.1},\"max_ms\":{max:.1}}}"
             )];
@@ -414,6 +433,8 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
         .unwrap_or(5);
     let samples: Option<u64> = arg_value(args, "--samples").and_then(|s| s.parse().ok());
     let mut json = Vec::new();
+    let mut verdicts: Vec<(String, bool)> = Vec::new();
+    let mut scale_rows: Vec<(usize, u64, f64)> = Vec::new();
     match scenario {
         "latency" => println!(
             "{:>9} {:>9} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>7}",
@@ -477,6 +498,10 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
                 tonic.quantile_us(0.999),
                 p99_ratio
             );
+            verdicts.push((
+                format!("{k} producers: p99 ≤ 1.2× plain tonic"),
+                p99_ratio <= 1.2,
+            ));
             json.push(format!(
                 "{{\"scenario\":\"latency\",\"producers\":{k},\"samples\":{total},\"tsercom_us\":{{\"p50\":{:.1},\"p99\":{:.1},\"p999\":{:.1}}},\"tonic_us\":{{\"p50\":{:.1},\"p99\":{:.1},\"p999\":{:.1}}},\"p99_ratio\":{p99_ratio:.3}}}",
                 ours.quantile_us(0.5),
@@ -500,6 +525,10 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
                 per_sample_us(&tonic),
                 ratio
             );
+            if scenario == "ingest" {
+                verdicts.push((format!("{k} producers: ≥ 0.9× plain tonic"), ratio >= 0.9));
+            }
+            scale_rows.push((k, ours.rss_kib, per_sample_us(&ours)));
             json.push(format!(
                 "{{\"scenario\":\"{scenario}\",\"producers\":{k},\"samples\":{total},\"tsercom\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"tonic\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"ratio\":{ratio:.3}}}",
                 ours.rate(),
@@ -511,7 +540,30 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
             ));
         }
     }
+    if scenario == "scale"
+        && let (Some(first), Some(last)) = (scale_rows.first(), scale_rows.last())
+    {
+        verdicts.push((
+            format!("{} producers: RSS < 300 MB", last.0),
+            (last.1 as f64) * 1024.0 < 300e6,
+        ));
+        verdicts.push((
+            format!(
+                "cost per sample flat (within 25 %) from {} to {} producers: {:.2} → {:.2} µs",
+                first.0, last.0, first.2, last.2
+            ),
+            last.2 <= first.2 * 1.25,
+        ));
+    }
+    for (what, met) in &verdicts {
+        target_line(what, *met);
+    }
     write_json(args, scenario, &json)
+}
+
+/// Prints whether a target (BENCHMARKS.md) is met; reported, not asserted.
+fn target_line(what: &str, met: bool) {
+    println!("target {what}: {}", if met { "met" } else { "MISSED" });
 }
 
 /// `scale-child <tsercom|tonic> <k> <total>`: one flood run, printed as

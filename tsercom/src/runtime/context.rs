@@ -119,9 +119,19 @@ impl<E> EventRouter<E> {
                     .collect();
                 targets.sort_by_key(|(id, _)| *id);
                 let mut first_error = None;
-                for (_, queue) in targets {
+                let mut event = Some(event);
+                let last = targets.len().saturating_sub(1);
+                for (i, (_, queue)) in targets.into_iter().enumerate() {
+                    // The last target gets the event itself: no clone for
+                    // one caller.
+                    let item = if i == last {
+                        event.take()
+                    } else {
+                        event.clone()
+                    };
+                    let Some(item) = item else { break };
                     // A caller that left meanwhile is not an error of the broadcast.
-                    match queue.push_blocking(event.clone()) {
+                    match queue.push_blocking(item) {
                         Ok(()) | Err(Error::Closed(_)) => {}
                         Err(e) => {
                             first_error.get_or_insert(e);

@@ -96,20 +96,28 @@ fn ipc_io(source: std::io::Error) -> Error {
     }
 }
 
+/// Most bytes gathered for one write.
+const WRITE_BATCH: usize = 64 * 1024;
+
 /// Writes frames from `rx` until it closes or a `Stopped` frame was written.
+/// The frames already queued are gathered into one write (up to
+/// [`WRITE_BATCH`] bytes): one system call for a burst, not one per frame.
 async fn write_frames<W: AsyncWriteExt + Unpin>(
     mut w: W,
     mut rx: mpsc::Receiver<ipc::Frame>,
 ) -> Result<()> {
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(WRITE_BATCH);
     while let Some(f) = rx.recv().await {
-        let last = matches!(f.kind, Some(Kind::Stopped(_)));
+        let mut last = matches!(f.kind, Some(Kind::Stopped(_)));
         buf.clear();
         encode_frame(&f, &mut buf)?;
-        w.write_all(&buf).await.map_err(ipc_io)?;
-        if last || rx.is_empty() {
-            w.flush().await.map_err(ipc_io)?;
+        while !last && buf.len() < WRITE_BATCH {
+            let Ok(f) = rx.try_recv() else { break };
+            last = matches!(f.kind, Some(Kind::Stopped(_)));
+            encode_frame(&f, &mut buf)?;
         }
+        w.write_all(&buf).await.map_err(ipc_io)?;
+        w.flush().await.map_err(ipc_io)?;
         if last {
             break;
         }
