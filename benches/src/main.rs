@@ -469,7 +469,7 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
             ),
             "scale" => (
                 stream::Pace::Flood,
-                samples.unwrap_or((k as u64 * 200).max(200_000)),
+                samples.unwrap_or((k as u64 * 1000).max(200_000)),
             ),
             _ => (stream::Pace::Flood, samples.unwrap_or(400_000)),
         };

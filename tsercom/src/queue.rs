@@ -246,10 +246,18 @@ impl<T> BoundedQueue<T> {
         }
     }
 
-    /// Wakes pushers waiting for room. Called only by a pop that took from
-    /// a full queue: pushers wait only on a full queue (checked under the
-    /// lock), so every other pop would wake nobody — and a condvar
-    /// `notify_all` is a system call even then.
+    /// The length at which blocked pushers are woken: half the capacity.
+    /// Pushers wait only on a full queue (checked under the lock); pops
+    /// take one item at a time, so a queue that was full passes through
+    /// this length before it can be empty, and the pop that reaches it
+    /// wakes them. Waking at half rather than at the first free slot lets
+    /// a pusher refill half a queue per wake-up instead of ping-ponging one
+    /// item per wake-up (a condvar `notify_all` is a system call).
+    fn low_water(&self) -> usize {
+        self.config.capacity / 2
+    }
+
+    /// Wakes pushers waiting for room (see [`low_water`](Self::low_water)).
     fn took(&self) {
         self.space_cv.notify_all();
         self.space.notify_waiters();
@@ -257,10 +265,10 @@ impl<T> BoundedQueue<T> {
 
     pub(crate) fn try_pop(&self) -> Option<T> {
         let mut state = self.lock();
-        let was_full = state.items.len() >= self.config.capacity;
         let item = state.items.pop_front();
+        let wake = item.is_some() && state.items.len() == self.low_water();
         drop(state);
-        if item.is_some() && was_full {
+        if wake {
             self.took();
         }
         item
@@ -281,11 +289,11 @@ impl<T> BoundedQueue<T> {
             notified.as_mut().enable();
             {
                 let mut state = self.lock();
-                let was_full = state.items.len() >= self.config.capacity;
                 if let Some(item) = state.items.pop_front() {
                     let more = !state.items.is_empty();
+                    let wake = state.items.len() == self.low_water();
                     drop(state);
-                    if was_full {
+                    if wake {
                         self.took();
                     }
                     if more {

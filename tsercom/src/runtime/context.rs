@@ -112,11 +112,20 @@ impl<E> EventRouter<E> {
                 queue.push_blocking(event)
             }
             super::To::All => {
-                let mut targets: Vec<(CallerId, Arc<BoundedQueue<E>>)> = self
-                    .lock()
-                    .iter()
-                    .map(|(id, q)| (*id, Arc::clone(q)))
-                    .collect();
+                let mut targets: Vec<(CallerId, Arc<BoundedQueue<E>>)> = {
+                    let callers = self.lock();
+                    // One caller (a producer's usual case): no list to build.
+                    if callers.len() == 1
+                        && let Some(queue) = callers.values().next().map(Arc::clone)
+                    {
+                        drop(callers);
+                        return match queue.push_blocking(event) {
+                            Ok(()) | Err(Error::Closed(_)) => Ok(()),
+                            Err(e) => Err(e),
+                        };
+                    }
+                    callers.iter().map(|(id, q)| (*id, Arc::clone(q))).collect()
+                };
                 targets.sort_by_key(|(id, _)| *id);
                 let mut first_error = None;
                 let mut event = Some(event);
