@@ -96,6 +96,7 @@ pub(crate) fn child_aggregator() -> tsercom::Result<()> {
     });
     let mut manager = tsercom::RuntimeManager::new();
     let handle = manager.register(crate::stream::Collector {
+        keep: 0,
         peers: Vec::new(),
         discover: Some(SERVICE.into()),
     })?;

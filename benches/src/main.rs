@@ -480,7 +480,7 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
         } else {
             (
                 stream::tonic_run(k, total, pace)?,
-                stream::tsercom_run(k, total, pace)?,
+                stream::tsercom_run(k, total, pace, 0)?,
             )
         };
         let per_sample_us = |o: &stream::Outcome| o.cpu_s * 1e6 / o.samples as f64;
@@ -582,7 +582,7 @@ fn scale_child(args: &[String]) -> tsercom::Result<()> {
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| bad("total"))?;
     let outcome = match args.get(1).map(String::as_str) {
-        Some("tsercom") => stream::tsercom_run(k, total, stream::Pace::Flood)?,
+        Some("tsercom") => stream::tsercom_run(k, total, stream::Pace::Flood, 1024)?,
         Some("tonic") => stream::tonic_run(k, total, stream::Pace::Flood)?,
         _ => return Err(bad("side")),
     };

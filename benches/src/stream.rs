@@ -68,7 +68,9 @@ pub(crate) struct Outcome {
     pub(crate) elapsed: Duration,
     /// Push → taken, nanoseconds, every sample (latency runs) or empty.
     pub(crate) latencies: Vec<f64>,
-    /// Resident set after the run, KiB (the process: both sides).
+    /// Resident set once every producer was connected, before the first
+    /// sample, KiB (the process: both sides): the cost of the connections,
+    /// not of the data in flight or kept.
     pub(crate) rss_kib: u64,
     /// CPU seconds (user + system) the run used.
     pub(crate) cpu_s: f64,
@@ -201,6 +203,8 @@ impl Hooks for Producer {
 pub(crate) struct Collector {
     pub(crate) peers: Vec<SocketAddr>,
     pub(crate) discover: Option<String>,
+    /// Samples kept per producer (0: 65 536).
+    pub(crate) keep: usize,
 }
 
 impl Hooks for Collector {
@@ -214,7 +218,7 @@ impl Hooks for Collector {
         config
             .with_identity(Identity::Fixed(CallerId::random()))
             .with_retention(Retention {
-                max_samples: 1 << 16,
+                max_samples: if self.keep == 0 { 1 << 16 } else { self.keep },
                 max_age: None,
             })
             .with_data_policy(OverflowPolicy::Block)
@@ -264,7 +268,16 @@ fn take_all(
 }
 
 /// `k` generated producers and one generated aggregator in one manager.
-pub(crate) fn tsercom_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Outcome> {
+///
+/// `keep`: samples the aggregator keeps per producer for queries (0: the
+/// default 65 536); `scale` keeps 1 024 so that RSS shows the cost of a
+/// connection, not of the data kept.
+pub(crate) fn tsercom_run(
+    k: usize,
+    total: u64,
+    pace: Pace,
+    keep: usize,
+) -> tsercom::Result<Outcome> {
     let addrs = free_addrs(k)?;
     let mut manager = RuntimeManager::new();
     let producers: Vec<RuntimeHandle<Ack, Sample>> = addrs
@@ -279,12 +292,14 @@ pub(crate) fn tsercom_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<O
     let collector = manager.register(Collector {
         peers: addrs.clone(),
         discover: None,
+        keep,
     })?;
     manager.start_in_process()?;
     wait_for("producers connected", || {
         producers.iter().all(|p| !p.callers().is_empty()) && collector.callers().len() == k
     })?;
 
+    let rss_connected = rss_kib();
     let (cpu0, start) = (cpu_seconds(), Instant::now());
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     // Not scoped: on an error the pusher may wait on a full queue, and the
@@ -317,7 +332,7 @@ pub(crate) fn tsercom_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<O
         samples: total,
         elapsed,
         latencies,
-        rss_kib: rss_kib(),
+        rss_kib: rss_connected,
         cpu_s: cpu_seconds() - cpu0,
     };
     if collector.stats().data.dropped != 0 {
@@ -432,6 +447,7 @@ pub(crate) fn tonic_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Out
         }
     });
 
+    let rss_connected = rss_kib();
     let (cpu0, start) = (cpu_seconds(), Instant::now());
     let stop = AtomicBool::new(false);
     let want_latency = matches!(pace, Pace::PerSecond(_));
@@ -465,7 +481,7 @@ pub(crate) fn tonic_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Out
         samples: total,
         elapsed,
         latencies,
-        rss_kib: rss_kib(),
+        rss_kib: rss_connected,
         cpu_s: cpu_seconds() - cpu0,
     };
     watchdog.abort();
