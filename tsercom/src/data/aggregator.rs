@@ -74,6 +74,9 @@ struct Entry<D> {
 
 struct State<D> {
     callers: HashMap<CallerId, Entry<D>>,
+    /// How many callers have unread samples: readers wait only while it is
+    /// 0, so only its 0 → 1 step needs to wake them.
+    callers_unread: usize,
     closed: bool,
 }
 
@@ -125,6 +128,7 @@ impl<D> RemoteDataAggregator<D> {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     callers: HashMap::new(),
+                    callers_unread: 0,
                     closed: false,
                 }),
                 new_data_cv: Condvar::new(),
@@ -167,17 +171,25 @@ impl<D> RemoteDataAggregator<D> {
     where
         D: Clone,
     {
+        let retention = self.shared.retention;
         let mut state = self.lock();
+        let mut freed = false;
+        state.callers_unread = 0;
         let mut out: Vec<(CallerId, Vec<Sample<D>>)> = state
             .callers
             .iter_mut()
             .filter(|(_, e)| e.store.unread() > 0)
-            .map(|(id, e)| (*id, to_samples(e.store.take_new())))
+            .map(|(id, e)| {
+                freed |= !e.store.has_room(&retention);
+                (*id, to_samples(e.store.take_new()))
+            })
             .collect();
         self.sweep(&mut state);
         drop(state);
         out.sort_by_key(|(id, _)| *id);
-        self.made_room();
+        if freed {
+            self.made_room();
+        }
         out
     }
 
@@ -186,15 +198,27 @@ impl<D> RemoteDataAggregator<D> {
     where
         D: Clone,
     {
+        let retention = self.shared.retention;
         let mut state = self.lock();
+        let mut freed = false;
         let out = state
             .callers
             .get_mut(&caller)
-            .map(|e| to_samples(e.store.take_new()))
+            .map(|e| {
+                freed = !e.store.has_room(&retention);
+                to_samples(e.store.take_new())
+            })
             .unwrap_or_default();
+        if !out.is_empty() {
+            state.callers_unread = state.callers_unread.saturating_sub(1);
+        }
         self.sweep(&mut state);
         drop(state);
-        self.made_room();
+        // Pushers wait only for a store without room: wake them only when
+        // this take gave one room (a condvar `notify_all` is a system call).
+        if freed {
+            self.made_room();
+        }
         out
     }
 
@@ -500,8 +524,20 @@ impl<D> RemoteDataAggregator<D> {
         let Some(value) = data.take() else {
             return Ok(true);
         };
-        let was_empty = entry.store.unread() == 0;
+        let was_unread = entry.store.unread() > 0;
         let inserted = entry.store.insert(time, value, &retention);
+        let now_unread = entry.store.unread() > 0;
+        let wake = match (was_unread, now_unread) {
+            (false, true) => {
+                state.callers_unread += 1;
+                state.callers_unread == 1
+            }
+            (true, false) => {
+                state.callers_unread = state.callers_unread.saturating_sub(1);
+                false
+            }
+            _ => false,
+        };
         drop(state);
         self.shared.received.fetch_add(1, Ordering::Relaxed);
         self.shared
@@ -513,8 +549,8 @@ impl<D> RemoteDataAggregator<D> {
             self.shared.drops.accepted("data");
         }
         // Readers wait only while nothing is unread, so only the first
-        // unread sample of a caller needs to wake them.
-        if was_empty {
+        // caller with unread samples needs to wake them.
+        if wake {
             self.shared.new_data_cv.notify_all();
             self.shared.new_data.notify_waiters();
         }
@@ -552,6 +588,51 @@ mod tests {
             },
             policy,
         )
+    }
+
+    /// The count that gates reader wake-ups always equals the number of
+    /// callers with unread samples, through every path that changes it
+    /// (insert, in and out of order, an out-of-window sample evicted on
+    /// arrival, take for one, take for all).
+    #[test]
+    fn the_unread_caller_count_follows_every_change() {
+        let a: RemoteDataAggregator<f64> = RemoteDataAggregator::new(
+            Retention {
+                max_samples: 4,
+                max_age: Some(Duration::from_secs(10)),
+            },
+            OverflowPolicy::DropOldest,
+        );
+        let check = |a: &RemoteDataAggregator<f64>, step: &str| {
+            let state = a.lock();
+            let actual = state
+                .callers
+                .values()
+                .filter(|e| e.store.unread() > 0)
+                .count();
+            assert_eq!(state.callers_unread, actual, "after {step}");
+        };
+        let (x, y) = (CallerId::random(), CallerId::random());
+        a.push_blocking(x, t(100), 1.0).expect("push");
+        check(&a, "x's first");
+        a.push_blocking(x, t(101), 2.0).expect("push");
+        a.push_blocking(y, t(100), 3.0).expect("push");
+        check(&a, "y's first");
+        assert_eq!(a.take_new_for(x).len(), 2);
+        check(&a, "take x");
+        assert!(a.take_new_for(x).is_empty());
+        check(&a, "take x again");
+        // Older than the window behind x's newest: evicted on arrival.
+        a.push_blocking(x, t(50), 4.0).expect("push");
+        check(&a, "an out-of-window sample");
+        for i in 0..10 {
+            a.push_blocking(x, t(102 + i), 5.0).expect("push");
+        }
+        check(&a, "a full store dropping oldest");
+        assert_eq!(a.take_new().len(), 2);
+        check(&a, "take all");
+        a.push_blocking(y, t(99), 6.0).expect("push");
+        check(&a, "an out-of-order sample after a take");
     }
 
     #[test]
