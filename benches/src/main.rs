@@ -183,6 +183,54 @@ fn run(mode: &'static str, samples: u64, out_of_process: bool) -> tsercom::Resul
     })
 }
 
+/// The `handle` baseline: what a user writes without tsercom to get
+/// samples from a network task to their thread — a bounded tokio channel,
+/// `send().await` on a runtime task, `blocking_recv()` on the user's thread
+/// (no per-caller store, no queries).
+fn channel_baseline(samples: u64) -> tsercom::Result<Measured> {
+    let rt = runtime()?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bench::Sample>(65_536);
+    let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(async move {
+        if go_rx.await.is_err() {
+            return;
+        }
+        let base = Timestamp::new(1_700_000_000, 0).unwrap_or_else(|_| Timestamp::now());
+        for i in 0..samples {
+            let t = base.offset_by_nanos(i128::from(i)).unwrap_or(base);
+            let x = i as f64;
+            let sample = bench::Sample {
+                timestamp: Some(t.to_proto()),
+                a: x,
+                b: x + 1.0,
+                c: x + 2.0,
+                d: x + 3.0,
+            };
+            if tx.send(sample).await.is_err() {
+                return;
+            }
+        }
+    });
+    let start = Instant::now();
+    let _ = go_tx.send(());
+    let mut got = 0u64;
+    while got < samples {
+        if rx.blocking_recv().is_none() {
+            return Err(tsercom::Error::WrongState(
+                "the baseline channel closed early",
+            ));
+        }
+        got += 1;
+    }
+    let elapsed = start.elapsed();
+    rt.shutdown_timeout(Duration::from_secs(5));
+    Ok(Measured {
+        mode: "plain channel",
+        samples,
+        elapsed,
+    })
+}
+
 pub(crate) fn runtime() -> tsercom::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -245,6 +293,7 @@ fn main() -> tsercom::Result<()> {
             let results = [
                 run("in-process", samples, false)?,
                 run("out-of-process", samples, true)?,
+                channel_baseline(samples)?,
             ];
             println!(
                 "{:<16} {:>12} {:>12} {:>16}",
@@ -259,6 +308,10 @@ fn main() -> tsercom::Result<()> {
                     r.rate()
                 );
             }
+            println!(
+                "in process: {:.2}× the plain channel",
+                results[0].rate() / results[2].rate()
+            );
             for (r, target) in results.iter().zip([2_000_000.0, 500_000.0]) {
                 target_line(
                     &format!("{} ≥ {target:.0} samples/s", r.mode),
@@ -377,22 +430,31 @@ fn main() -> tsercom::Result<()> {
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(5);
             let rt = runtime()?;
-            let times = rt.block_on(net::reconnect(rounds))?;
-            let mut sorted: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-            sorted.sort_by(f64::total_cmp);
-            let median = sorted.get(sorted.len() / 2).copied().unwrap_or_default();
-            let max = sorted.last().copied().unwrap_or_default();
+            let summary = |times: &[Duration]| {
+                let mut sorted: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+                sorted.sort_by(f64::total_cmp);
+                (
+                    sorted.get(sorted.len() / 2).copied().unwrap_or_default(),
+                    sorted.last().copied().unwrap_or_default(),
+                )
+            };
+            let (median, max) = summary(&rt.block_on(net::reconnect(rounds))?);
+            let (tonic_median, tonic_max) = summary(&rt.block_on(net::reconnect_tonic(rounds))?);
             println!(
-                "{:<28} {:>10} {:>12} {:>10}",
-                "reconnect → flowing", "rounds", "median ms", "max ms"
+                "{:<44} {:>8} {:>12} {:>10}",
+                "reconnect → flowing (backoff 50–500 ms)", "rounds", "median ms", "max ms"
             );
             println!(
-                "{:<28} {:>10} {:>12.1} {:>10.1}",
-                "loopback, backoff 50–500 ms", rounds, median, max
+                "{:<44} {rounds:>8} {median:>12.1} {max:>10.1}",
+                "tsercom (spawn_connection, handshake)"
+            );
+            println!(
+                "{:<44} {rounds:>8} {tonic_median:>12.1} {tonic_max:>10.1}",
+                "plain tonic (retry loop)"
             );
             target_line("reconnect → flowing < 1 s (max)", max < 1000.0);
             let json = vec![format!(
-                "{{\"scenario\":\"reconnect\",\"rounds\":{rounds},\"median_ms\":{median:.1},\"max_ms\":{max:.1}}}"
+                "{{\"scenario\":\"reconnect\",\"rounds\":{rounds},\"median_ms\":{median:.1},\"max_ms\":{max:.1},\"tonic_median_ms\":{tonic_median:.1},\"tonic_max_ms\":{tonic_max:.1}}}"
             )];
             write_json(&args, "reconnect", &json)
         }

@@ -242,3 +242,101 @@ pub(crate) async fn reconnect(rounds: usize) -> tsercom::Result<Vec<Duration>> {
     server.stop().await;
     Ok(times)
 }
+
+/// A plain tonic server on its own runtime, so that stopping it (dropping
+/// the runtime) closes its connections too, as a crashed peer would.
+fn serve_plain(
+    addr: SocketAddr,
+    counter: Counter,
+) -> tsercom::Result<(SocketAddr, tokio::runtime::Runtime)> {
+    let io = |path: String| {
+        move |source| tsercom::Error::Io {
+            path: path.into(),
+            source,
+        }
+    };
+    // The old server's socket may take a moment to close: retry, bounded.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let listener = loop {
+        match std::net::TcpListener::bind(addr) {
+            Ok(l) => break l,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => return Err(io(addr.to_string())(e)),
+        }
+    };
+    listener
+        .set_nonblocking(true)
+        .map_err(io("nonblocking".into()))?;
+    let bound = listener.local_addr().map_err(io("local address".into()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(io("tokio runtime".into()))?;
+    runtime.spawn(async move {
+        let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+            return;
+        };
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let _ = tsercom::tonic::transport::Server::builder()
+            .add_service(IngestServer::new(counter))
+            .serve_with_incoming(incoming)
+            .await;
+    });
+    Ok((bound, runtime))
+}
+
+/// The `reconnect` baseline, plain tonic as a competent user writes it: a
+/// client task that connects, streams one sample per millisecond, and on
+/// any failure retries with the same backoff (50 ms, doubling, capped at
+/// 500 ms); the server stopped (its runtime dropped: listener and
+/// connections closed) and served again on the same port.
+pub(crate) async fn reconnect_tonic(rounds: usize) -> tsercom::Result<Vec<Duration>> {
+    use tokio_stream::StreamExt;
+    let counter = Counter::default();
+    let any: SocketAddr = "127.0.0.1:0"
+        .parse()
+        .map_err(|_| tsercom::Error::WrongState("addr"))?;
+    let (addr, mut server) = serve_plain(any, counter.clone())?;
+    let url = format!("http://{addr}");
+    let client = tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            if let Ok(mut client) = IngestClient::connect(url.clone()).await {
+                let samples = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(
+                    Duration::from_millis(1),
+                ))
+                .map(|_| Sample::default());
+                if let Ok(response) = client.stream(samples).await {
+                    backoff = Duration::from_millis(50);
+                    let mut acks = response.into_inner();
+                    while let Ok(Some(_)) = acks.message().await {}
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_millis(500));
+        }
+    });
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let before = counter.received.load(Ordering::Relaxed);
+        if !wait_count(&counter, before + 1).await {
+            client.abort();
+            return Err(tsercom::Error::WrongState("no data while connected"));
+        }
+        server.shutdown_background();
+        server = serve_plain(addr, counter.clone())?.1;
+        let back = Instant::now();
+        let before = counter.received.load(Ordering::Relaxed);
+        if !wait_count(&counter, before + 1).await {
+            client.abort();
+            return Err(tsercom::Error::WrongState(
+                "data did not flow after the peer came back",
+            ));
+        }
+        times.push(back.elapsed());
+    }
+    client.abort();
+    server.shutdown_background();
+    Ok(times)
+}
