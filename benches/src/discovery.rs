@@ -22,6 +22,18 @@ fn now_nanos() -> i128 {
     tsercom::Timestamp::now().unix_nanos()
 }
 
+/// A receiver that gets `()` when stdin closes (the parent ends a child by
+/// closing its stdin).
+fn stop_on_stdin_close() -> mpsc::Receiver<()> {
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        let _ = stop_tx.send(());
+    });
+    stop_rx
+}
+
 /// Child: publish until stdin closes; prints the time just before publishing.
 pub(crate) fn child_publish() -> tsercom::Result<()> {
     let id = CallerId::random();
@@ -35,12 +47,7 @@ pub(crate) fn child_publish() -> tsercom::Result<()> {
 
 /// Child: browse until stdin closes; prints the time of each Added/Removed.
 pub(crate) fn child_browse() -> tsercom::Result<()> {
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        let _ = stop_tx.send(());
-    });
+    let stop_rx = stop_on_stdin_close();
     let rt = crate::runtime()?;
     let mut browser = MdnsBrowser::browse(SERVICE)?;
     println!("BROWSING");
@@ -61,12 +68,7 @@ pub(crate) fn child_browse() -> tsercom::Result<()> {
 /// starting; streams a sample per millisecond while an aggregator is
 /// connected; stops when stdin closes.
 pub(crate) fn child_producer() -> tsercom::Result<()> {
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        let _ = stop_tx.send(());
-    });
+    let stop_rx = stop_on_stdin_close();
     let mut manager = tsercom::RuntimeManager::new();
     let handle = manager.register(crate::stream::Producer {
         listen: None,
@@ -88,12 +90,7 @@ pub(crate) fn child_producer() -> tsercom::Result<()> {
 /// Child: a generated aggregator that discovers; prints the time of each
 /// new producer's first sample taken from the handle.
 pub(crate) fn child_aggregator() -> tsercom::Result<()> {
-    let (stop_tx, stop_rx) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        let _ = stop_tx.send(());
-    });
+    let stop_rx = stop_on_stdin_close();
     let mut manager = tsercom::RuntimeManager::new();
     let handle = manager.register(crate::stream::Collector {
         keep: 0,

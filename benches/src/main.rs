@@ -45,6 +45,21 @@ mod discovery;
 mod net;
 mod stream;
 
+/// The `i`-th sample of a handle run: timestamped `i` ns after a fixed
+/// base, values counting up.
+fn nth_sample(i: u64) -> tsercom::Result<(Timestamp, bench::Sample)> {
+    let t = Timestamp::new(1_700_000_000, 0)?.offset_by_nanos(i128::from(i))?;
+    let x = i as f64;
+    let sample = bench::Sample {
+        timestamp: Some(t.to_proto()),
+        a: x,
+        b: x + 1.0,
+        c: x + 2.0,
+        d: x + 3.0,
+    };
+    Ok((t, sample))
+}
+
 /// A runtime that, on the first event, pushes `samples` samples.
 struct Flood {
     samples: u64,
@@ -93,17 +108,8 @@ impl Runtime for Flooding {
             self.ctx.spawn(async move {
                 // Wait for "go" so that start-up is not measured.
                 endpoint.next_event().await;
-                let base = Timestamp::new(1_700_000_000, 0)?;
                 for i in 0..samples {
-                    let t = base.offset_by_nanos(i128::from(i))?;
-                    let x = i as f64;
-                    let sample = bench::Sample {
-                        timestamp: Some(t.to_proto()),
-                        a: x,
-                        b: x + 1.0,
-                        c: x + 2.0,
-                        d: x + 3.0,
-                    };
+                    let (t, sample) = nth_sample(i)?;
                     endpoint.push(sample, t).await?;
                 }
                 // Keep the endpoint (and the caller) until shutdown.
@@ -195,16 +201,9 @@ fn channel_baseline(samples: u64) -> tsercom::Result<Measured> {
         if go_rx.await.is_err() {
             return;
         }
-        let base = Timestamp::new(1_700_000_000, 0).unwrap_or_else(|_| Timestamp::now());
         for i in 0..samples {
-            let t = base.offset_by_nanos(i128::from(i)).unwrap_or(base);
-            let x = i as f64;
-            let sample = bench::Sample {
-                timestamp: Some(t.to_proto()),
-                a: x,
-                b: x + 1.0,
-                c: x + 2.0,
-                d: x + 3.0,
+            let Ok((_, sample)) = nth_sample(i) else {
+                return;
             };
             if tx.send(sample).await.is_err() {
                 return;
