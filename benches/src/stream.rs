@@ -81,12 +81,41 @@ impl Outcome {
         self.samples as f64 / self.elapsed.as_secs_f64()
     }
 
-    /// The `q` quantile of the latencies, µs.
-    pub(crate) fn quantile_us(&self, q: f64) -> f64 {
+    /// p50, p99 and p99.9 of the latencies, µs (one sort).
+    pub(crate) fn percentiles_us(&self) -> [f64; 3] {
         let mut sorted = self.latencies.clone();
         sorted.sort_by(f64::total_cmp);
-        let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-        sorted.get(i).copied().unwrap_or_default() / 1e3
+        [0.5, 0.99, 0.999].map(|q| {
+            let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+            sorted.get(i).copied().unwrap_or_default() / 1e3
+        })
+    }
+}
+
+/// What a run measures from the moment every producer is connected.
+struct Meter {
+    rss_kib: u64,
+    cpu_s: f64,
+    start: Instant,
+}
+
+impl Meter {
+    fn start() -> Self {
+        Meter {
+            rss_kib: rss_kib(),
+            cpu_s: cpu_seconds(),
+            start: Instant::now(),
+        }
+    }
+
+    fn finish(self, samples: u64, latencies: Vec<f64>) -> Outcome {
+        Outcome {
+            samples,
+            elapsed: self.start.elapsed(),
+            latencies,
+            rss_kib: self.rss_kib,
+            cpu_s: cpu_seconds() - self.cpu_s,
+        }
     }
 }
 
@@ -299,8 +328,7 @@ pub(crate) fn tsercom_run(
         producers.iter().all(|p| !p.callers().is_empty()) && collector.callers().len() == k
     })?;
 
-    let rss_connected = rss_kib();
-    let (cpu0, start) = (cpu_seconds(), Instant::now());
+    let meter = Meter::start();
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     // Not scoped: on an error the pusher may wait on a full queue, and the
     // shutdown below (which closes the queues) is what ends it.
@@ -327,14 +355,7 @@ pub(crate) fn tsercom_run(
         }
     };
     let _ = pushing.join();
-    let elapsed = start.elapsed();
-    let outcome = Outcome {
-        samples: total,
-        elapsed,
-        latencies,
-        rss_kib: rss_connected,
-        cpu_s: cpu_seconds() - cpu0,
-    };
+    let outcome = meter.finish(total, latencies);
     if collector.stats().data.dropped != 0 {
         return Err(tsercom::Error::WrongState("samples dropped under Block"));
     }
@@ -374,26 +395,45 @@ impl Feed for PlainProducer {
 /// the manager's) for both sides.
 pub(crate) fn tonic_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Outcome> {
     let rt = crate::runtime()?;
-    let addrs = free_addrs(k)?;
+    // Bound here, before any client dials: the clients connect at once.
+    let listeners: Vec<std::net::TcpListener> = (0..k)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .map_err(|source| tsercom::Error::Io {
+            path: "127.0.0.1:0".into(),
+            source,
+        })?;
+    let mut addrs = Vec::with_capacity(k);
     let mut senders = Vec::with_capacity(k);
-    let mut servers = Vec::with_capacity(k);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    for addr in &addrs {
+    for listener in listeners {
+        let io = |source| tsercom::Error::Io {
+            path: "plain tonic listener".into(),
+            source,
+        };
+        listener.set_nonblocking(true).map_err(io)?;
+        addrs.push(listener.local_addr().map_err(io)?);
+        let listener = {
+            let _guard = rt.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(io)?
+        };
         let (tx, rx) = mpsc::channel(DEPTH);
         senders.push(tx);
         let service = FeedServer::new(PlainProducer {
             samples: Mutex::new(Some(rx)),
         });
         let mut shutdown = shutdown_rx.clone();
-        let addr = *addr;
-        servers.push(rt.spawn(async move {
+        rt.spawn(async move {
             tsercom::tonic::transport::Server::builder()
                 .add_service(service)
-                .serve_with_shutdown(addr, async move {
-                    let _ = shutdown.wait_for(|s| *s).await;
-                })
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    async move {
+                        let _ = shutdown.wait_for(|s| *s).await;
+                    },
+                )
                 .await
-        }));
+        });
     }
     // The aggregator: one client per producer, each stream forwarded into
     // one bounded channel the user's thread reads.
@@ -405,17 +445,9 @@ pub(crate) fn tonic_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Out
         let connected = connected_tx.clone();
         let url = format!("http://{addr}");
         clients.push(rt.spawn(async move {
-            let mut client = None;
-            for _ in 0..200 {
-                match FeedClient::connect(url.clone()).await {
-                    Ok(c) => {
-                        client = Some(c);
-                        break;
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-                }
-            }
-            let Some(mut client) = client else { return };
+            let Ok(mut client) = FeedClient::connect(url).await else {
+                return;
+            };
             let Ok(response) = client.subscribe(tokio_stream::pending::<Ack>()).await else {
                 return;
             };
@@ -447,8 +479,7 @@ pub(crate) fn tonic_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Out
         }
     });
 
-    let rss_connected = rss_kib();
-    let (cpu0, start) = (cpu_seconds(), Instant::now());
+    let meter = Meter::start();
     let stop = AtomicBool::new(false);
     let want_latency = matches!(pace, Pace::PerSecond(_));
     let latencies = std::thread::scope(|s| {
@@ -476,14 +507,7 @@ pub(crate) fn tonic_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Out
         result
     })
     .map_err(|_| tsercom::Error::WrongState("the taker panicked"))??;
-    let elapsed = start.elapsed();
-    let outcome = Outcome {
-        samples: total,
-        elapsed,
-        latencies,
-        rss_kib: rss_connected,
-        cpu_s: cpu_seconds() - cpu0,
-    };
+    let outcome = meter.finish(total, latencies);
     watchdog.abort();
     for client in clients {
         client.abort();
