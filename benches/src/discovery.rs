@@ -18,6 +18,14 @@ use tsercom::discovery::{Discovery, DiscoveryEvent};
 
 const SERVICE: &str = "_tsxbench._tcp";
 
+/// The aggregator of the discovery run: browses `SERVICE` over mDNS.
+#[tsercom::runtime(aggregator, discover = "_tsxbench._tcp", service = crate::bench::Feed, data = crate::bench::Sample, event = crate::bench::Ack, config = finder_config)]
+struct Finder;
+
+fn finder_config(config: tsercom::RuntimeConfig) -> tsercom::RuntimeConfig {
+    crate::stream::collector_config(config, 0)
+}
+
 fn now_nanos() -> i128 {
     tsercom::Timestamp::now().unix_nanos()
 }
@@ -79,7 +87,7 @@ pub(crate) fn child_producer() -> tsercom::Result<()> {
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while stop_rx.try_recv().is_err() && std::time::Instant::now() < deadline {
         if !handle.callers().is_empty() {
-            handle.send_event(crate::bench::Sample::default(), tsercom::To::All)?;
+            handle.publish(crate::bench::Sample::default())?;
         }
         std::thread::sleep(Duration::from_millis(1)); // the sensor's period
         manager.check_error()?;
@@ -92,11 +100,7 @@ pub(crate) fn child_producer() -> tsercom::Result<()> {
 pub(crate) fn child_aggregator() -> tsercom::Result<()> {
     let stop_rx = stop_on_stdin_close();
     let mut manager = tsercom::RuntimeManager::new();
-    let handle = manager.register(crate::stream::Collector {
-        keep: 0,
-        peers: Vec::new(),
-        discover: Some(SERVICE.into()),
-    })?;
+    let handle = manager.register(Finder)?;
     manager.start_in_process()?;
     println!("BROWSING");
     let mut seen = std::collections::HashSet::new();

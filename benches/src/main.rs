@@ -71,20 +71,21 @@ struct Flooding {
 }
 
 impl RuntimeInitializer for Flood {
-    type Data = bench::Sample;
-    type Event = f64;
+    type Inbound = bench::Sample;
+    type Outbound = f64;
+    type Handle = tsercom::RuntimeHandle<bench::Sample, f64>;
 
     fn name(&self) -> String {
         "flood".into()
     }
 
-    fn config(&self) -> RuntimeConfig {
-        RuntimeConfig::default()
+    fn config(&self) -> tsercom::Result<RuntimeConfig> {
+        Ok(RuntimeConfig::default()
             .with_retention(Retention {
                 max_samples: 65_536,
                 max_age: None,
             })
-            .with_data_policy(OverflowPolicy::Block)
+            .with_data_policy(OverflowPolicy::Block))
     }
 
     fn create(
@@ -160,15 +161,15 @@ fn run(mode: &'static str, samples: u64, out_of_process: bool) -> tsercom::Resul
         std::thread::yield_now();
     }
     let start = Instant::now();
-    handle.send_event(1.0, To::All)?;
+    handle.send(1.0, To::All)?;
     let mut got = 0u64;
     let mut last = None;
     while got < samples {
-        if !handle.data().wait_new(Duration::from_secs(30)) {
+        if !handle.received().wait_new(Duration::from_secs(30)) {
             manager.check_error()?;
             return Err(tsercom::Error::WrongState("no data for 30 s"));
         }
-        for (_, batch) in handle.data().take_new() {
+        for (_, batch) in handle.received().take_new() {
             got += batch.len() as u64;
             last = batch.last().map(|s| s.data.a);
         }
@@ -176,7 +177,7 @@ fn run(mode: &'static str, samples: u64, out_of_process: bool) -> tsercom::Resul
     let elapsed = start.elapsed();
     assert_eq!(last, Some((samples - 1) as f64), "samples arrive in order");
     let stats = handle.stats();
-    if stats.data.dropped != 0 {
+    if stats.inbound.dropped != 0 {
         return Err(tsercom::Error::WrongState(
             "samples were dropped under the Block policy",
         ));

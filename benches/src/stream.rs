@@ -21,11 +21,13 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tsercom::data::Retention;
-use tsercom::discovery::PeerSource;
-use tsercom::runtime::{Identity, RuntimeConfig, RuntimeHandle};
+use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
 use tsercom::tonic::{Request, Response, Status, Streaming};
-use tsercom::{CallerId, OverflowPolicy, QueueConfig, RuntimeManager, Timestamp, To};
+use tsercom::{
+    AggregatorHandle, CallerId, OverflowPolicy, ProducerHandle, QueueConfig, RuntimeManager,
+    Timestamp,
+};
 
 use crate::bench::feed_client::FeedClient;
 use crate::bench::feed_server::{Feed, FeedServer};
@@ -204,7 +206,7 @@ fn pusher(
 // ------------------------------------------------------------- tsercom ----
 
 /// A producer, as a user writes it.
-#[tsercom::runtime(listen = "0.0.0.0:0", service = bench::Feed, data = Sample, event = Ack, hooks)]
+#[tsercom::runtime(producer, listen = self.listen, service = bench::Feed, data = Sample, event = Ack, hooks)]
 #[derive(Default)]
 pub(crate) struct Producer {
     pub(crate) listen: Option<SocketAddr>,
@@ -216,9 +218,6 @@ impl Hooks for Producer {
         let mut config = config
             .with_identity(Identity::Fixed(CallerId::random()))
             .with_events(QueueConfig::new(DEPTH, OverflowPolicy::Block));
-        if let Some(addr) = self.listen {
-            config = config.with_listen([addr]);
-        }
         if let Some(service_type) = &self.publish {
             config.discovery.publish = Some((service_type.clone(), "bench".into()));
         }
@@ -227,31 +226,30 @@ impl Hooks for Producer {
 }
 
 /// The aggregator, as a user writes it.
-#[tsercom::runtime(peers = ["127.0.0.1:1"], service = bench::Feed, data = Sample, event = Ack, hooks)]
+#[tsercom::runtime(aggregator, peers = self.peers, service = bench::Feed, data = Sample, event = Ack, hooks)]
 #[derive(Default)]
 pub(crate) struct Collector {
     pub(crate) peers: Vec<SocketAddr>,
-    pub(crate) discover: Option<String>,
     /// Samples kept per producer (0: 65 536).
     pub(crate) keep: usize,
 }
 
 impl Hooks for Collector {
-    fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
-        config.discovery.peers = match &self.discover {
-            Some(service_type) => PeerSource::Mdns {
-                service_type: service_type.clone(),
-            },
-            None => PeerSource::Static(self.peers.iter().map(|a| (*a, None)).collect()),
-        };
-        config
-            .with_identity(Identity::Fixed(CallerId::random()))
-            .with_retention(Retention {
-                max_samples: if self.keep == 0 { 1 << 16 } else { self.keep },
-                max_age: None,
-            })
-            .with_data_policy(OverflowPolicy::Block)
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        collector_config(config, self.keep)
     }
+}
+
+/// The aggregators' settings: a fresh id, `keep` samples per producer (0:
+/// 65 536), blocking (nothing dropped in a measurement).
+pub(crate) fn collector_config(config: RuntimeConfig, keep: usize) -> RuntimeConfig {
+    config
+        .with_identity(Identity::Fixed(CallerId::random()))
+        .with_retention(Retention {
+            max_samples: if keep == 0 { 1 << 16 } else { keep },
+            max_age: None,
+        })
+        .with_data_policy(OverflowPolicy::Block)
 }
 
 fn wait_for(what: &'static str, mut done: impl FnMut() -> bool) -> tsercom::Result<()> {
@@ -267,7 +265,7 @@ fn wait_for(what: &'static str, mut done: impl FnMut() -> bool) -> tsercom::Resu
 
 /// Drains `total` samples from the handle; latencies when asked.
 fn take_all(
-    collector: &RuntimeHandle<Sample, Ack>,
+    collector: &AggregatorHandle<Sample, Ack>,
     manager: &RuntimeManager,
     total: u64,
     latencies: bool,
@@ -309,7 +307,7 @@ pub(crate) fn tsercom_run(
 ) -> tsercom::Result<Outcome> {
     let addrs = free_addrs(k)?;
     let mut manager = RuntimeManager::new();
-    let producers: Vec<RuntimeHandle<Ack, Sample>> = addrs
+    let producers: Vec<ProducerHandle<Sample, Ack>> = addrs
         .iter()
         .map(|a| {
             manager.register(Producer {
@@ -320,7 +318,6 @@ pub(crate) fn tsercom_run(
         .collect::<tsercom::Result<_>>()?;
     let collector = manager.register(Collector {
         peers: addrs.clone(),
-        discover: None,
         keep,
     })?;
     manager.start_in_process()?;
@@ -336,7 +333,7 @@ pub(crate) fn tsercom_run(
     let push_stop = std::sync::Arc::clone(&stop);
     let pushing = std::thread::spawn(move || {
         pusher(k, total, pace, &push_stop, |p, sample| {
-            push_handles[p].send_event(sample, To::All).is_ok()
+            push_handles[p].publish(sample).is_ok()
         });
     });
     let latencies = take_all(
@@ -356,7 +353,7 @@ pub(crate) fn tsercom_run(
     };
     let _ = pushing.join();
     let outcome = meter.finish(total, latencies);
-    if collector.stats().data.dropped != 0 {
+    if collector.stats().inbound.dropped != 0 {
         return Err(tsercom::Error::WrongState("samples dropped under Block"));
     }
     manager.shutdown()?;

@@ -1,28 +1,29 @@
 //! Run: `cargo run -p tsercom-examples --example fleet -- --producers 4 --seconds 10`
 //!
-//! N producers, each a child process of this program (re-run with
-//! `--producer <i>`), and one aggregator here drawing a table refreshed
-//! twice a second: per producer, its CallerId, samples/s, lag (age of its
-//! newest sample on the aggregator's clock), clock offset (its clock minus
-//! the aggregator's) and the round trip it was measured with, samples held,
-//! and connection state. Loopback only (static peers on ports 50160 + i); each producer
-//! keeps its CallerId in `fleet-<i>.caller_id` under tsercom's state
-//! directory, so restarts continue the same rows. Exits after `--seconds`.
+//! The reverse direction: the aggregator (a trainer) **listens**, and the
+//! producers **dial** it — as robots behind NAT or on changing networks
+//! would. N producers, each a child process of this program (re-run with
+//! `--producer <i>`), dial `localhost:50160` (a DNS name, resolved at each
+//! connect; `TSERCOM_PRODUCER_PEERS=host:port` overrides it, so one binary
+//! serves a whole fleet); the aggregator here draws a table refreshed
+//! twice a second: per producer, its CallerId, address, samples/s, lag (age
+//! of its newest sample on the aggregator's clock), clock offset (its clock
+//! minus the aggregator's) and the round trip it was measured with, samples
+//! held, and connection state. Loopback only; each producer keeps its
+//! CallerId in `fleet-<i>.caller_id` under tsercom's state directory, so
+//! restarts continue the same rows. Exits after `--seconds`.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use tsercom::discovery::PeerSource;
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
-use tsercom::{CallerId, RuntimeManager, Timestamp, To};
+use tsercom::{CallerId, RuntimeManager, Timestamp};
 use tsercom_examples::*;
 
-const BASE_PORT: u16 = 50160;
-
-#[tsercom::runtime(listen = "127.0.0.1:0", service = Sensor, data = Reading, event = Command, hooks)]
+/// A sensor that dials the trainer and uploads its readings.
+#[tsercom::runtime(producer, peers = "localhost:50160", service = Trainer, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Producer {
     index: u16,
@@ -31,7 +32,6 @@ struct Producer {
 impl Hooks for Producer {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
         let path = CallerId::default_path(&format!("fleet-{}", self.index));
-        let config = config.with_listen([addr(self.index)]);
         match path {
             Ok(path) => config.with_identity(Identity::PersistentAt(path)),
             Err(_) => config,
@@ -39,23 +39,9 @@ impl Hooks for Producer {
     }
 }
 
-#[tsercom::runtime(peers = ["127.0.0.1:50160"], service = Sensor, data = Reading, event = Command, hooks)]
-#[derive(Default)]
-struct Aggregator {
-    producers: u16,
-}
-
-impl Hooks for Aggregator {
-    fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
-        let peers = (0..self.producers).map(|i| (addr(i), None)).collect();
-        config.discovery.peers = PeerSource::Static(peers);
-        config
-    }
-}
-
-fn addr(index: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], BASE_PORT + index))
-}
+/// The trainer: listens; every sensor that dials in is a row.
+#[tsercom::runtime(aggregator, listen = "127.0.0.1:50160", service = Trainer, data = Reading, event = Command)]
+struct Aggregator;
 
 fn arg<T: std::str::FromStr>(name: &str) -> Option<T> {
     let mut args = std::env::args().skip_while(|a| a != name);
@@ -73,7 +59,7 @@ fn run_producer(index: u16, seconds: u64) -> tsercom::Result<()> {
     while Instant::now() < end {
         step += 1;
         reading.celsius = 20.0 + f64::from(index) + f64::from(step % 100) / 100.0;
-        handle.send_event(reading.clone(), To::All)?;
+        handle.publish(reading.clone())?;
         manager.check_error()?;
         // The producer's sampling period.
         std::thread::sleep(Duration::from_millis(10));
@@ -87,6 +73,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(run_producer(index, seconds + 5)?);
     }
     let producers: u16 = arg("--producers").unwrap_or(4).clamp(1, 64);
+    // The trainer listens first; the sensors then dial it (before it
+    // listened they would retry with backoff).
+    let mut manager = RuntimeManager::new();
+    let handle = manager.register(Aggregator)?;
+    manager.start_in_process()?;
     let exe = std::env::current_exe()?;
     let mut children: Vec<Child> = Vec::new();
     for i in 0..producers {
@@ -102,9 +93,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         children.push(child);
     }
 
-    let mut manager = RuntimeManager::new();
-    let handle = manager.register(Aggregator { producers })?;
-    manager.start_in_process()?;
     let start = Instant::now();
     let mut last_draw = Instant::now();
     let mut counts: HashMap<CallerId, usize> = HashMap::new();

@@ -18,15 +18,15 @@
 
 use std::time::Duration;
 
-use tsercom::{RuntimeManager, To};
+use tsercom::RuntimeManager;
 use tsercom_examples::*;
 
 /// The producer: hosts `Sensor`, advertises it as `_sensors._tcp`.
-#[tsercom::runtime(publish = "_sensors._tcp", interfaces = "loopback", service = Sensor, data = Reading, event = Command)]
+#[tsercom::runtime(producer, publish = "_sensors._tcp", interfaces = "loopback", service = Sensor, data = Reading, event = Command)]
 struct Thermometer;
 
 /// The aggregator: finds producers, collects their readings by CallerId.
-#[tsercom::runtime(discover = "_sensors._tcp", interfaces = "loopback", service = Sensor, data = Reading, event = Command)]
+#[tsercom::runtime(aggregator, discover = "_sensors._tcp", interfaces = "loopback", service = Sensor, data = Reading, event = Command)]
 struct Collector;
 
 fn main() -> tsercom::Result<()> {
@@ -40,7 +40,7 @@ fn main() -> tsercom::Result<()> {
     for _ in 0..seconds * 10 {
         for i in 0..10 {
             reading.celsius = 20.0 + f64::from(i) / 10.0;
-            thermometer.send_event(reading.clone(), To::All)?;
+            thermometer.publish(reading.clone())?;
         }
         for (caller, batch) in collector.data().take_new() {
             let last = &batch[batch.len() - 1];

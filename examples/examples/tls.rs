@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use tsercom::rpc::{ClientTls, ServerTls};
 use tsercom::runtime::RuntimeConfig;
-use tsercom::{CallerId, RuntimeManager, To};
+use tsercom::{CallerId, RuntimeManager};
 use tsercom_examples::*;
 
-#[tsercom::runtime(listen = "127.0.0.1:50152", service = Sensor, data = Reading, event = Command, config = server_tls)]
+#[tsercom::runtime(producer, listen = "127.0.0.1:50152", service = Sensor, data = Reading, event = Command, config = server_tls)]
 struct Thermometer;
 
-#[tsercom::runtime(peers = ["127.0.0.1:50152"], service = Sensor, data = Reading, event = Command, config = client_tls)]
+#[tsercom::runtime(aggregator, peers = ["localhost:50152"], service = Sensor, data = Reading, event = Command, config = client_tls)]
 struct Collector;
 
 fn dir() -> PathBuf {
@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut reading = Reading::default();
     for tick in 0..seconds * 10 {
         reading.celsius = 20.0 + f64::from(tick % 50) / 10.0;
-        thermometer.send_event(reading.clone(), To::All)?;
+        thermometer.publish(reading.clone())?;
         for (caller, batch) in collector.data().take_new() {
             let last = &batch[batch.len() - 1];
             let (n, time, celsius) = (batch.len(), last.timestamp, last.data.celsius);

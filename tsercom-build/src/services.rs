@@ -1,9 +1,11 @@
 //! Service descriptors for `#[tsercom::runtime]`: for every service, a module
-//! `<service>_tsercom` with a `Service` type describing its bidirectional
-//! stream method (`StreamService`), and two marker traits, `Data` and
-//! `Event`, implemented only for the method's response and request types, so
-//! that a wrong `data = ...` / `event = ...` is a compile error naming the
-//! method and the types it carries.
+//! `<service>_tsercom` with a type per bidirectional stream method
+//! (`method::<Method>`, a `StreamService`), and a trait `Fits<Req, Resp>`
+//! naming the method of a shape: implemented by each method for its own
+//! shape, and by the module's `Service` for every shape exactly one method
+//! has. The macro asks `Service` (or the method `method = Name` names) for
+//! the shape its role and direction need, so a service without it is a
+//! compile error naming the shape and listing the service's methods.
 
 use std::collections::BTreeSet;
 
@@ -138,78 +140,98 @@ fn generate_one(
         to_upper_camel(service.name())
     );
     let bidi: Vec<&MethodDescriptorProto> = service.method.iter().filter(|m| is_bidi(m)).collect();
-    let [method] = bidi.as_slice() else {
-        let why = if bidi.is_empty() {
-            format!(
-                "service `{full}` has no bidirectional streaming method (`rpc M(stream Event) returns (stream Data)`)"
-            )
-        } else {
-            let names: Vec<&str> = bidi.iter().map(|m| m.name()).collect();
-            format!(
-                "service `{full}` has {} bidirectional streaming methods ({}); tsercom needs exactly one",
-                bidi.len(),
-                names.join(", ")
-            )
-        };
-        let data_msg = format!("{why}, so `{{Self}}` cannot be its data type");
-        let event_msg = format!("{why}, so `{{Self}}` cannot be its event type");
-        return quote! {
-            #[doc = #module_doc]
-            #[allow(dead_code, unreachable_pub)] // used only by `#[tsercom::runtime]`
-            pub mod #module {
-                /// The service (it has no usable stream method: see `Data`).
-                #[derive(Clone, Copy, Debug, Default)]
-                pub struct Service;
-                /// Implemented by the stream method's data type (none here).
-                #[diagnostic::on_unimplemented(message = #data_msg, label = "no stream method to carry this")]
-                pub trait Data {}
-                /// Implemented by the stream method's event type (none here).
-                #[diagnostic::on_unimplemented(message = #event_msg, label = "no stream method to carry this")]
-                pub trait Event {}
+    let signature = |m: &MethodDescriptorProto| {
+        format!(
+            "rpc {}(stream {}) returns (stream {})",
+            m.name(),
+            m.input_type().trim_start_matches('.'),
+            m.output_type().trim_start_matches('.')
+        )
+    };
+    // Methods by shape: a shape that one method has lets `Service` stand
+    // for it; a shape that several have needs `method = Name`.
+    let mut shapes: Vec<((&str, &str), Vec<&MethodDescriptorProto>)> = Vec::new();
+    for m in &bidi {
+        let shape = (m.input_type(), m.output_type());
+        match shapes.iter_mut().find(|(s, _)| *s == shape) {
+            Some((_, methods)) => methods.push(m),
+            None => shapes.push((shape, vec![m])),
+        }
+    }
+    let listed = if bidi.is_empty() {
+        format!(
+            "`{full}` has no bidirectional streaming method: add one, e.g. `rpc Stream(stream Command) returns (stream Reading)`"
+        )
+    } else {
+        let all: Vec<String> = bidi.iter().map(|m| format!("`{}`", signature(m))).collect();
+        format!("the bidirectional methods of `{full}`: {}", all.join(", "))
+    };
+    let ambiguous: Vec<String> = shapes
+        .iter()
+        .filter(|(_, methods)| methods.len() > 1)
+        .map(|(_, methods)| {
+            let names: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+            names.join(", ")
+        })
+        .collect();
+    let choose = if ambiguous.is_empty() {
+        "a producer that hosts (or an aggregator that dials) needs `rpc M(stream Event) returns (stream Data)`; an aggregator that hosts (or a producer that dials) needs `rpc M(stream Data) returns (stream Event)`".to_owned()
+    } else {
+        format!(
+            "several methods have one shape ({}): choose one with `method = Name`",
+            ambiguous.join("; ")
+        )
+    };
+    let fits_msg = format!(
+        "no single bidirectional method of `{full}` fits: this runtime needs `rpc M(stream {{Req}}) returns (stream {{Resp}})`"
+    );
+    let fits_label = "no single method of this shape here".to_owned();
+
+    let methods = bidi.iter().map(|method| {
+        let method_name = method.name();
+        let ident = format_ident!("{}", to_upper_camel(method_name));
+        let path = format!("/{full}/{method_name}");
+        let input = method.input_type().trim_start_matches('.');
+        let output = method.output_type().trim_start_matches('.');
+        // Seen from the `method` submodule: one level deeper.
+        let deeper = |p: String| {
+            if p.starts_with("super") {
+                format!("super::{p}")
+            } else {
+                p
             }
         };
-    };
-    let path = format!("/{full}/{}", method.name());
-    let method_name = method.name();
-    let input = method.input_type().trim_start_matches('.');
-    let output = method.output_type().trim_start_matches('.');
-    let request: syn::Path =
-        syn::parse_str(&paths.rust_path(method.input_type(), package, all_files))
-            .unwrap_or_else(|_| syn::parse_quote!(super::InvalidPath));
-    let response: syn::Path =
-        syn::parse_str(&paths.rust_path(method.output_type(), package, all_files))
-            .unwrap_or_else(|_| syn::parse_quote!(super::InvalidPath));
-    let stamp = |timestamped: bool| {
-        if timestamped {
-            quote!(::core::option::Option::Some(#private::Timestamped::timestamp_field_mut(message)))
-        } else {
-            quote!({
-                let _ = message;
-                ::core::option::Option::None
-            })
-        }
-    };
-    let request_stamp = stamp(paths.timestamped.contains(input));
-    let response_stamp = stamp(paths.timestamped.contains(output));
-    let signature = format!("rpc {method_name}(stream {input}) returns (stream {output})");
-    let service_doc = format!(" `{full}`'s stream method: `{signature}`.");
-    let data_msg = format!(
-        "`{{Self}}` is not the data type of `{full}.{method_name}`, which returns `stream {output}`"
-    );
-    let data_label = format!("expected `{output}`");
-    let event_msg = format!(
-        "`{{Self}}` is not the event type of `{full}.{method_name}`, which takes `stream {input}`"
-    );
-    let event_label = format!("expected `{input}`");
-    quote! {
-        #[doc = #module_doc]
-        #[allow(dead_code, unreachable_pub)] // used only by `#[tsercom::runtime]`
-        pub mod #module {
-            #[doc = #service_doc]
+        let request: syn::Path = syn::parse_str(&deeper(paths.rust_path(
+            method.input_type(),
+            package,
+            all_files,
+        )))
+        .unwrap_or_else(|_| syn::parse_quote!(super::super::InvalidPath));
+        let response: syn::Path = syn::parse_str(&deeper(paths.rust_path(
+            method.output_type(),
+            package,
+            all_files,
+        )))
+        .unwrap_or_else(|_| syn::parse_quote!(super::super::InvalidPath));
+        let stamp = |timestamped: bool| {
+            if timestamped {
+                quote!(::core::option::Option::Some(#private::Timestamped::timestamp_field_mut(message)))
+            } else {
+                quote!({
+                    let _ = message;
+                    ::core::option::Option::None
+                })
+            }
+        };
+        let request_stamp = stamp(paths.timestamped.contains(input));
+        let response_stamp = stamp(paths.timestamped.contains(output));
+        let doc = format!(" `{full}.{method_name}`: `{}`.", signature(method));
+        quote! {
+            #[doc = #doc]
             #[derive(Clone, Copy, Debug, Default)]
-            pub struct Service;
+            pub struct #ident;
 
-            impl #private::StreamService for Service {
+            impl #private::StreamService for #ident {
                 type Request = #request;
                 type Response = #response;
                 const SERVICE: &'static str = #full;
@@ -227,15 +249,53 @@ fn generate_one(
                 }
             }
 
-            /// Implemented only by the stream method's data (response) type.
-            #[diagnostic::on_unimplemented(message = #data_msg, label = #data_label)]
-            pub trait Data {}
-            impl Data for #response {}
+            impl super::Fits<#request, #response> for #ident {
+                type Method = Self;
+            }
+        }
+    });
+    let unique = shapes
+        .iter()
+        .filter(|(_, methods)| methods.len() == 1)
+        .map(|(_, methods)| {
+            let method = methods[0];
+            let ident = format_ident!("{}", to_upper_camel(method.name()));
+            let request: syn::Path =
+                syn::parse_str(&paths.rust_path(method.input_type(), package, all_files))
+                    .unwrap_or_else(|_| syn::parse_quote!(super::InvalidPath));
+            let response: syn::Path =
+                syn::parse_str(&paths.rust_path(method.output_type(), package, all_files))
+                    .unwrap_or_else(|_| syn::parse_quote!(super::InvalidPath));
+            quote! {
+                impl Fits<#request, #response> for Service {
+                    type Method = method::#ident;
+                }
+            }
+        });
+    quote! {
+        #[doc = #module_doc]
+        #[allow(dead_code, unreachable_pub, non_camel_case_types)] // used only by `#[tsercom::runtime]`
+        pub mod #module {
+            /// The service; stands for its method of a shape that exactly
+            /// one method has (see [`Fits`]).
+            #[derive(Clone, Copy, Debug, Default)]
+            pub struct Service;
 
-            /// Implemented only by the stream method's event (request) type.
-            #[diagnostic::on_unimplemented(message = #event_msg, label = #event_label)]
-            pub trait Event {}
-            impl Event for #request {}
+            /// The service's bidirectional stream methods.
+            pub mod method {
+                #(#methods)*
+            }
+
+            /// Which method has the shape `rpc M(stream Req) returns
+            /// (stream Resp)`: implemented by [`Service`] for every shape
+            /// exactly one method has, and by each method for its own.
+            #[diagnostic::on_unimplemented(message = #fits_msg, label = #fits_label, note = #listed, note = #choose)]
+            pub trait Fits<Req, Resp> {
+                /// The method.
+                type Method: #private::StreamService<Request = Req, Response = Resp>;
+            }
+
+            #(#unique)*
         }
     }
 }

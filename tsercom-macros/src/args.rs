@@ -12,6 +12,8 @@ use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 /// Every key, in the order the error messages list them.
 pub(crate) const KEYS: &[&str] = &[
+    "producer",
+    "aggregator",
     "publish",
     "discover",
     "peers",
@@ -19,6 +21,7 @@ pub(crate) const KEYS: &[&str] = &[
     "port",
     "interfaces",
     "service",
+    "method",
     "data",
     "event",
     "name",
@@ -54,13 +57,31 @@ impl Parse for Entry {
     }
 }
 
-/// Which side of the stream a runtime is.
+/// Whose data flows: the runtime's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Side {
-    /// Hosts the service (`publish` / `listen`).
+pub(crate) enum Role {
+    /// Emits data, receives events.
     Producer,
-    /// Dials producers (`discover` / `peers`).
+    /// Collects data by CallerId, sends events.
     Aggregator,
+}
+
+/// Who listens: the runtime's direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Serves the service (`publish` / `listen` / `port`).
+    Host,
+    /// Dials peers (`discover` / `peers`).
+    Dial,
+}
+
+/// Addresses for `peers` / `listen`: literals checked at compile time,
+/// an environment variable, or a field of the struct, read at `register`.
+#[derive(Clone)]
+pub(crate) enum Addrs {
+    Literal(Vec<LitStr>),
+    Env(LitStr),
+    Field(syn::Member),
 }
 
 /// `interfaces = "..."`: where mDNS runs.
@@ -97,11 +118,14 @@ impl InterfacesSpec {
 
 /// The parsed arguments.
 pub(crate) struct Args {
-    pub(crate) side: Side,
+    pub(crate) role: Role,
+    pub(crate) direction: Direction,
     pub(crate) publish: Option<LitStr>,
     pub(crate) discover: Option<LitStr>,
-    pub(crate) peers: Vec<SocketAddr>,
-    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) peers: Option<Addrs>,
+    pub(crate) listen: Option<Addrs>,
+    pub(crate) port: Option<u16>,
+    pub(crate) method: Option<syn::Path>,
     pub(crate) interfaces: Option<InterfacesSpec>,
     pub(crate) service: syn::Path,
     pub(crate) data: syn::Path,
@@ -139,10 +163,13 @@ impl Errors {
 
 #[derive(Default)]
 struct Seen {
+    producer: bool,
+    aggregator: bool,
     publish: Option<(Ident, LitStr)>,
     discover: Option<(Ident, LitStr)>,
-    peers: Option<(Ident, Vec<SocketAddr>)>,
-    listen: Option<(Ident, SocketAddr)>,
+    peers: Option<(Ident, Addrs)>,
+    listen: Option<(Ident, Addrs)>,
+    method: Option<syn::Path>,
     port: Option<(Ident, u16)>,
     interfaces: Option<InterfacesSpec>,
     service: Option<syn::Path>,
@@ -198,20 +225,138 @@ fn check_service_type(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn socket_addr(lit: &LitStr, key: &str, errors: &mut Errors) -> Option<SocketAddr> {
-    match lit.value().trim().parse::<SocketAddr>() {
-        Ok(addr) => Some(addr),
-        Err(_) => {
-            errors.push(
-                lit.span(),
-                format!(
-                    "`{key}`: {:?} is not an `ip:port` address, e.g. \"127.0.0.1:50051\" or \"[::1]:50051\"",
-                    lit.value()
-                ),
-            );
-            None
+/// Checks `host:port` (a DNS name, an IPv4 literal or a bracketed IPv6
+/// literal), as `tsercom::discovery::StaticPeer::parse` does at run time.
+/// `port 0` is allowed only when `any_port` (listening).
+fn check_host_port(text: &str, any_port: bool) -> Result<(), String> {
+    let text = text.trim();
+    if text.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err("expected `host:port`".into());
+    };
+    match port.parse::<u16>() {
+        Ok(0) if !any_port => return Err("the port must be 1 to 65535".into()),
+        Ok(_) => {}
+        Err(_) => return Err(format!("`{port}` is not a port (1 to 65535)")),
+    }
+    if host.starts_with('[') || host.contains(':') {
+        return Err("an IPv6 address goes in brackets, e.g. \"[::1]:50051\"".into());
+    }
+    let valid_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if name.is_empty() || name.len() > 253 || !name.split('.').all(valid_label) {
+        return Err(format!("`{host}` is not a host name or an IP address"));
+    }
+    Ok(())
+}
+
+/// `"host:port"`, `["host:port", ...]`, `env("VAR")` or `self.field`.
+fn addrs(value: &Expr, key: &str, errors: &mut Errors) -> Option<Addrs> {
+    match value {
+        Expr::Call(call) => {
+            let is_env = matches!(&*call.func, Expr::Path(p) if p.path.is_ident("env"));
+            let arg = call.args.first().and_then(string);
+            match (is_env, arg, call.args.len()) {
+                (true, Some(var), 1) => {
+                    let text = var.value();
+                    if text.is_empty()
+                        || !text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        errors.push(
+                            var.span(),
+                            format!(
+                                "`{key}`: {text:?} is not an environment variable name (letters, digits and `_`)"
+                            ),
+                        );
+                        return None;
+                    }
+                    Some(Addrs::Env(var))
+                }
+                _ => {
+                    errors.push(
+                        call.span(),
+                        format!(
+                            "`{key}`: expected `env(\"VARIABLE\")` (one string: the environment variable holding `host:port` entries separated by `,`)"
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+        Expr::Field(field) => {
+            let on_self = matches!(&*field.base, Expr::Path(p) if p.path.is_ident("self"));
+            if on_self {
+                Some(Addrs::Field(field.member.clone()))
+            } else {
+                errors.push(
+                    field.span(),
+                    format!("`{key}`: only a field of the struct itself can be named, e.g. `{key} = self.{key}`"),
+                );
+                None
+            }
+        }
+        other => {
+            let lits: Option<Vec<LitStr>> = match other {
+                Expr::Array(array) => array.elems.iter().map(string).collect(),
+                single => string(single).map(|s| vec![s]),
+            };
+            let Some(lits) = lits else {
+                errors.push(value.span(), format!("`{key}` expects {}", example(key)));
+                return None;
+            };
+            if lits.is_empty() {
+                errors.push(
+                    value.span(),
+                    format!("`{key}` is empty: list at least one address"),
+                );
+                return None;
+            }
+            let mut ok = true;
+            for lit in &lits {
+                if let Err(reason) = check_host_port(&lit.value(), key == "listen") {
+                    errors.push(
+                        lit.span(),
+                        format!(
+                            "`{key}`: {:?} is not an address: {reason}, e.g. \"localhost:50051\", \"10.0.0.5:50051\" or \"[::1]:50051\"",
+                            lit.value()
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            ok.then_some(Addrs::Literal(lits))
         }
     }
+}
+
+/// `discover`: an mDNS service type, or `dns:` and a DNS-SD name beyond the
+/// LAN (`dns:_sensors._tcp.fleet.example`).
+fn check_discover(text: &str) -> Result<(), String> {
+    let Some(name) = text.strip_prefix("dns:") else {
+        return check_service_type(text);
+    };
+    let name = name.trim_end_matches('.');
+    let mut labels = name.splitn(3, '.');
+    let (Some(service), Some(proto), Some(domain)) = (labels.next(), labels.next(), labels.next())
+    else {
+        return Err(
+            "after `dns:`, expected a service type and a domain, e.g. \"dns:_sensors._tcp.fleet.example\"".into(),
+        );
+    };
+    check_service_type(&format!("{service}.{proto}"))?;
+    if domain.split('.').any(str::is_empty) {
+        return Err(format!("`{domain}` is not a domain name"));
+    }
+    Ok(())
 }
 
 /// Parses and checks the arguments; `Err` holds every problem found.
@@ -254,6 +399,20 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
             seen.hooks = true;
             continue;
         }
+        if key_name == "producer" || key_name == "aggregator" {
+            if let Some(value) = &entry.value {
+                errors.push(
+                    value.span(),
+                    format!("`{key_name}` takes no value: it is the runtime's role, e.g. `#[tsercom::runtime({key_name}, ...)]`"),
+                );
+            }
+            if key_name == "producer" {
+                seen.producer = true;
+            } else {
+                seen.aggregator = true;
+            }
+            continue;
+        }
         let Some(value) = &entry.value else {
             errors.push(
                 key.span(),
@@ -273,7 +432,12 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
                     expected(&mut errors);
                     continue;
                 };
-                if let Err(reason) = check_service_type(&lit.value()) {
+                let checked = if key_name == "publish" {
+                    check_service_type(&lit.value())
+                } else {
+                    check_discover(&lit.value())
+                };
+                if let Err(reason) = checked {
                     errors.push(
                         lit.span(),
                         format!(
@@ -289,32 +453,13 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
                     seen.discover = Some((key.clone(), lit));
                 }
             }
-            "peers" => {
-                let lits: Option<Vec<LitStr>> = match value {
-                    Expr::Array(array) => array.elems.iter().map(string).collect(),
-                    other => string(other).map(|s| vec![s]),
-                };
-                let Some(lits) = lits else {
-                    expected(&mut errors);
-                    continue;
-                };
-                if lits.is_empty() {
-                    errors.push(value.span(), "`peers` is empty: list at least one address");
-                    continue;
-                }
-                let addrs: Vec<SocketAddr> = lits
-                    .iter()
-                    .filter_map(|l| socket_addr(l, "peers", &mut errors))
-                    .collect();
-                seen.peers = Some((key.clone(), addrs));
-            }
-            "listen" => {
-                let Some(lit) = string(value) else {
-                    expected(&mut errors);
-                    continue;
-                };
-                if let Some(addr) = socket_addr(&lit, "listen", &mut errors) {
-                    seen.listen = Some((key.clone(), addr));
+            "peers" | "listen" => {
+                if let Some(a) = addrs(value, &key_name, &mut errors) {
+                    if key_name == "peers" {
+                        seen.peers = Some((key.clone(), a));
+                    } else {
+                        seen.listen = Some((key.clone(), a));
+                    }
                 }
             }
             "interfaces" => {
@@ -345,13 +490,14 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
                     None => expected(&mut errors),
                 }
             }
-            "service" | "data" | "event" | "config" => {
+            "service" | "method" | "data" | "event" | "config" => {
                 let Some(p) = path(value) else {
                     expected(&mut errors);
                     continue;
                 };
                 match key_name.as_str() {
                     "service" => seen.service = Some(p),
+                    "method" => seen.method = Some(p),
                     "data" => seen.data = Some(p),
                     "event" => seen.event = Some(p),
                     _ => seen.config = Some(p),
@@ -404,10 +550,43 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
         }
     }
 
-    // Roles, from the keys written (valid values or not): the key written
-    // later is the one in conflict.
+    // Role and direction, from the keys written (valid values or not): the
+    // key written later is the one in conflict.
     let written = |key: &str| keys.iter().find(|(name, _)| name == key).map(|(_, k)| k);
-    let hosts: Vec<&Ident> = ["publish", "listen"]
+    let position = |key: &Ident| {
+        let name = key.unraw().to_string();
+        keys.iter()
+            .position(|(k, _)| *k == name)
+            .unwrap_or(usize::MAX)
+    };
+    let later = |a: &'_ Ident, b: &'_ Ident| -> Ident {
+        if position(a) > position(b) {
+            a.clone()
+        } else {
+            b.clone()
+        }
+    };
+    let role = match (written("producer"), written("aggregator")) {
+        (Some(p), Some(a)) => {
+            errors.push(
+                later(p, a).span(),
+                "`producer` and `aggregator` cannot both be set: a runtime has one role",
+            );
+            Role::Producer
+        }
+        (Some(_), None) => Role::Producer,
+        (None, Some(_)) => Role::Aggregator,
+        (None, None) => {
+            errors.push(
+                Span::call_site(),
+                "missing role: start the attribute with `producer` (emits data, receives events) \
+                 or `aggregator` (collects data by CallerId, sends events), \
+                 e.g. `#[tsercom::runtime(producer, publish = \"_sensors._tcp\", ...)]`",
+            );
+            Role::Producer
+        }
+    };
+    let hosts: Vec<&Ident> = ["publish", "listen", "port"]
         .into_iter()
         .filter_map(written)
         .collect();
@@ -415,70 +594,44 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
         .into_iter()
         .filter_map(written)
         .collect();
-    let position = |key: &Ident| {
-        let name = key.unraw().to_string();
-        keys.iter()
-            .position(|(k, _)| *k == name)
-            .unwrap_or(usize::MAX)
-    };
-    let side = match (hosts.first(), dials.first()) {
+    let direction = match (hosts.first(), dials.first()) {
         (Some(host), Some(dial)) => {
-            let later = if position(host) > position(dial) {
-                host
-            } else {
-                dial
-            };
             errors.push(
-                later.span(),
+                later(host, dial).span(),
                 format!(
                     "`{host}` and `{dial}` cannot both be set: a runtime either hosts the service \
-                     (`publish` / `listen`: a producer) or dials producers (`discover` / `peers`: \
-                     an aggregator)"
+                     (`publish` / `listen`: peers dial it) or dials its peers (`discover` / `peers`), \
+                     whatever its role"
                 ),
             );
-            Side::Producer
+            Direction::Host
         }
-        (Some(_), None) => Side::Producer,
-        (None, Some(_)) => Side::Aggregator,
+        (Some(_), None) => Direction::Host,
+        (None, Some(_)) => Direction::Dial,
         (None, None) => {
             errors.push(
                 Span::call_site(),
-                "missing role: add `publish = \"_name._tcp\"` or `listen = \"ip:port\"` (a producer), \
-                 or `discover = \"_name._tcp\"` or `peers = [\"ip:port\"]` (an aggregator)",
+                "missing direction: host the service with `publish = \"_name._tcp\"` (advertised over mDNS) \
+                 or `listen = \"host:port\"`, or dial peers with `discover = \"_name._tcp\"` \
+                 or `peers = [\"host:port\"]` (or `peers = env(\"VARIABLE\")`)",
             );
-            Side::Producer
+            Direction::Host
         }
     };
-    if let (Some(_), Some(key)) = (written("discover"), written("peers")) {
-        {
-            errors.push(
-                key.span(),
-                "`discover` and `peers` cannot both be set: find producers over mDNS or list them",
-            );
-        }
-    }
     if let (Some(_), Some(port_key)) = (written("listen"), written("port")) {
         errors.push(
             port_key.span(),
             "`port` and `listen` cannot both be set: `listen` already names the port",
         );
     }
-    if let (Side::Aggregator, Some(port_key)) = (side, written("port")) {
-        {
-            errors.push(
-                port_key.span(),
-                "`port` is for producers (`publish`): an aggregator dials and does not listen",
-            );
-        }
-    }
-    if let (None, None, Some(key)) = (
-        written("publish"),
-        written("discover"),
-        written("interfaces"),
-    ) {
+    let mdns_discover = seen
+        .discover
+        .as_ref()
+        .is_some_and(|(_, lit)| !lit.value().starts_with("dns:"));
+    if let (None, false, Some(key)) = (written("publish"), mdns_discover, written("interfaces")) {
         errors.push(
             key.span(),
-            "`interfaces` selects where mDNS runs: it needs `publish` or `discover` (static `peers` and `listen` use no mDNS)",
+            "`interfaces` selects where mDNS runs: it needs `publish` or an mDNS `discover` (static `peers`, `listen` and `dns:` discovery use no mDNS)",
         );
     }
     for key in ["service", "data", "event"] {
@@ -491,17 +644,16 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
     }
     errors.into_result()?;
 
-    let listen = seen
-        .listen
-        .map(|(_, a)| a)
-        .or_else(|| seen.port.map(|(_, p)| SocketAddr::from(([0, 0, 0, 0], p))));
     let missing = || syn::Error::new(Span::call_site(), "internal: checked above");
     Ok(Args {
-        side,
+        role,
+        direction,
         publish: seen.publish.map(|(_, l)| l),
         discover: seen.discover.map(|(_, l)| l),
-        peers: seen.peers.map(|(_, a)| a).unwrap_or_default(),
-        listen,
+        peers: seen.peers.map(|(_, a)| a),
+        listen: seen.listen.map(|(_, a)| a),
+        port: seen.port.map(|(_, p)| p),
+        method: seen.method,
         interfaces: seen.interfaces,
         service: seen.service.ok_or_else(missing)?,
         data: seen.data.ok_or_else(missing)?,
@@ -532,9 +684,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn example(key: &str) -> &'static str {
     match key {
         "publish" => "a service type string, e.g. `publish = \"_sensors._tcp\"`",
-        "discover" => "a service type string, e.g. `discover = \"_sensors._tcp\"`",
-        "peers" => "an address string or a list of them, e.g. `peers = [\"127.0.0.1:50051\"]`",
-        "listen" => "an address string, e.g. `listen = \"127.0.0.1:50051\"`",
+        "discover" => {
+            "a service type string, e.g. `discover = \"_sensors._tcp\"` (mDNS) or `discover = \"dns:_sensors._tcp.fleet.example\"` (unicast DNS-SD)"
+        }
+        "peers" => {
+            "a `host:port` string, a list of them, `env(\"VARIABLE\")` or `self.field`, e.g. `peers = [\"trainer.local:50051\"]`"
+        }
+        "listen" => {
+            "a `host:port` string, a list of them, `env(\"VARIABLE\")` or `self.field`, e.g. `listen = \"0.0.0.0:50051\"`"
+        }
+        "method" => {
+            "the name of one of the service's bidirectional methods, e.g. `method = Upload`"
+        }
         "port" => "a port number, e.g. `port = 50051`",
         "interfaces" => "a string, e.g. `interfaces = \"loopback\"`",
         "service" => "the service's name, e.g. `service = Sensor`",

@@ -1,15 +1,13 @@
 //! The expansion of `#[tsercom::runtime(...)]` (documented, with an example,
 //! in `tsercom::service`).
 
-use std::net::SocketAddr;
-
 use heck::ToSnakeCase;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Fields, Item};
 
-use crate::args::{self, Args, Errors, InterfacesSpec, Side};
+use crate::args::{self, Addrs, Args, Direction, Errors, InterfacesSpec, Role};
 
 /// The attribute's entry point: on any error, the item is emitted unchanged
 /// next to the errors, so the rest of the crate (and IDEs) keep working.
@@ -103,17 +101,17 @@ fn has_derive_default(s: &syn::ItemStruct) -> bool {
     })
 }
 
-fn socket_addr(addr: &SocketAddr) -> TokenStream {
-    let port = addr.port();
-    match addr {
-        SocketAddr::V4(v4) => {
-            let octets = v4.ip().octets();
-            quote!(::std::net::SocketAddr::from(([#(#octets),*], #port)))
+/// Addresses as a `Vec<String>` expression (in `config(&self)`).
+fn addrs(addrs: Option<&Addrs>, krate: &syn::Path) -> TokenStream {
+    match addrs {
+        None => quote!(::std::vec::Vec::<::std::string::String>::new()),
+        Some(Addrs::Literal(lits)) => {
+            quote!(::std::vec![#(::std::string::String::from(#lits)),*])
         }
-        SocketAddr::V6(v6) => {
-            let segments = v6.ip().segments();
-            quote!(::std::net::SocketAddr::from(([#(#segments),*], #port)))
-        }
+        Some(Addrs::Env(var)) => quote!(#krate::service::env_addrs(#var)?),
+        Some(Addrs::Field(member)) => quote_spanned!(member.span()=>
+            #krate::service::IntoAddrs::into_addrs(&self.#member)
+        ),
     }
 }
 
@@ -125,8 +123,6 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
         .as_ref()
         .map_or_else(|| ident.to_string(), syn::LitStr::value);
     let module = descriptor_module(&args.service);
-    let service_span = args.service.span();
-    let descriptor = quote_spanned!(service_span=> #module::Service);
     let data = &args.data;
     let event = &args.event;
 
@@ -149,51 +145,67 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
             impl #krate::service::Hooks for #ident {}
         }
     };
-    // Compile-time checks, spanned at the user's tokens: the types are the
-    // stream method's.
-    let data_check = quote_spanned!(data.span()=> __tsercom_data::<#data>(););
-    let event_check = quote_spanned!(event.span()=> __tsercom_event::<#event>(););
-    let checks = quote! {
-        const _: fn() = || {
-            fn __tsercom_data<T: ?::core::marker::Sized + #module::Data>() {}
-            fn __tsercom_event<T: ?::core::marker::Sized + #module::Event>() {}
-            #data_check
-            #event_check
-        };
-    };
 
-    let stream = quote!(<#descriptor as #krate::__private::StreamService>);
-    let (data_type, event_type, base_config, create) = match args.side {
-        Side::Producer => {
+    // What the handle receives and sends, by role; the method's request is
+    // what the dialer sends, by direction.
+    let (inbound, outbound, handle, role) = match args.role {
+        Role::Producer => (
+            quote!(#event),
+            quote!(#data),
+            quote!(#krate::ProducerHandle<#data, #event>),
+            quote!(#krate::Role::Producer),
+        ),
+        Role::Aggregator => (
+            quote!(#data),
+            quote!(#event),
+            quote!(#krate::AggregatorHandle<#data, #event>),
+            quote!(#krate::Role::Aggregator),
+        ),
+    };
+    let (request, response) = match args.direction {
+        Direction::Host => (&inbound, &outbound),
+        Direction::Dial => (&outbound, &inbound),
+    };
+    // The method of that shape: `Service` stands for the one method that
+    // has it, or `method = Name` names it; either way a compile error at
+    // the user's token names the shape when it does not fit.
+    let method = match &args.method {
+        Some(m) => {
+            let span = m.span();
+            quote_spanned!(span=> <#module::method::#m as #module::Fits<#request, #response>>::Method)
+        }
+        None => {
+            let span = args.service.span();
+            quote_spanned!(span=> <#module::Service as #module::Fits<#request, #response>>::Method)
+        }
+    };
+    let (base_config, create) = match args.direction {
+        Direction::Host => {
             let publish = args.publish.as_ref().map_or_else(
                 || quote!(::core::option::Option::None),
                 |p| quote!(::core::option::Option::Some(#p)),
             );
-            let listen = args.listen.as_ref().map_or_else(
-                || quote!(::core::option::Option::None),
-                |a| {
-                    let addr = socket_addr(a);
-                    quote!(::core::option::Option::Some(#addr))
-                },
-            );
+            let listen = match (&args.listen, args.port) {
+                (None, Some(port)) => {
+                    let text = format!("0.0.0.0:{port}");
+                    quote!(::std::vec![::std::string::String::from(#text)])
+                }
+                (listen, _) => addrs(listen.as_ref(), krate),
+            };
             (
-                quote!(#stream::Request),
-                quote!(#stream::Response),
-                quote!(#krate::service::producer_config(#name, #publish, #listen)),
-                quote!(#krate::service::producer::<#descriptor, Self>(ctx, hooks)),
+                quote!(#krate::service::host_config(#role, #name, #publish, #listen)?),
+                quote!(#krate::service::host::<#method, Self>(ctx, hooks)),
             )
         }
-        Side::Aggregator => {
+        Direction::Dial => {
             let discover = args.discover.as_ref().map_or_else(
                 || quote!(::core::option::Option::None),
                 |d| quote!(::core::option::Option::Some(#d)),
             );
-            let peers = args.peers.iter().map(socket_addr);
+            let peers = addrs(args.peers.as_ref(), krate);
             (
-                quote!(#stream::Response),
-                quote!(#stream::Request),
-                quote!(#krate::service::aggregator_config(#discover, &[#(#peers),*])),
-                quote!(#krate::service::aggregator::<#descriptor, Self>(ctx, hooks)),
+                quote!(#krate::service::dial_config(#role, #discover, #peers)?),
+                quote!(#krate::service::dial::<#method, Self>(ctx, hooks)),
             )
         }
     };
@@ -222,28 +234,29 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
         #item
         #default_impl
         #hooks_impl
-        #checks
 
         #[automatically_derived]
         impl #krate::runtime::RuntimeInitializer for #ident {
-            type Data = #data_type;
-            type Event = #event_type;
+            type Inbound = #inbound;
+            type Outbound = #outbound;
+            type Handle = #handle;
 
             fn name(&self) -> ::std::string::String {
                 ::std::string::String::from(#name)
             }
 
-            fn config(&self) -> #krate::runtime::RuntimeConfig {
+            fn config(&self) -> #krate::Result<#krate::runtime::RuntimeConfig> {
                 #[allow(unused_mut)]
                 let mut config: #krate::runtime::RuntimeConfig = #base_config;
                 #interfaces
+                let config: #krate::runtime::RuntimeConfig = #krate::service::env_overrides(#name, config)?;
                 #user_config
-                <Self as #krate::service::Hooks>::configure(self, config)
+                ::core::result::Result::Ok(<Self as #krate::service::Hooks>::configure(self, config))
             }
 
             fn create(
                 &mut self,
-                ctx: #krate::runtime::RuntimeContext<Self::Data, Self::Event>,
+                ctx: #krate::runtime::RuntimeContext<Self::Inbound, Self::Outbound>,
             ) -> #krate::Result<::std::boxed::Box<dyn #krate::runtime::Runtime>> {
                 let hooks: Self = ::core::mem::take(self);
                 #create

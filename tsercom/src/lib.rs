@@ -42,10 +42,13 @@
 //! # Modules
 //! - [`caller_id`]: the [`CallerId`] type and the [`HasCallerId`] trait.
 //! - [`time`]: the [`Timestamp`] type and the [`Timestamped`] trait.
-//! - [`runtime`](mod@runtime): [`RuntimeManager`], [`RuntimeHandle`] and the runtime
-//!   model (networking on its own threads).
-//! - [`service`]: the producer and aggregator that
-//!   [`#[tsercom::runtime]`](macro@runtime) generates, and the hooks that customize them.
+//! - [`runtime`](mod@runtime): [`RuntimeManager`], the handles
+//!   ([`ProducerHandle`], [`AggregatorHandle`], the role-free
+//!   [`RuntimeHandle`]) and the runtime model (networking on its own
+//!   threads).
+//! - [`service`]: the hosting and dialing runtimes that
+//!   [`#[tsercom::runtime]`](macro@runtime) generates for either role, and
+//!   the hooks that customize them.
 //! - [`data`]: the per-caller sample stores behind a handle.
 //! - [`queue`]: bounded queues and their [`OverflowPolicy`].
 //! - [`proto`]: tsercom's wire messages (package `tsercom`, wire-compatible
@@ -65,51 +68,58 @@ pub mod time;
 pub use caller_id::{CallerId, HasCallerId};
 pub use error::{Error, Result};
 pub use queue::{OverflowPolicy, QueueConfig};
-pub use runtime::{RuntimeConfig, RuntimeHandle, RuntimeManager, To};
+pub use runtime::{
+    AggregatorHandle, Incoming, ProducerHandle, Role, RuntimeConfig, RuntimeHandle, RuntimeManager,
+    To,
+};
 pub use time::{Timestamp, Timestamped};
 
-/// Makes a struct a tsercom runtime: a **producer** that hosts a service's
-/// bidirectional stream method (and advertises it), or an **aggregator**
-/// that finds producers and dials them. The struct is then passed to
-/// [`RuntimeManager::register`].
+/// Makes a struct a tsercom runtime. The struct is then passed to
+/// [`RuntimeManager::register`], which returns its handle.
 ///
 /// ```text
 /// tsercom::include_proto!("sensors");
 ///
-/// #[tsercom::runtime(publish = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
-/// struct Thermometer;
+/// #[tsercom::runtime(producer, publish = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
+/// struct Thermometer;          // register → ProducerHandle<Reading, Command>
 ///
-/// #[tsercom::runtime(discover = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
-/// struct Collector;
+/// #[tsercom::runtime(aggregator, discover = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
+/// struct Collector;            // register → AggregatorHandle<Reading, Command>
 /// ```
 ///
 /// Keys:
-/// - role, one of: `publish = "_name._tcp"` (producer: host and advertise
-///   over mDNS), `listen = "ip:port"` (producer: host at that address, no
-///   advertising), `discover = "_name._tcp"` (aggregator: browse mDNS),
-///   `peers = ["ip:port", ...]` (aggregator: dial these);
-/// - `service = Sensor`: the proto service (the name tonic gives it), whose
-///   one `rpc M(stream Event) returns (stream Data)` method carries the
-///   data;
-/// - `data = Reading`, `event = Command`: the method's message types,
-///   checked at compile time;
+/// - the **role**, first: `producer` (emits data, receives events; a
+///   [`ProducerHandle`]) or `aggregator` (collects data by CallerId, sends
+///   events; an [`AggregatorHandle`]);
+/// - the **direction**, independent of the role: host with `publish =
+///   "_name._tcp"` (advertised over mDNS) and/or `listen = "host:port"`
+///   (or `port = 50051`), or dial with `discover = "_name._tcp"` (mDNS) /
+///   `discover = "dns:_name._tcp.domain"` (DNS-SD over unicast DNS) or
+///   `peers = ["host:port", ...]`; `listen` and `peers` also take
+///   `env("VARIABLE")` or `self.field` (read at `register`), and the
+///   environment variables `TSERCOM_<NAME>_LISTEN` / `TSERCOM_<NAME>_PEERS`
+///   override them ([`service::env_overrides`]);
+/// - `service = Sensor`: the proto service (the name tonic gives it); the
+///   macro uses its bidirectional method of the shape the role and
+///   direction need (`rpc M(stream Event) returns (stream Data)` when a
+///   producer hosts or an aggregator dials, `rpc M(stream Data) returns
+///   (stream Event)` otherwise), or the one `method = Name` names;
+/// - `data = Reading`, `event = Command`: the message types, checked at
+///   compile time against the method;
 /// - optional: `name = "thermometer"` (the runtime's name: logs, CallerId
-///   file, mDNS instance; default the struct's name), `port = 50051`
-///   (producer with `publish`), `interfaces = "loopback"` (where mDNS runs
-///   with `publish` / `discover`: `"all"` (default), `"loopback"` — only
-///   127.0.0.1, nothing sent or joined elsewhere, and a producer then
-///   listens on loopback too —, `"ipv4"`, `"ipv6"` or names such as
-///   `"eth0,eth1"`; see [`discovery::Interfaces`]), `config = my_fn` (a
-///   `fn(RuntimeConfig) -> RuntimeConfig`: TLS, retention, queues, ...),
-///   `hooks` (you implement [`service::Hooks`] for the struct), `crate =
-///   "path"` (tsercom under another name).
+///   file, mDNS instance, environment variables; default the struct's
+///   name), `interfaces = "loopback"` (where mDNS runs with `publish` /
+///   `discover`: `"all"` (default), `"loopback"` — only 127.0.0.1, nothing
+///   sent or joined elsewhere, and a host then listens on loopback too —,
+///   `"ipv4"`, `"ipv6"` or names such as `"eth0,eth1"`; see
+///   [`discovery::Interfaces`]), `config = my_fn` (a `fn(RuntimeConfig) ->
+///   RuntimeConfig`: TLS, retention, queues, ...), `hooks` (you implement
+///   [`service::Hooks`] for the struct), `crate = "path"` (tsercom under
+///   another name).
 ///
 /// The struct must be a unit struct or have named fields, without generics,
 /// and implement `Default` (the macro implements it for a unit struct that
-/// does not derive it). A producer's handle receives the aggregators'
-/// events with `data()` and streams samples with `send_event`; an
-/// aggregator's handle is the other way round. The expansion is shown in
-/// [`service`].
+/// does not derive it). The expansion is shown in [`service`].
 pub use tsercom_macros::runtime;
 
 /// The tonic this crate is built on, for hand-written RPC handlers

@@ -232,6 +232,84 @@ impl<T> BoundedQueue<T> {
         }
     }
 
+    /// Pushes a batch from blocking code under one lock per wait (one
+    /// consumer wake-up for the batch); under `Block` waits for room as
+    /// often as needed, under the other policies applies them per item.
+    pub(crate) fn push_many_blocking(&self, items: Vec<T>) -> Result<()> {
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(Error::Closed(self.name.clone()));
+            }
+            let was_empty = state.items.is_empty();
+            let mut accepted = 0u64;
+            let mut dropped = 0u64;
+            let mut full = false;
+            while let Some(item) = items.next() {
+                if state.items.len() < self.config.capacity {
+                    state.items.push_back(item);
+                    accepted += 1;
+                    continue;
+                }
+                match self.config.policy {
+                    OverflowPolicy::Block => {
+                        // Back at the head of what is left: waits below.
+                        let rest: Vec<T> = std::iter::once(item).chain(items.by_ref()).collect();
+                        items = rest.into_iter().peekable();
+                        full = true;
+                        break;
+                    }
+                    OverflowPolicy::DropOldest => {
+                        state.items.pop_front();
+                        state.items.push_back(item);
+                        accepted += 1;
+                        dropped += 1;
+                    }
+                    OverflowPolicy::DropNewest => dropped += 1,
+                    OverflowPolicy::Error => {
+                        dropped += 1 + items.by_ref().count() as u64;
+                        drop(state);
+                        self.batch_done(was_empty && accepted > 0, accepted, dropped);
+                        return Err(Error::QueueFull {
+                            queue: self.name.clone(),
+                            capacity: self.config.capacity,
+                        });
+                    }
+                }
+            }
+            if full {
+                self.pushed.fetch_add(accepted, Ordering::Relaxed);
+                if was_empty && accepted > 0 {
+                    self.items.notify_one();
+                }
+                // Bounded wait, re-checked, as in `push_blocking`.
+                if state.items.len() >= self.config.capacity {
+                    let _unused = self
+                        .space_cv
+                        .wait_timeout(state, Duration::from_millis(100))
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+                continue;
+            }
+            drop(state);
+            self.batch_done(was_empty && accepted > 0, accepted, dropped);
+        }
+        Ok(())
+    }
+
+    fn batch_done(&self, wake: bool, accepted: u64, dropped: u64) {
+        self.pushed.fetch_add(accepted, Ordering::Relaxed);
+        if dropped > 0 {
+            self.drops.dropped(&self.name, dropped);
+        } else if accepted > 0 {
+            self.drops.accepted(&self.name);
+        }
+        if wake {
+            self.items.notify_one();
+        }
+    }
+
     /// Pushes from async code; under `Block` waits for room.
     pub(crate) async fn push(&self, mut item: T) -> Result<()> {
         loop {

@@ -28,12 +28,12 @@ fn data_pushed_at_start_arrives_exactly_once_with_its_caller_id() {
         .expect("register");
     manager.start_in_process().expect("start");
     // start_in_process waits for start, so the data is there.
-    let all = handle.data().take_new();
+    let all = handle.received().take_new();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].0, caller);
     assert_eq!(values(&all[0].1), [1.0, 2.0, 3.0]);
     assert_eq!(all[0].1[0].timestamp, t(0));
-    assert!(handle.data().take_new().is_empty());
+    assert!(handle.received().take_new().is_empty());
     let callers = handle.callers();
     assert_eq!(callers.len(), 1);
     assert_eq!(callers[0].peer.as_deref(), Some("127.0.0.1:1000"));
@@ -59,13 +59,10 @@ fn data_pushed_in_stop_arrives_and_stop_runs_once() {
     manager.shutdown().expect("shutdown");
     manager.shutdown().expect("idempotent");
     drop(manager);
-    assert_eq!(values(&handle.data().take_new_for(caller)), [9.0]);
+    assert_eq!(values(&handle.received().take_new_for(caller)), [9.0]);
     assert_eq!(*starts.lock().expect("lock"), 1, "started exactly once");
     assert_eq!(*stops.lock().expect("lock"), 1, "stopped exactly once");
-    assert!(matches!(
-        handle.send_event(1.0, To::All),
-        Err(Error::Closed(_))
-    ));
+    assert!(matches!(handle.send(1.0, To::All), Err(Error::Closed(_))));
 }
 
 #[test]
@@ -84,17 +81,20 @@ fn events_reach_one_caller_or_all_and_each_replies() {
         .expect("register");
     manager.start_in_process().expect("start");
 
-    handle.send_event(1.0, To::Caller(b)).expect("send to b");
+    handle.send(1.0, To::Caller(b)).expect("send to b");
     assert_eq!(take_n(&handle, b, 1), [1.5]);
-    assert!(handle.data().take_new_for(a).is_empty() && handle.data().take_new_for(c).is_empty());
+    assert!(
+        handle.received().take_new_for(a).is_empty()
+            && handle.received().take_new_for(c).is_empty()
+    );
 
-    handle.send_event(2.0, To::All).expect("broadcast");
+    handle.send(2.0, To::All).expect("broadcast");
     for caller in [a, b, c] {
         assert_eq!(take_n(&handle, caller, 1), [2.5], "caller {caller}");
     }
     let unknown = CallerId::random();
     assert!(
-        matches!(handle.send_event(3.0, To::Caller(unknown)), Err(Error::UnknownCaller(id)) if id == unknown)
+        matches!(handle.send(3.0, To::Caller(unknown)), Err(Error::UnknownCaller(id)) if id == unknown)
     );
     manager.shutdown().expect("shutdown");
 }
@@ -124,16 +124,14 @@ fn ten_thousand_events_in_order_under_block() {
         .expect("register");
     manager.start_in_process().expect("start");
     for i in 0..10_000 {
-        handle
-            .send_event(f64::from(i), To::Caller(caller))
-            .expect("send");
+        handle.send(f64::from(i), To::Caller(caller)).expect("send");
     }
     let got = take_n(&handle, caller, 10_000);
     let expected: Vec<f64> = (0..10_000).map(|i| f64::from(i) + 0.5).collect();
     assert_eq!(got, expected);
     let stats = handle.stats();
-    assert_eq!((stats.events.pushed, stats.events.dropped), (10_000, 0));
-    assert_eq!(stats.data.dropped, 0);
+    assert_eq!((stats.outbound.pushed, stats.outbound.dropped), (10_000, 0));
+    assert_eq!(stats.inbound.dropped, 0);
     manager.shutdown().expect("shutdown");
 }
 
@@ -151,13 +149,14 @@ fn drops_under(policy: OverflowPolicy) -> (Vec<f64>, u64) {
         endpoint: Arc<Mutex<Option<Endpoint<f64, f64>>>>,
     }
     impl RuntimeInitializer for Hold {
-        type Data = f64;
-        type Event = f64;
+        type Inbound = f64;
+        type Outbound = f64;
+        type Handle = tsercom::RuntimeHandle<f64, f64>;
         fn name(&self) -> String {
             "hold".into()
         }
-        fn config(&self) -> RuntimeConfig {
-            RuntimeConfig::default().with_events(QueueConfig::new(100, self.policy))
+        fn config(&self) -> tsercom::Result<RuntimeConfig> {
+            Ok(RuntimeConfig::default().with_events(QueueConfig::new(100, self.policy)))
         }
         fn create(&mut self, ctx: RuntimeContext<f64, f64>) -> tsercom::Result<Box<dyn Runtime>> {
             Ok(Box::new(Held {
@@ -194,7 +193,7 @@ fn drops_under(policy: OverflowPolicy) -> (Vec<f64>, u64) {
     manager.start_in_process().expect("start");
     let mut refused = 0;
     for i in 0..10_000 {
-        match handle.send_event(f64::from(i), To::Caller(caller)) {
+        match handle.send(f64::from(i), To::Caller(caller)) {
             Ok(()) => {}
             Err(Error::QueueFull { .. }) => refused += 1,
             Err(e) => panic!("unexpected {e}"),
@@ -206,7 +205,7 @@ fn drops_under(policy: OverflowPolicy) -> (Vec<f64>, u64) {
     let guard = endpoint.lock().expect("lock");
     let ep = guard.as_ref().expect("registered");
     let got: Vec<f64> = std::iter::from_fn(|| ep.try_next_event()).collect();
-    let dropped = handle.stats().events.dropped;
+    let dropped = handle.stats().outbound.dropped;
     drop(guard);
     manager.shutdown().expect("shutdown");
     (got, dropped)
@@ -280,7 +279,7 @@ fn create_and_start_errors_surface_and_others_go_on() {
     );
     manager.check_error().expect("errors are reported once");
     // The healthy runtime is unaffected.
-    assert_eq!(values(&ok.data().take_new_for(ok_caller)), [7.0]);
+    assert_eq!(values(&ok.received().take_new_for(ok_caller)), [7.0]);
     manager.shutdown().expect("shutdown");
 }
 
@@ -328,7 +327,7 @@ fn a_panicking_task_surfaces_with_the_runtime_name() {
         "{err}"
     );
     // The runtime itself goes on.
-    handle.send_event(1.0, To::Caller(caller)).expect("send");
+    handle.send(1.0, To::Caller(caller)).expect("send");
     assert_eq!(take_n(&handle, caller, 1), [1.5]);
     manager.shutdown().expect("shutdown");
 }
@@ -358,8 +357,8 @@ fn two_runtimes_keep_their_data_apart() {
         ))
         .expect("register");
     manager.start_in_process().expect("start");
-    let got_a = ha.data().take_new();
-    let got_b = hb.data().take_new();
+    let got_a = ha.received().take_new();
+    let got_b = hb.received().take_new();
     assert_eq!(got_a.len(), 1);
     assert_eq!((got_a[0].0, values(&got_a[0].1)), (a, vec![1.0]));
     assert_eq!((got_b[0].0, values(&got_b[0].1)), (b, vec![2.0]));
@@ -398,8 +397,8 @@ async fn the_manager_can_be_used_and_dropped_inside_async_code() {
         ))
         .expect("register");
     manager.start_in_process().expect("start");
-    assert!(handle.data().new_data().await);
-    assert_eq!(values(&handle.data().take_new_for(caller)), [4.0]);
+    assert!(handle.received().new_data().await);
+    assert_eq!(values(&handle.received().take_new_for(caller)), [4.0]);
     drop(manager);
 }
 

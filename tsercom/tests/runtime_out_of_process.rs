@@ -37,25 +37,25 @@ fn oop_data_events_and_stop_data_cross_the_process_boundary() {
     assert_ne!(pid, std::process::id());
 
     // Data pushed at start: there once start returns, exactly once.
-    let all = handle.data().take_new();
+    let all = handle.received().take_new();
     assert_eq!(all.len(), 2);
     assert_eq!((all[0].0, values(&all[0].1)), (a, vec![1.0, 2.0]));
     assert_eq!((all[1].0, values(&all[1].1)), (b, vec![1.0, 2.0]));
-    assert!(handle.data().take_new().is_empty());
+    assert!(handle.received().take_new().is_empty());
     assert_eq!(handle.callers().len(), 2);
 
     // Events: to one caller, then to all; each replies.
-    handle.send_event(1.0, To::Caller(b)).expect("send");
+    handle.send(1.0, To::Caller(b)).expect("send");
     assert_eq!(take_n(&handle, b, 1), [1.5]);
-    assert!(handle.data().take_new_for(a).is_empty());
-    handle.send_event(2.0, To::All).expect("broadcast");
+    assert!(handle.received().take_new_for(a).is_empty());
+    handle.send(2.0, To::All).expect("broadcast");
     assert_eq!(take_n(&handle, a, 1), [2.5]);
     assert_eq!(take_n(&handle, b, 1), [2.5]);
 
     // Data pushed in stop() arrives.
     manager.shutdown().expect("clean shutdown");
-    assert_eq!(values(&handle.data().take_new_for(a)), [9.0]);
-    assert_eq!(values(&handle.data().take_new_for(b)), [9.0]);
+    assert_eq!(values(&handle.received().take_new_for(a)), [9.0]);
+    assert_eq!(values(&handle.received().take_new_for(b)), [9.0]);
     assert_eq!(manager.child_pid(), None);
 }
 
@@ -107,8 +107,8 @@ fn oop_errors_from_create_and_start_surface_and_others_go_on() {
         text.contains("`bad-start`: start failed") && text.contains("port in use"),
         "{text}"
     );
-    assert_eq!(values(&ok.data().take_new_for(ok_caller)), [7.0]);
-    ok.send_event(1.0, To::Caller(ok_caller)).expect("send");
+    assert_eq!(values(&ok.received().take_new_for(ok_caller)), [7.0]);
+    ok.send(1.0, To::Caller(ok_caller)).expect("send");
     assert_eq!(take_n(&ok, ok_caller, 1), [1.5]);
     manager.shutdown().expect("nothing unseen");
 }
@@ -140,16 +140,16 @@ fn oop_two_runtimes_in_one_child_keep_data_apart() {
         ))
         .expect("register");
     manager.start_out_of_process().expect("start");
-    let got_a = ha.data().take_new();
-    let got_b = hb.data().take_new();
+    let got_a = ha.received().take_new();
+    let got_b = hb.received().take_new();
     assert_eq!(got_a.len(), 1);
     assert_eq!(got_b.len(), 1);
     assert_eq!((got_a[0].0, values(&got_a[0].1)), (a, vec![1.0]));
     assert_eq!((got_b[0].0, values(&got_b[0].1)), (b, vec![2.0]));
     manager.shutdown().expect("shutdown");
-    assert_eq!(values(&ha.data().take_new_for(a)), [10.0]);
-    assert_eq!(values(&hb.data().take_new_for(b)), [20.0]);
-    assert!(ha.data().take_new_for(b).is_empty() && hb.data().take_new_for(a).is_empty());
+    assert_eq!(values(&ha.received().take_new_for(a)), [10.0]);
+    assert_eq!(values(&hb.received().take_new_for(b)), [20.0]);
+    assert!(ha.received().take_new_for(b).is_empty() && hb.received().take_new_for(a).is_empty());
 }
 
 #[test]
@@ -177,14 +177,12 @@ fn oop_ten_thousand_events_in_order_under_block() {
         .expect("register");
     manager.start_out_of_process().expect("start");
     for i in 0..10_000 {
-        handle
-            .send_event(f64::from(i), To::Caller(caller))
-            .expect("send");
+        handle.send(f64::from(i), To::Caller(caller)).expect("send");
     }
     let got = take_n(&handle, caller, 10_000);
     let expected: Vec<f64> = (0..10_000).map(|i| f64::from(i) + 0.5).collect();
     assert_eq!(got, expected);
-    assert_eq!(handle.stats().events.dropped, 0);
+    assert_eq!(handle.stats().outbound.dropped, 0);
     manager.shutdown().expect("shutdown");
 }
 
@@ -219,14 +217,11 @@ fn oop_child_killed_with_sigkill_surfaces_an_error_and_nothing_hangs() {
     // Detection is immediate (sub-millisecond here); 2 s is the documented bound.
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
     // The handle stays usable: its data is still there; nothing hangs.
-    assert_eq!(values(&handle.data().take_new_for(caller)), [1.0]);
+    assert_eq!(values(&handle.received().take_new_for(caller)), [1.0]);
     let shutdown_started = Instant::now();
     let _ = manager.shutdown();
     assert!(shutdown_started.elapsed() < Duration::from_secs(20));
-    assert!(matches!(
-        handle.send_event(1.0, To::All),
-        Err(Error::Closed(_))
-    ));
+    assert!(matches!(handle.send(1.0, To::All), Err(Error::Closed(_))));
 }
 
 #[test]
@@ -258,32 +253,35 @@ fn oop_drop_policies_count_every_event_not_delivered() {
     manager.start_out_of_process().expect("start");
     for i in 0..10_000 {
         handle
-            .send_event(f64::from(i), To::Caller(caller))
+            .send(f64::from(i), To::Caller(caller))
             .expect("drop-newest never fails");
     }
     // A final marker, sent until accepted (it may itself be dropped).
     let marker = 1e9;
     let mut got: Vec<f64> = Vec::new();
     loop {
-        let before = handle.stats().events.pushed;
+        let before = handle.stats().outbound.pushed;
         handle
-            .send_event(marker, To::Caller(caller))
+            .send(marker, To::Caller(caller))
             .expect("send marker");
-        if handle.stats().events.pushed > before {
+        if handle.stats().outbound.pushed > before {
             break;
         }
-        assert!(handle.data().wait_new(WAIT), "the child stopped consuming");
-        got.extend(values(&handle.data().take_new_for(caller)));
+        assert!(
+            handle.received().wait_new(WAIT),
+            "the child stopped consuming"
+        );
+        got.extend(values(&handle.received().take_new_for(caller)));
     }
     while !got.contains(&(marker + 0.5)) {
         assert!(
-            handle.data().wait_new(WAIT),
+            handle.received().wait_new(WAIT),
             "marker never arrived; got {}",
             got.len()
         );
-        got.extend(values(&handle.data().take_new_for(caller)));
+        got.extend(values(&handle.received().take_new_for(caller)));
     }
-    let stats = handle.stats().events;
+    let stats = handle.stats().outbound;
     let delivered = got.iter().filter(|v| **v < marker).count() as u64;
     let markers_sent = stats.pushed + stats.dropped - 10_000;
     assert_eq!(

@@ -17,35 +17,42 @@
 //!   namespace this test creates (`unshare -n`); the producer restarted on
 //!   a new port is found there and its series goes on.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
-use std::sync::mpsc;
+use std::process::Command as Process;
 use std::time::Duration;
 
+mod common;
+
+use common::{IN_NETNS, Peer, rerun_in_network_namespace, spawn_ready};
 use tsercom::discovery::PeerSource;
 use tsercom::rpc::{ClientTls, ServerTls};
-use tsercom::runtime::{CHILD_SOCKET_ENV, Identity, RuntimeConfig, RuntimeHandle};
+use tsercom::runtime::{CHILD_SOCKET_ENV, Identity, RuntimeConfig};
 use tsercom::service::Hooks;
-use tsercom::{CallerId, RuntimeManager, Timestamp, To};
+use tsercom::{AggregatorHandle, CallerId, RuntimeManager, Timestamp, To};
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 /// The aggregator: dials one producer, expecting its CallerId.
-#[tsercom::runtime(peers = ["127.0.0.1:1"], service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[tsercom::runtime(aggregator, peers = self.addr, service = sensors::Sensor, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Collector {
-    producer: Option<(SocketAddr, CallerId)>,
+    /// The producer's address...
+    addr: Option<SocketAddr>,
+    /// ...and the CallerId it must present.
+    producer: Option<CallerId>,
     id: Option<CallerId>,
     tls: Option<PathBuf>,
 }
 
 impl Hooks for Collector {
     fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
-        if let Some((addr, id)) = self.producer {
-            config.discovery.peers = PeerSource::Static(vec![(addr, Some(id))]);
+        if let (Some(id), PeerSource::Static(peers)) = (self.producer, &mut config.discovery.peers)
+        {
+            for peer in peers {
+                peer.1 = Some(id);
+            }
         }
         if let Some(id) = self.id {
             config = config.with_identity(Identity::Fixed(id));
@@ -65,30 +72,12 @@ impl Hooks for Collector {
     }
 }
 
-/// A running `e2e_producer`; killed (by its PID, through `Child`) on drop.
-struct ProducerProcess {
-    child: Child,
-    id: CallerId,
-}
-
-impl Drop for ProducerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn free_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr")
 }
 
-fn spawn_producer(
-    listen: SocketAddr,
-    state: &Path,
-    start: u32,
-    tls: Option<&Path>,
-) -> ProducerProcess {
+fn spawn_producer(listen: SocketAddr, state: &Path, start: u32, tls: Option<&Path>) -> Peer {
     spawn_producer_with(listen, state, start, tls, None, 0)
 }
 
@@ -100,7 +89,7 @@ fn spawn_producer_with(
     tls: Option<&Path>,
     publish: Option<&str>,
     clock_offset_ms: i64,
-) -> ProducerProcess {
+) -> Peer {
     let mut command = Process::new(env!("CARGO_BIN_EXE_e2e_producer"));
     command
         .env("E2E_LISTEN", listen.to_string())
@@ -108,36 +97,19 @@ fn spawn_producer_with(
         .env("TSERCOM_STATE_DIR", state)
         .env_remove("E2E_TLS_DIR")
         .env_remove("E2E_PUBLISH")
-        .env("E2E_CLOCK_OFFSET_MS", clock_offset_ms.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
+        .env("E2E_CLOCK_OFFSET_MS", clock_offset_ms.to_string());
     if let Some(dir) = tls {
         command.env("E2E_TLS_DIR", dir);
     }
     if let Some(service_type) = publish {
         command.env("E2E_PUBLISH", service_type);
     }
-    let mut child = command.spawn().expect("spawn e2e-producer");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let line = rx.recv_timeout(WAIT).expect("the producer reported ready");
-    let id = line
-        .strip_prefix("ready ")
-        .and_then(|id| CallerId::parse(id).ok())
-        .unwrap_or_else(|| panic!("unexpected producer output {line:?}"));
-    ProducerProcess { child, id }
+    spawn_ready(&mut command)
 }
 
 /// Takes samples until `n` arrived from `caller`; returns their values.
 fn take_values(
-    handle: &RuntimeHandle<Reading, Command>,
+    handle: &AggregatorHandle<Reading, Command>,
     manager: &mut RuntimeManager,
     caller: CallerId,
     n: usize,
@@ -166,7 +138,7 @@ fn take_values(
 /// Sends a command `to` the producer and waits for its answer (a reading
 /// of -1): events round-trip.
 fn assert_echo(
-    handle: &RuntimeHandle<Reading, Command>,
+    handle: &AggregatorHandle<Reading, Command>,
     manager: &mut RuntimeManager,
     producer: CallerId,
     to: To,
@@ -175,7 +147,7 @@ fn assert_echo(
         action: "echo".into(),
         ..Command::default()
     };
-    handle.send_event(command, to).expect("send command");
+    handle.send(command, to).expect("send command");
     while !take_values(handle, manager, producer, 1).contains(&-1.0) {}
 }
 
@@ -188,9 +160,10 @@ fn assert_consecutive(values: &[f64]) {
     );
 }
 
-fn collector(producer: &ProducerProcess, addr: SocketAddr, id: CallerId) -> Collector {
+fn collector(producer: &Peer, addr: SocketAddr, id: CallerId) -> Collector {
     Collector {
-        producer: Some((addr, producer.id)),
+        addr: Some(addr),
+        producer: Some(producer.id),
         id: Some(id),
         tls: None,
     }
@@ -237,7 +210,7 @@ fn e2e_data_events_and_producer_restart_keeps_its_series() {
     );
     assert_eq!(callers[0].id, old_id);
     assert!(
-        handle.stats().data.received >= 31,
+        handle.stats().inbound.received >= 31,
         "both lives' samples counted in one store"
     );
 
@@ -296,7 +269,8 @@ fn e2e_aggregator_runtime_out_of_process() {
         .with_child_env("E2E_COLLECTOR", collector_id.to_string());
     let handle = manager
         .register(Collector {
-            producer: Some((addr, producer_id)),
+            addr: Some(addr),
+            producer: Some(producer_id),
             id: Some(collector_id),
             tls: None,
         })
@@ -367,7 +341,8 @@ fn e2e_mutual_tls() {
     let mut manager = RuntimeManager::new();
     let handle = manager
         .register(Collector {
-            producer: Some((addr, producer.id)),
+            addr: Some(addr),
+            producer: Some(producer.id),
             id: Some(CallerId::random()),
             tls: Some(certs.path().to_path_buf()),
         })
@@ -380,51 +355,8 @@ fn e2e_mutual_tls() {
 }
 
 /// Finds producers over loopback-only mDNS.
-#[tsercom::runtime(discover = "_e2esensor._tcp", interfaces = "loopback", service = sensors::Sensor, data = Reading, event = Command)]
+#[tsercom::runtime(aggregator, discover = "_e2esensor._tcp", interfaces = "loopback", service = sensors::Sensor, data = Reading, event = Command)]
 struct Finder;
-
-const IN_NETNS: &str = "E2E_IN_NETNS";
-
-/// Runs `test` again inside a new network namespace (only `lo`, up); the
-/// namespace ends with its last process. `false` (after printing why) when
-/// namespaces cannot be made here.
-fn rerun_in_network_namespace(test: &str) -> bool {
-    match Process::new("unshare").args(["-n", "true"]).status() {
-        Ok(status) if status.success() => {}
-        other => {
-            println!(
-                "skipped: cannot create a network namespace (`unshare -n`: {other:?}); needs root"
-            );
-            return false;
-        }
-    }
-    let state = tempfile::tempdir().expect("tempdir");
-    let mut child = Process::new("unshare")
-        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
-        .arg(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(IN_NETNS, "1")
-        .env("TSERCOM_STATE_DIR", state.path())
-        .spawn()
-        .expect("spawn the test in a namespace");
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    match rx.recv_timeout(Duration::from_secs(300)) {
-        Ok(Ok(status)) => assert!(
-            status.success(),
-            "the test inside the namespace failed ({status}); its output is above"
-        ),
-        other => {
-            // End the process this test started, by its PID.
-            let _ = Process::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("the test inside the namespace did not finish: {other:?}");
-        }
-    }
-    true
-}
 
 #[test]
 fn e2e_mdns_discovery_and_restart_on_a_new_port() {

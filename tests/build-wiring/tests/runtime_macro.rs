@@ -20,7 +20,7 @@ enum Seen {
     Connected(CallerId),
 }
 
-#[tsercom::runtime(listen = "127.0.0.1:0", service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[tsercom::runtime(producer, listen = self.addr, service = sensors::Sensor, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Thermometer {
     id: Option<CallerId>,
@@ -30,7 +30,6 @@ struct Thermometer {
 
 impl Hooks for Thermometer {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
-        let config = config.with_listen(self.addr);
         match self.id {
             Some(id) => config.with_identity(Identity::Fixed(id)),
             None => config,
@@ -44,23 +43,20 @@ impl Hooks for Thermometer {
     }
 }
 
-#[tsercom::runtime(peers = ["127.0.0.1:1"], service = sensors::Sensor, data = Reading, event = Command, name = "collector", config = no_peers_yet, hooks)]
+#[tsercom::runtime(aggregator, peers = self.producer, service = sensors::Sensor, data = Reading, event = Command, name = "collector", config = tuned, hooks)]
 #[derive(Default)]
 struct Collector {
     id: Option<CallerId>,
     producer: Option<SocketAddr>,
 }
 
-/// A `config = ...` function: replaced by the hook's address below.
-fn no_peers_yet(config: RuntimeConfig) -> RuntimeConfig {
-    config
+/// A `config = ...` function: runs before the hooks.
+fn tuned(config: RuntimeConfig) -> RuntimeConfig {
+    config.with_clock_sync(true)
 }
 
 impl Hooks for Collector {
-    fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
-        if let Some(addr) = self.producer {
-            config.discovery.peers = tsercom::discovery::PeerSource::Static(vec![(addr, None)]);
-        }
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
         match self.id {
             Some(id) => config.with_identity(Identity::Fixed(id)),
             None => config,
@@ -106,14 +102,11 @@ fn producer_and_aggregator_exchange_data_and_events() {
     let before = Timestamp::now();
     for i in 0..10 {
         thermometer
-            .send_event(
-                Reading {
-                    celsius: f64::from(i),
-                    ..Reading::default()
-                },
-                To::All,
-            )
-            .expect("send reading");
+            .publish(Reading {
+                celsius: f64::from(i),
+                ..Reading::default()
+            })
+            .expect("publish reading");
     }
     let mut got = Vec::new();
     while got.len() < 10 {
@@ -147,7 +140,7 @@ fn producer_and_aggregator_exchange_data_and_events() {
 
     // Events: aggregator → producer, keyed by the aggregator's id.
     collector
-        .send_event(
+        .send(
             Command {
                 action: "calibrate".into(),
                 ..Command::default()
@@ -155,12 +148,12 @@ fn producer_and_aggregator_exchange_data_and_events() {
             To::All,
         )
         .expect("send command");
-    assert!(thermometer.data().wait_new(WAIT), "the command arrived");
-    let commands = thermometer.data().take_new();
+    assert!(thermometer.events().wait_new(WAIT), "the command arrived");
+    let commands = thermometer.take_events();
     assert_eq!(commands.len(), 1);
-    assert_eq!(commands[0].0, collector_id);
-    assert_eq!(commands[0].1[0].data.action, "calibrate");
-    assert!(commands[0].1[0].data.when.is_some(), "stamped on the way");
+    assert_eq!(commands[0].caller, collector_id);
+    assert_eq!(commands[0].data.action, "calibrate");
+    assert!(commands[0].data.when.is_some(), "stamped on the way");
 
     manager.check_error().expect("no runtime error");
     manager.shutdown().expect("shutdown");
@@ -252,7 +245,7 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
             status.message()
         );
     });
-    assert!(thermometer.data().take_new().is_empty(), "nothing stored");
+    assert!(thermometer.take_events().is_empty(), "nothing stored");
     manager.check_error().expect("the runtime goes on");
     manager.shutdown().expect("shutdown");
 }

@@ -152,6 +152,85 @@ impl<E> EventRouter<E> {
         }
     }
 
+    /// The queues of one caller or of all (sorted by CallerId).
+    fn targets(&self, to: super::To) -> Result<Vec<Arc<BoundedQueue<E>>>> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed("runtime".into()));
+        }
+        match to {
+            super::To::Caller(id) => Ok(vec![
+                self.lock()
+                    .get(&id)
+                    .cloned()
+                    .ok_or(Error::UnknownCaller(id))?,
+            ]),
+            super::To::All => {
+                let mut targets: Vec<(CallerId, Arc<BoundedQueue<E>>)> = self
+                    .lock()
+                    .iter()
+                    .map(|(id, q)| (*id, Arc::clone(q)))
+                    .collect();
+                targets.sort_by_key(|(id, _)| *id);
+                Ok(targets.into_iter().map(|(_, q)| q).collect())
+            }
+        }
+    }
+
+    /// Sends a batch to one caller or all: one hand-off per queue.
+    pub(crate) fn send_many(&self, items: Vec<E>, to: super::To) -> Result<()>
+    where
+        E: Clone,
+    {
+        let targets = self.targets(to)?;
+        let mut items = Some(items);
+        let last = targets.len().saturating_sub(1);
+        let mut first_error = None;
+        for (i, queue) in targets.into_iter().enumerate() {
+            let batch = if i == last {
+                items.take()
+            } else {
+                items.clone()
+            };
+            let Some(batch) = batch else { break };
+            match queue.push_many_blocking(batch) {
+                Ok(()) => {}
+                // A caller that left meanwhile is not an error of a broadcast.
+                Err(Error::Closed(_)) if to == super::To::All => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Sends from async code: under `Block` waits (asynchronously) for room.
+    pub(crate) async fn send_async(&self, event: E, to: super::To) -> Result<()>
+    where
+        E: Clone,
+    {
+        let targets = self.targets(to)?;
+        let mut event = Some(event);
+        let last = targets.len().saturating_sub(1);
+        let mut first_error = None;
+        for (i, queue) in targets.into_iter().enumerate() {
+            let item = if i == last {
+                event.take()
+            } else {
+                event.clone()
+            };
+            let Some(item) = item else { break };
+            match queue.push(item).await {
+                Ok(()) => {}
+                Err(Error::Closed(_)) if to == super::To::All => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
     /// Sends to one caller from async code (the child's IPC reader).
     pub(crate) async fn send_to_async(&self, caller: CallerId, event: E) -> Result<()> {
         let queue = self

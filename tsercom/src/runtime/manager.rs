@@ -9,7 +9,7 @@ use std::ffi::OsString;
 
 use super::context::{DataSink, EventRouter, RuntimeContext};
 use super::errors::{ErrorSink, panic_message};
-use super::handle::RuntimeHandle;
+use super::handle::{FromRuntimeHandle, RuntimeHandle};
 use super::process::{
     self, ChildPart, ChildSide, ParentPart, ParentPlan, ParentProcess, ParentSide,
 };
@@ -54,8 +54,8 @@ struct Pending<I: RuntimeInitializer> {
     init: I,
     name: String,
     config: RuntimeConfig,
-    data: RemoteDataAggregator<I::Data>,
-    events: EventRouter<I::Event>,
+    data: RemoteDataAggregator<I::Inbound>,
+    events: EventRouter<I::Outbound>,
 }
 
 /// A runtime handed to a tokio runtime.
@@ -174,12 +174,14 @@ pub const CHILD_SOCKET_ENV: &str = process::SOCKET_ENV;
 /// errors, and stops each exactly once.
 ///
 /// ```no_run
-/// # fn demo<I: tsercom::runtime::RuntimeInitializer>(init: I) -> tsercom::Result<()> {
+/// # use tsercom::runtime::RuntimeInitializer;
+/// # fn demo<I>(init: I) -> tsercom::Result<()>
+/// # where I: RuntimeInitializer<Handle = tsercom::RuntimeHandle<f64, f64>, Inbound = f64, Outbound = f64> {
 /// let mut manager = tsercom::RuntimeManager::new();
 /// let handle = manager.register(init)?;
 /// manager.start_in_process()?;
 /// loop {
-///     for (caller, samples) in handle.data().take_new() { /* ... */ }
+///     for (caller, samples) in handle.received().take_new() { /* ... */ }
 ///     manager.check_error()?;
 /// #   break;
 /// }
@@ -270,25 +272,22 @@ impl RuntimeManager {
     /// # Errors
     /// [`Error::WrongState`] once the manager has started;
     /// [`Error::Invalid`] for a malformed discovery setting.
-    pub fn register<I: RuntimeInitializer>(
-        &mut self,
-        init: I,
-    ) -> Result<RuntimeHandle<I::Data, I::Event>> {
+    pub fn register<I: RuntimeInitializer>(&mut self, init: I) -> Result<I::Handle> {
         if !matches!(self.phase, Phase::Idle) {
             return Err(Error::WrongState(
                 "register() after start: register every runtime before starting the manager",
             ));
         }
         let name = init.name();
-        let config = init.config();
+        let config = init.config()?;
         config.discovery.validate()?;
         let data = RemoteDataAggregator::new(config.retention, config.data_policy);
         let events = EventRouter::new(config.events);
-        let handle = RuntimeHandle {
+        let handle = I::Handle::from_runtime_handle(RuntimeHandle {
             name: name.clone(),
-            data: data.clone(),
-            events: events.clone(),
-        };
+            inbound: data.clone(),
+            outbound: events.clone(),
+        });
         self.pending.push(Box::new(Pending {
             init,
             name,

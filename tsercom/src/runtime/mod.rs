@@ -6,16 +6,19 @@
 //!  RuntimeManager::register(init) ──┐
 //!  start_in_process() ──────────────┼──▶ init.create(ctx) ──▶ Runtime::start()
 //!                                   │        ctx.register_caller(id) ──▶ Endpoint
-//!  handle.data().take_new()  ◀──────┼──────── Endpoint::push(data, t)
-//!  handle.send_event(e, To::All) ───┼──────▶ Endpoint::next_event()
+//!  handle.received().take_new() ◀───┼──────── Endpoint::push(item, t)
+//!  handle.send(item, To::All) ──────┼──────▶ Endpoint::next_event()
 //!  manager.check_error()  ◀─────────┴──────── failures, panics (with the runtime's name)
 //!  manager.shutdown() ─────────────────────▶ Runtime::stop() once, then threads end
 //! ```
 //!
-//! A [`RuntimeInitializer`] describes a runtime (its name, config, data and
-//! event types) and creates it on the runtime's threads; the
-//! [`RuntimeHandle`] returned by [`RuntimeManager::register`] is the user's
-//! side. Every queue between the two is bounded with an explicit
+//! A [`RuntimeInitializer`] describes a runtime (its name, config, what its
+//! peers send and what its user sends, its handle type) and creates it on
+//! the runtime's threads; the handle returned by [`RuntimeManager::register`]
+//! is the user's side: a [`ProducerHandle`] (publish data, take events), an
+//! [`AggregatorHandle`] (read data, send events), or the role-free
+//! [`RuntimeHandle`] (what came in, what goes out) of hand-written
+//! runtimes. Every queue between the two is bounded with an explicit
 //! [`OverflowPolicy`].
 
 mod context;
@@ -31,7 +34,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use context::{Endpoint, RuntimeContext};
-pub use handle::{HandleStats, RuntimeHandle, To};
+pub use handle::{
+    AggregatorHandle, FromRuntimeHandle, HandleStats, Incoming, ProducerHandle, RuntimeHandle, To,
+};
 pub use manager::{CHILD_SOCKET_ENV, RuntimeManager};
 
 use crate::caller_id::CallerId;
@@ -250,18 +255,31 @@ pub trait Runtime: Send + 'static {
 
 /// Describes a runtime and creates it on the runtime's threads.
 pub trait RuntimeInitializer: Send + 'static {
-    /// What the runtime delivers to the user's handle: a proto message (or
-    /// a protobuf scalar such as `f64`), so it can cross to a child process.
-    type Data: prost::Message + Default + Clone + 'static;
-    /// What the user sends to callers through the handle.
-    type Event: prost::Message + Default + Clone + 'static;
+    /// What the runtime's peers send, delivered to the user's handle: a
+    /// proto message (or a protobuf scalar such as `f64`), so it can cross
+    /// to a child process. A producer's events, an aggregator's data.
+    type Inbound: prost::Message + Default + Clone + 'static;
+    /// What the user sends the runtime's peers through the handle. A
+    /// producer's data, an aggregator's events.
+    type Outbound: prost::Message + Default + Clone + 'static;
+    /// The handle [`RuntimeManager::register`] returns:
+    /// [`ProducerHandle<Outbound, Inbound>`](ProducerHandle),
+    /// [`AggregatorHandle<Inbound, Outbound>`](AggregatorHandle), or the
+    /// role-free [`RuntimeHandle<Inbound, Outbound>`](RuntimeHandle).
+    type Handle: FromRuntimeHandle<Self::Inbound, Self::Outbound>;
 
     /// A name for logs and errors.
     fn name(&self) -> String;
 
     /// The runtime's configuration (default: [`RuntimeConfig::default`]).
-    fn config(&self) -> RuntimeConfig {
-        RuntimeConfig::default()
+    /// Runs on the user's thread at `register` (and again in the child
+    /// process, out of process).
+    ///
+    /// # Errors
+    /// A configuration that cannot work (e.g. an address from the
+    /// environment that does not parse): `register` returns it.
+    fn config(&self) -> Result<RuntimeConfig> {
+        Ok(RuntimeConfig::default())
     }
 
     /// Creates the runtime; runs on the runtime's threads, once.
@@ -269,5 +287,8 @@ pub trait RuntimeInitializer: Send + 'static {
     /// # Errors
     /// Any error; it surfaces on [`RuntimeManager::check_error`] with the
     /// runtime's name, and the other runtimes go on.
-    fn create(&mut self, ctx: RuntimeContext<Self::Data, Self::Event>) -> Result<Box<dyn Runtime>>;
+    fn create(
+        &mut self,
+        ctx: RuntimeContext<Self::Inbound, Self::Outbound>,
+    ) -> Result<Box<dyn Runtime>>;
 }

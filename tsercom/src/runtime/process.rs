@@ -9,7 +9,7 @@
 //!                                                 start_out_of_process(), which
 //!                              ◀── Hello(names) ── connects and builds the runtimes
 //!                              ◀── Caller/Data ─── Endpoint::register / push
-//!  handle.send_event ── Event ──────────────────▶ Endpoint::next_event
+//!  handle.send ─────── Event ──────────────────▶ Endpoint::next_event
 //!                              ◀── Failure ─────── errors, panics
 //!  shutdown() ───────── Shutdown ───────────────▶ stop() each runtime once
 //!                              ◀── Stopped ─────── then exits

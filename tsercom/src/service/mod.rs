@@ -1,30 +1,40 @@
-//! The glue `#[tsercom::runtime]` expands to: a producer that hosts a
-//! service's bidirectional stream and an aggregator that finds producers and
-//! dials them, both generic over a [`StreamService`] descriptor that
-//! `tsercom-build` generates for every service with one
-//! `rpc M(stream Event) returns (stream Data)` method.
+//! The glue `#[tsercom::runtime]` expands to. Role and direction are
+//! independent: the **role** (producer or aggregator) says what the handle
+//! does — a [`ProducerHandle`](crate::ProducerHandle) publishes data and
+//! reads events, an [`AggregatorHandle`](crate::AggregatorHandle) reads
+//! data by CallerId and sends events; the **direction** says who listens —
+//! [`host`] serves the service's bidirectional method (`publish` /
+//! `listen`), [`dial`] finds peers and calls it (`discover` / `peers`).
 //!
 //! ```text
-//!  producer (hosts, advertises)                 aggregator (discovers, dials)
-//!  ────────────────────────────                 ─────────────────────────────
-//!  handle.send_event(Reading, To::All)          Connector (mDNS or static peers)
-//!    └▶ Endpoint per aggregator ── Reading ──▶    └▶ per producer: handshake, clock sync,
-//!       (stamped, local clock)      stream          Sensor/Stream; Reading.timestamp
-//!  handle.data() ◀── Command ◀───────────────────   converted to the aggregator's clock
-//!       (producer's clock)                          ──▶ handle.data() by CallerId
-//!                                                handle.send_event(Command, To::All)
+//!  host (publish / listen)                       dialer (discover / peers)
+//!  ───────────────────────                       ─────────────────────────
+//!  serves rpc M(stream In) returns (stream Out)  Connector (mDNS, DNS-SD, static peers)
+//!    per dialer: a caller of the runtime  ◀────    └▶ per peer: handshake, clock sync,
+//!    In ──▶ handle (host's clock)      request       opens M; what arrives converted
+//!    handle ──▶ Out (stamped)          response      to the dialer's clock ──▶ handle
 //! ```
 //!
-//! Clock conversions happen on the aggregator's side, per connection
-//! (it estimates the offset to each producer): samples arrive on the
-//! aggregator's timebase; events leave it converted to the producer's clock.
-//! A producer therefore always deals in its own clock, an aggregator in its
-//! own, and timestamps stay comparable across producers at the aggregator.
+//! The method's request stream is what the dialer sends: a producer that
+//! hosts serves `rpc Stream(stream Command) returns (stream Reading)`, an
+//! aggregator that hosts `rpc Upload(stream Reading) returns (stream
+//! Command)`. `tsercom-build` describes every bidirectional method of a
+//! service (`<service>_tsercom::method::<Method>`) and, for every
+//! `(request, response)` pair that exactly one method has, lets
+//! `<service>_tsercom::Service` stand for it (the `Fits` trait the build
+//! generates); the macro picks the pair from the role and the direction, or
+//! takes `method = Name`.
+//!
+//! Clock conversions happen on the dialer's side, per connection (it
+//! estimates the offset to the host): what arrives is converted to the
+//! dialer's clock, what leaves to the host's. Each side therefore deals in
+//! its own clock, and the aggregator's clock is the timebase of everything
+//! its handle shows, whichever side dials.
 //!
 //! # What the macro expands to
 //!
 //! ```text
-//! #[tsercom::runtime(publish = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
+//! #[tsercom::runtime(producer, publish = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
 //! struct Thermometer;
 //! ```
 //!
@@ -34,33 +44,39 @@
 //! struct Thermometer;
 //! impl Default for Thermometer { fn default() -> Self { Thermometer } }   // unit structs only
 //! impl tsercom::service::Hooks for Thermometer {}                          // unless `hooks`
-//! const _: () = { /* compile-time checks: Reading and Command are the
-//!                    types of Sensor's stream method */ };
 //! impl tsercom::runtime::RuntimeInitializer for Thermometer {
-//!     type Data = Command;   // a producer receives events...
-//!     type Event = Reading;  // ...and sends data
+//!     type Inbound = Command;   // a producer receives events...
+//!     type Outbound = Reading;  // ...and sends data
+//!     type Handle = tsercom::ProducerHandle<Reading, Command>;
 //!     fn name(&self) -> String { "Thermometer".into() }
-//!     fn config(&self) -> RuntimeConfig {
-//!         let config = tsercom::service::producer_config("Thermometer", Some("_sensors._tcp"), None);
-//!         <Self as Hooks>::configure(self, config)
+//!     fn config(&self) -> Result<RuntimeConfig> {
+//!         let config = tsercom::service::host_config(
+//!             Role::Producer, "Thermometer", Some("_sensors._tcp"), Vec::new())?;
+//!         let config = tsercom::service::env_overrides("Thermometer", config)?;
+//!         Ok(<Self as Hooks>::configure(self, config))
 //!     }
 //!     fn create(&mut self, ctx: RuntimeContext<Command, Reading>) -> Result<Box<dyn Runtime>> {
-//!         tsercom::service::producer::<sensor_tsercom::Service, Self>(ctx, take(self))
+//!         // The method whose request is Command and response Reading
+//!         // (a compile error naming that shape when Sensor has none).
+//!         tsercom::service::host::<
+//!             <sensor_tsercom::Service as sensor_tsercom::Fits<Command, Reading>>::Method,
+//!             Self,
+//!         >(ctx, take(self))
 //!     }
 //! }
 //! ```
 //!
-//! An aggregator (`discover = ...` or `peers = ...`) is the same with
-//! [`aggregator_config`] and [`aggregator`], `Data = Reading`,
-//! `Event = Command`.
+//! A dialer (`discover = ...` or `peers = ...`) is the same with
+//! [`dial_config`] and [`dial`]; an aggregator swaps `Inbound` and
+//! `Outbound` and gets an `AggregatorHandle<Reading, Command>`.
 
-mod aggregator;
-mod producer;
+mod dial;
+mod host;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 
-pub use aggregator::{Aggregator, aggregator};
-pub use producer::{Producer, producer};
+pub use dial::{Dialer, dial};
+pub use host::{Host, host};
 
 use crate::caller_id::CallerId;
 use crate::discovery::PeerSource;
@@ -73,17 +89,17 @@ use crate::time::Timestamp;
 /// handshake on the same channel has already checked it).
 pub const CALLER_ID_METADATA: &str = "tsercom-caller-id";
 
-/// A service's bidirectional stream method, as `tsercom-build` describes it
-/// (one `<service>_tsercom::Service` type per service that has exactly one
-/// such method).
+/// One bidirectional stream method of a service, as `tsercom-build`
+/// describes it (`<service>_tsercom::method::<Method>`). The request stream
+/// is what the dialer sends, the response stream what the host sends.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` does not describe a service with one bidirectional streaming method",
-    note = "tsercom needs exactly one `rpc M(stream Event) returns (stream Data)` in the service"
+    message = "`{Self}` does not describe a bidirectional streaming method",
+    note = "tsercom-build describes each `rpc M(stream A) returns (stream B)` of a service as `<service>_tsercom::method::M`"
 )]
 pub trait StreamService: Send + Sync + 'static {
-    /// What the dialer streams (the events, by default).
+    /// What the dialer streams.
     type Request: prost::Message + Default + Clone + Send + Sync + 'static;
-    /// What the host streams back (the data, by default).
+    /// What the host streams back.
     type Response: prost::Message + Default + Clone + Send + Sync + 'static;
     /// The full service name, e.g. `sensors.Sensor`.
     const SERVICE: &'static str;
@@ -108,8 +124,10 @@ pub trait StreamService: Send + Sync + 'static {
 /// defaults).
 pub trait Hooks: Send + Sync + 'static {
     /// Adjusts the configuration the attribute describes (TLS, retention,
-    /// queues, listening addresses, identity, ...). Runs on the user's
-    /// thread at `register` (and in the child process, out of process).
+    /// queues, listening addresses, peers, identity, ...), e.g. from the
+    /// struct's fields. Runs on the user's thread at `register` (and in the
+    /// child process, out of process), after the environment overrides
+    /// ([`env_overrides`]).
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
         config
     }
@@ -125,42 +143,259 @@ pub trait Hooks: Send + Sync + 'static {
         let _ = (peer, reason);
     }
 
-    /// The service's other RPCs, on a producer (default: `UNIMPLEMENTED`):
-    /// e.g. `Some(Routes::new(SensorServer::new(MyHandlers)))`; the stream
-    /// method stays tsercom's.
+    /// The service's other RPCs, when this runtime hosts (default:
+    /// `UNIMPLEMENTED`): e.g. `Some(Routes::new(SensorServer::new(MyHandlers)))`;
+    /// the stream method stays tsercom's.
     fn other_rpcs(&self) -> Option<tonic::service::Routes> {
         None
     }
 }
 
-/// A producer's configuration: advertise `publish` over mDNS (when given)
-/// as `name`, listen on `listen` (when given; else any address, any port).
-/// Events are queued per aggregator with the default policy.
-pub fn producer_config(
+/// A hosting runtime's configuration: advertise `publish` over mDNS (when
+/// given) as `name`, listen on every address `listen` resolves to (`host:port`
+/// with a DNS name or an IP literal; none: any address, any port).
+///
+/// # Errors
+/// [`Error::Invalid`] naming an address that does not resolve.
+pub fn host_config(
+    role: Role,
     name: &str,
     publish: Option<&str>,
-    listen: Option<SocketAddr>,
-) -> RuntimeConfig {
-    let mut config = RuntimeConfig::new(Role::Producer);
-    if let Some(addr) = listen {
-        config.listen = vec![addr];
+    listen: Vec<String>,
+) -> Result<RuntimeConfig> {
+    let mut config = RuntimeConfig::new(role);
+    if !listen.is_empty() {
+        config.listen = resolve_listen(&listen)?;
     }
     config.discovery.publish = publish.map(|ty| (ty.to_owned(), name.to_owned()));
     config.discovery.peers = PeerSource::None;
-    config
+    Ok(config)
 }
 
-/// An aggregator's configuration: browse `discover` over mDNS, or dial the
-/// static `peers`.
-pub fn aggregator_config(discover: Option<&str>, peers: &[SocketAddr]) -> RuntimeConfig {
-    let mut config = RuntimeConfig::new(Role::Aggregator);
-    config.discovery.peers = match discover {
-        Some(ty) => PeerSource::Mdns {
-            service_type: ty.to_owned(),
-        },
-        None => PeerSource::Static(peers.iter().map(|a| (*a, None)).collect()),
+/// A dialing runtime's configuration: browse `discover` over mDNS, and/or
+/// dial the static `peers` (`host:port`, DNS names allowed).
+///
+/// # Errors
+/// [`Error::Invalid`] naming a malformed address, or when neither is given.
+pub fn dial_config(
+    role: Role,
+    discover: Option<&str>,
+    peers: Vec<String>,
+) -> Result<RuntimeConfig> {
+    let mut config = RuntimeConfig::new(role);
+    config.discovery.peers = dial_source(discover, &peers)?;
+    Ok(config)
+}
+
+fn dial_source(discover: Option<&str>, peers: &[String]) -> Result<PeerSource> {
+    let mdns = discover.map(|ty| PeerSource::Mdns {
+        service_type: ty.to_owned(),
+    });
+    let fixed = if peers.is_empty() {
+        None
+    } else {
+        Some(PeerSource::Static(
+            peers
+                .iter()
+                .map(|p| resolve_one(p, "peers").map(|a| (a, None)))
+                .collect::<Result<_>>()?,
+        ))
     };
-    config
+    match (mdns, fixed) {
+        (Some(m), None) => Ok(m),
+        (None, Some(f)) => Ok(f),
+        (Some(_), Some(_)) => Err(Error::Invalid {
+            what: "peers",
+            reason: "discover and peers together are not supported yet".into(),
+        }),
+        (None, None) => Err(Error::Invalid {
+            what: "peers",
+            reason: "no peers to dial: neither a service type to discover nor addresses".into(),
+        }),
+    }
+}
+
+fn resolve_one(target: &str, what: &'static str) -> Result<SocketAddr> {
+    target
+        .to_socket_addrs()
+        .map_err(|e| Error::Invalid {
+            what,
+            reason: format!("{target:?}: {e} (expected host:port)"),
+        })?
+        .next()
+        .ok_or_else(|| Error::Invalid {
+            what,
+            reason: format!("{target:?} resolves to no address"),
+        })
+}
+
+fn resolve_listen(listen: &[String]) -> Result<Vec<SocketAddr>> {
+    let mut out = Vec::new();
+    for target in listen {
+        let addrs = target.to_socket_addrs().map_err(|e| Error::Invalid {
+            what: "listen",
+            reason: format!("{target:?}: {e} (expected host:port)"),
+        })?;
+        for addr in addrs {
+            if !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::Invalid {
+            what: "listen",
+            reason: format!("{listen:?} resolve to no address"),
+        });
+    }
+    Ok(out)
+}
+
+/// Addresses from the environment variable `var`: `host:port` entries
+/// separated by `,` (what `peers = env("VAR")` / `listen = env("VAR")`
+/// expand to).
+///
+/// # Errors
+/// [`Error::Invalid`] when `var` is unset, not Unicode or empty.
+pub fn env_addrs(var: &str) -> Result<Vec<String>> {
+    let value = std::env::var(var).map_err(|e| Error::Invalid {
+        what: "address from the environment",
+        reason: format!("{var}: {e} (expected host:port entries separated by ',')"),
+    })?;
+    let addrs = split_addrs(&value);
+    if addrs.is_empty() {
+        return Err(Error::Invalid {
+            what: "address from the environment",
+            reason: format!("{var} is empty (expected host:port entries separated by ',')"),
+        });
+    }
+    Ok(addrs)
+}
+
+fn split_addrs(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Addresses taken from a field of the runtime's struct
+/// (`peers = self.field`): a `String` (entries separated by `,`), a `&str`,
+/// a list of either, or socket addresses.
+pub trait IntoAddrs {
+    /// The `host:port` entries.
+    fn into_addrs(&self) -> Vec<String>;
+}
+
+impl IntoAddrs for str {
+    fn into_addrs(&self) -> Vec<String> {
+        split_addrs(self)
+    }
+}
+
+impl IntoAddrs for String {
+    fn into_addrs(&self) -> Vec<String> {
+        split_addrs(self)
+    }
+}
+
+impl IntoAddrs for SocketAddr {
+    fn into_addrs(&self) -> Vec<String> {
+        vec![self.to_string()]
+    }
+}
+
+impl<T: IntoAddrs + ?Sized> IntoAddrs for &T {
+    fn into_addrs(&self) -> Vec<String> {
+        (**self).into_addrs()
+    }
+}
+
+impl<T: IntoAddrs> IntoAddrs for [T] {
+    fn into_addrs(&self) -> Vec<String> {
+        self.iter().flat_map(IntoAddrs::into_addrs).collect()
+    }
+}
+
+impl<T: IntoAddrs> IntoAddrs for Vec<T> {
+    fn into_addrs(&self) -> Vec<String> {
+        self.as_slice().into_addrs()
+    }
+}
+
+impl<T: IntoAddrs> IntoAddrs for Option<T> {
+    fn into_addrs(&self) -> Vec<String> {
+        self.as_ref().map(IntoAddrs::into_addrs).unwrap_or_default()
+    }
+}
+
+/// The environment variable prefix of runtime `name`:
+/// `TSERCOM_<NAME>_`, the name upper-cased with every character other than
+/// a letter or digit as `_` (e.g. `Collector` → `TSERCOM_COLLECTOR_`,
+/// `imu-feed` → `TSERCOM_IMU_FEED_`).
+pub fn env_prefix(name: &str) -> String {
+    let upper: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("TSERCOM_{upper}_")
+}
+
+/// Applies the environment overrides of runtime `name` (so one binary
+/// serves a whole fleet): `TSERCOM_<NAME>_PEERS` replaces a dialing
+/// runtime's peers (`host:port` entries separated by `,`), and
+/// `TSERCOM_<NAME>_LISTEN` a hosting runtime's listen addresses. Generated
+/// runtimes call it before [`Hooks::configure`].
+///
+/// # Errors
+/// [`Error::Invalid`] for a malformed value, or for an override of the
+/// other direction (`_PEERS` on a runtime that listens, `_LISTEN` on one
+/// that dials: the direction is fixed at compile time).
+pub fn env_overrides(name: &str, mut config: RuntimeConfig) -> Result<RuntimeConfig> {
+    let prefix = env_prefix(name);
+    let dials = config.discovery.peers != PeerSource::None;
+    let read = |suffix: &str| -> Result<Option<Vec<String>>> {
+        let var = format!("{prefix}{suffix}");
+        match std::env::var(&var) {
+            Ok(_) => env_addrs(&var).map(Some),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(e) => Err(Error::Invalid {
+                what: "address from the environment",
+                reason: format!("{var}: {e}"),
+            }),
+        }
+    };
+    if let Some(peers) = read("PEERS")? {
+        if !dials {
+            return Err(Error::Invalid {
+                what: "address from the environment",
+                reason: format!(
+                    "{prefix}PEERS is set, but runtime {name:?} listens (publish / listen); set {prefix}LISTEN instead"
+                ),
+            });
+        }
+        config.discovery.peers = dial_source(None, &peers)?;
+    }
+    if let Some(listen) = read("LISTEN")? {
+        if dials {
+            return Err(Error::Invalid {
+                what: "address from the environment",
+                reason: format!(
+                    "{prefix}LISTEN is set, but runtime {name:?} dials (discover / peers); set {prefix}PEERS instead"
+                ),
+            });
+        }
+        config.listen = resolve_listen(&listen)?;
+    }
+    Ok(config)
 }
 
 /// Reads a message's timestamp field: `Ok(None)` when it has none or it is

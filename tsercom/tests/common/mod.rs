@@ -66,15 +66,16 @@ struct Scripted {
 }
 
 impl RuntimeInitializer for Init {
-    type Data = f64;
-    type Event = f64;
+    type Inbound = f64;
+    type Outbound = f64;
+    type Handle = tsercom::RuntimeHandle<f64, f64>;
 
     fn name(&self) -> String {
         self.name.to_owned()
     }
 
-    fn config(&self) -> RuntimeConfig {
-        self.script.config.clone().unwrap_or_default()
+    fn config(&self) -> tsercom::Result<RuntimeConfig> {
+        Ok(self.script.config.clone().unwrap_or_default())
     }
 
     fn create(&mut self, ctx: RuntimeContext<f64, f64>) -> tsercom::Result<Box<dyn Runtime>> {
@@ -154,8 +155,8 @@ pub fn values(samples: &[tsercom::data::Sample<f64>]) -> Vec<f64> {
 pub fn take_n(handle: &tsercom::RuntimeHandle<f64, f64>, caller: CallerId, n: usize) -> Vec<f64> {
     let mut got = Vec::new();
     while got.len() < n {
-        assert!(handle.data().wait_new(WAIT), "timed out with {got:?}");
-        got.extend(values(&handle.data().take_new_for(caller)));
+        assert!(handle.received().wait_new(WAIT), "timed out with {got:?}");
+        got.extend(values(&handle.received().take_new_for(caller)));
     }
     got
 }

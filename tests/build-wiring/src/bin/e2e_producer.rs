@@ -23,10 +23,10 @@ use tsercom::rpc::ServerTls;
 use tsercom::runtime::RuntimeConfig;
 use tsercom::service::Hooks;
 use tsercom::time::{OffsetClock, SystemClock};
-use tsercom::{CallerId, RuntimeManager, To};
+use tsercom::{CallerId, RuntimeManager};
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
-#[tsercom::runtime(listen = "127.0.0.1:0", service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[tsercom::runtime(producer, listen = self.listen, service = sensors::Sensor, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Thermometer {
     listen: Option<SocketAddr>,
@@ -37,7 +37,7 @@ struct Thermometer {
 
 impl Hooks for Thermometer {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
-        let mut config = config.with_listen(self.listen);
+        let mut config = config;
         if self.clock_offset_ms != 0 {
             config = config.with_clock(OffsetClock {
                 base: SystemClock,
@@ -98,19 +98,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..Reading::default()
         };
         if !handle.callers().is_empty() {
-            handle.send_event(reading, To::All)?;
+            handle.publish(reading)?;
             value += 1;
         }
         // Paced by the wait for commands: 20 ms, or sooner when one comes.
-        if handle.data().wait_new(Duration::from_millis(20)) {
-            for (_, commands) in handle.data().take_new() {
-                for _ in commands {
-                    let echo = Reading {
-                        celsius: -1.0,
-                        ..Reading::default()
-                    };
-                    handle.send_event(echo, To::All)?;
-                }
+        if handle.events().wait_new(Duration::from_millis(20)) {
+            for _ in handle.take_events() {
+                let echo = Reading {
+                    celsius: -1.0,
+                    ..Reading::default()
+                };
+                handle.publish(echo)?;
             }
         }
         manager.check_error()?;

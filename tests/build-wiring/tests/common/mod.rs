@@ -78,3 +78,92 @@ impl Sensor for Recorder {
         Ok(Response::new(tsercom::proto::TestConnectionResponse {}))
     }
 }
+
+/// A child process of a test (`e2e_producer`, `e2e_robot`) that printed
+/// `ready <caller id>`; killed (by its PID, through `Child`) on drop.
+pub struct Peer {
+    pub child: std::process::Child,
+    pub id: tsercom::CallerId,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Spawns `command` (stdin and stdout piped) and waits for its
+/// `ready <caller id>` line.
+pub fn spawn_ready(command: &mut std::process::Command) -> Peer {
+    use std::io::{BufRead, BufReader};
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("spawn the peer process");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the peer reported ready");
+    let id = line
+        .strip_prefix("ready ")
+        .and_then(|id| tsercom::CallerId::parse(id).ok())
+        .unwrap_or_else(|| panic!("unexpected peer output {line:?}"));
+    Peer { child, id }
+}
+
+/// Set in the test process re-run inside a network namespace.
+pub const IN_NETNS: &str = "E2E_IN_NETNS";
+
+/// Runs `test` (of the current test binary) again inside a new network
+/// namespace with only `lo`, up (the namespace ends with its last process),
+/// and asserts it passed. Where namespaces cannot be made (not root): fails
+/// when `CI` is set (CI runs as root, so a skip there would hide a broken
+/// setup), else prints why and returns `false`.
+pub fn rerun_in_network_namespace(test: &str) -> bool {
+    use std::process::Command as Process;
+    match Process::new("unshare").args(["-n", "true"]).status() {
+        Ok(status) if status.success() => {}
+        other => {
+            let why =
+                format!("cannot create a network namespace (`unshare -n`: {other:?}); needs root");
+            assert!(std::env::var_os("CI").is_none(), "{test}: {why}");
+            println!("skipped: {why}");
+            return false;
+        }
+    }
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut child = Process::new("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up && exec \"$0\" \"$@\""])
+        .arg(std::env::current_exe().expect("test binary"))
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(IN_NETNS, "1")
+        .env("TSERCOM_STATE_DIR", state.path())
+        .spawn()
+        .expect("spawn the test in a namespace");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(Duration::from_secs(300)) {
+        Ok(Ok(status)) => assert!(
+            status.success(),
+            "the test inside the namespace failed ({status}); its output is above"
+        ),
+        other => {
+            // End the process this test started, by its PID.
+            let _ = Process::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("the test inside the namespace did not finish: {other:?}");
+        }
+    }
+    true
+}

@@ -3,7 +3,7 @@ use tsercom_test_build_wiring::*;
 
 // Every problem of one attribute is reported at once.
 #[tsercom::runtime(
-    discover = "sensors.tcp",
+    aggregator, discover = "sensors.tcp",
     name = "has.dot",
     service = "Sensor",
     data = Reading,
@@ -14,10 +14,10 @@ use tsercom_test_build_wiring::*;
 )]
 struct Collector;
 
-#[tsercom::runtime(peers = ["127.0.0.1", "localhost:80"], listen = "nowhere", service = Sensor, data = Reading, event = Command)]
+#[tsercom::runtime(aggregator, peers = ["127.0.0.1", "localhost:80"], listen = "nowhere", service = Sensor, data = Reading, event = Command)]
 struct Mixed;
 
-#[tsercom::runtime(peers = ["127.0.0.1:1"], interfaces = "loopback", service = Sensor, data = Reading, event = Command)]
+#[tsercom::runtime(aggregator, peers = ["127.0.0.1:1"], interfaces = "loopback", service = Sensor, data = Reading, event = Command)]
 struct StaticOnLoopback;
 
 fn main() {}

@@ -1,7 +1,7 @@
 #[allow(unused_imports)] // some cases fail before any use
 use tsercom_test_build_wiring::*;
 
-#[tsercom::runtime(publish = "_sensors._tcp", service = Sensor, data = Reading, data = Reading, event = Command)]
+#[tsercom::runtime(producer, publish = "_sensors._tcp", service = Sensor, data = Reading, data = Reading, event = Command)]
 struct Thermometer;
 
 fn main() {}

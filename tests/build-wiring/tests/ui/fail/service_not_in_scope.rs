@@ -3,7 +3,7 @@ use tsercom_test_build_wiring::{Command, Reading};
 
 // `Sensor`'s descriptor module (`sensor_tsercom`) is not in scope: name the
 // package, e.g. `service = tsercom_test_build_wiring::Sensor`.
-#[tsercom::runtime(publish = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
+#[tsercom::runtime(producer, publish = "_sensors._tcp", service = Sensor, data = Reading, event = Command)]
 struct Thermometer;
 
 fn main() {}

@@ -2,7 +2,7 @@
 use tsercom_test_build_wiring::*;
 
 // Swapped: `Sensor.Stream` returns Readings and takes Commands.
-#[tsercom::runtime(publish = "_sensors._tcp", service = Sensor, data = Command, event = Reading)]
+#[tsercom::runtime(producer, publish = "_sensors._tcp", service = Sensor, data = Command, event = Reading)]
 struct Thermometer;
 
 fn main() {}

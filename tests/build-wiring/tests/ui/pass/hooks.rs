@@ -11,7 +11,7 @@ use tsercom::CallerId;
 use tsercom_test_build_wiring::sensor_server::{Sensor, SensorServer};
 use tsercom_test_build_wiring::{sensor_tsercom, Command, Reading};
 
-#[tsercom::runtime(listen = "127.0.0.1:0", service = Sensor, data = Reading, event = Command, hooks)]
+#[tsercom::runtime(producer, listen = "127.0.0.1:0", service = Sensor, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Thermometer {
     port: u16,
@@ -65,7 +65,7 @@ fn main() {
         connects: AtomicUsize::new(0),
     };
     assert_eq!(
-        thermometer.config().listen,
+        thermometer.config().unwrap().listen,
         vec!["127.0.0.1:50998".parse().unwrap()]
     );
     assert!(thermometer.other_rpcs().is_some());

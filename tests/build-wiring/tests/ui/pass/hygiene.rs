@@ -17,10 +17,10 @@ type Some = ();
 trait Send {}
 trait Sync {}
 
-#[::tsercom::runtime(publish = "_sensors._tcp", service = sensors::Sensor, data = Reading, event = Command)]
+#[::tsercom::runtime(producer, publish = "_sensors._tcp", service = sensors::Sensor, data = Reading, event = Command)]
 struct Thermometer;
 
-#[::tsercom::runtime(peers = "127.0.0.1:50997", service = sensors::Sensor, data = Reading, event = Command)]
+#[::tsercom::runtime(aggregator, peers = "127.0.0.1:50997", service = sensors::Sensor, data = Reading, event = Command)]
 struct Collector {
     count: u32,
 }

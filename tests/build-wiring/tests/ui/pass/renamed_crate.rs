@@ -4,7 +4,7 @@ extern crate tsercom as telemetry;
 use telemetry::runtime::RuntimeInitializer;
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
-#[telemetry::runtime(crate = "telemetry", discover = "_sensors._tcp", service = sensors::Sensor, data = Reading, event = Command)]
+#[telemetry::runtime(crate = "telemetry", aggregator, discover = "_sensors._tcp", service = sensors::Sensor, data = Reading, event = Command)]
 struct Collector;
 
 fn main() {

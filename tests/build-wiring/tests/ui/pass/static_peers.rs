@@ -1,16 +1,14 @@
-//! Static peers (IPv4 and IPv6) and a producer at a fixed address; started
-//! for real on loopback, data flows.
-use std::time::Duration;
-
+//! Static peers (a DNS name, IPv4 and IPv6) and a producer at a fixed
+//! address; started for real on loopback, data flows.
 use tsercom::discovery::PeerSource;
 use tsercom::runtime::{Identity, RuntimeConfig, RuntimeInitializer};
-use tsercom::{CallerId, To};
+use tsercom::CallerId;
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
-#[tsercom::runtime(listen = "127.0.0.1:0", service = sensors::Sensor, data = Reading, event = Command, config = random_id)]
+#[tsercom::runtime(producer, listen = "127.0.0.1:0", service = sensors::Sensor, data = Reading, event = Command, config = random_id)]
 struct Producer;
 
-#[tsercom::runtime(peers = ["127.0.0.1:1", "[::1]:2"], service = sensors::Sensor, data = Reading, event = Command, config = random_id)]
+#[tsercom::runtime(aggregator, peers = ["localhost:1", "127.0.0.1:1", "[::1]:2"], service = sensors::Sensor, data = Reading, event = Command, config = random_id)]
 struct Aggregator;
 
 fn random_id(config: RuntimeConfig) -> RuntimeConfig {
@@ -18,19 +16,17 @@ fn random_id(config: RuntimeConfig) -> RuntimeConfig {
 }
 
 fn main() {
-    let config = Aggregator.config();
-    assert_eq!(
-        config.discovery.peers,
-        PeerSource::Static(vec![
-            ("127.0.0.1:1".parse().unwrap(), None),
-            ("[::1]:2".parse().unwrap(), None)
-        ])
-    );
+    let config = Aggregator.config().unwrap();
+    let PeerSource::Static(peers) = config.discovery.peers else {
+        panic!("static peers expected");
+    };
+    assert_eq!(peers.len(), 3);
     let mut manager = tsercom::RuntimeManager::new();
     let producer = manager.register(Producer).unwrap();
     manager.start_in_process().unwrap();
-    producer.send_event(Reading::default(), To::All).unwrap();
-    assert!(!producer.data().wait_new(Duration::from_millis(1)));
+    producer.publish(Reading::default()).unwrap();
+    producer.publish_many(vec![Reading::default(); 3]).unwrap();
+    assert!(producer.take_events().is_empty());
     manager.check_error().unwrap();
     manager.shutdown().unwrap();
 }

@@ -1,5 +1,8 @@
-//! The producer: hosts the stream method; each aggregator's stream is a
-//! caller of the runtime (its events in, the handle's data out).
+//! The hosting side, for either role: serves the stream method; each
+//! dialer's stream is a caller of the runtime (what it streams comes in,
+//! the handle's outbound items go back on the response stream). A producer
+//! that hosts serves `rpc M(stream Event) returns (stream Data)`, an
+//! aggregator that hosts `rpc M(stream Data) returns (stream Event)`.
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
@@ -22,17 +25,17 @@ use crate::rpc::{RunningServer, Server};
 use crate::runtime::{BoxFuture, Runtime, RuntimeContext, StopReason};
 use crate::time::Clock;
 
-/// A producer runtime for the stream method `M` with hooks `H` (what
-/// [`producer`] creates).
-pub struct Producer<M: StreamService, H> {
+/// A hosting runtime for the stream method `M` with hooks `H` (what
+/// [`host`] creates).
+pub struct Host<M: StreamService, H> {
     shared: Arc<Shared<M, H>>,
     server: Option<RunningServer>,
     publisher: Option<Publisher>,
 }
 
-impl<M: StreamService, H> std::fmt::Debug for Producer<M, H> {
+impl<M: StreamService, H> std::fmt::Debug for Host<M, H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Producer")
+        f.debug_struct("Host")
             .field("service", &M::SERVICE)
             .field("publisher", &self.publisher)
             .finish_non_exhaustive()
@@ -45,16 +48,16 @@ struct Shared<M: StreamService, H> {
     stopping: watch::Sender<bool>,
 }
 
-/// Creates the producer runtime (the body of the generated
-/// `RuntimeInitializer::create`).
+/// Creates the hosting runtime (the body of the generated
+/// `RuntimeInitializer::create` for `publish` / `listen`).
 ///
 /// # Errors
-/// None today; the signature leaves room for configuration checks.
-pub fn producer<M: StreamService, H: Hooks>(
+/// Never at creation; failures to bind or publish surface from `start`.
+pub fn host<M: StreamService, H: Hooks>(
     ctx: RuntimeContext<M::Request, M::Response>,
     hooks: H,
 ) -> Result<Box<dyn Runtime>> {
-    Ok(Box::new(Producer::<M, H> {
+    Ok(Box::new(Host::<M, H> {
         shared: Arc::new(Shared {
             ctx,
             hooks: Arc::new(hooks),
@@ -65,7 +68,7 @@ pub fn producer<M: StreamService, H: Hooks>(
     }))
 }
 
-impl<M: StreamService, H: Hooks> Runtime for Producer<M, H> {
+impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
     fn start(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let config = self.shared.ctx.config().clone();
@@ -86,7 +89,7 @@ impl<M: StreamService, H: Hooks> Runtime for Producer<M, H> {
                 ))
                 .await?;
             let addrs = server.local_addrs().to_vec();
-            tracing::info!(runtime = %name, caller_id = %id, ?addrs, service = M::SERVICE, "producer serving");
+            tracing::info!(runtime = %name, role = ?config.role, caller_id = %id, ?addrs, service = M::SERVICE, "serving");
             self.server = Some(server);
             if let Some((service_type, readable)) = &config.discovery.publish {
                 if config.discovery.interfaces != Interfaces::LoopbackOnly
@@ -95,7 +98,7 @@ impl<M: StreamService, H: Hooks> Runtime for Producer<M, H> {
                     tracing::warn!(
                         runtime = %name,
                         ?addrs,
-                        "publishing on other interfaces than loopback while listening on loopback only: peers on other hosts will find this producer but cannot connect (listen on 0.0.0.0 / ::, or set interfaces = \"loopback\")"
+                        "publishing on other interfaces than loopback while listening on loopback only: peers on other hosts will find this runtime but cannot connect (listen on 0.0.0.0 / ::, or set interfaces = \"loopback\")"
                     );
                 }
                 let port = addrs.first().map(|a| a.port()).ok_or(Error::Invalid {
@@ -189,10 +192,10 @@ struct StreamMethod<M: StreamService, H> {
     shared: Arc<Shared<M, H>>,
 }
 
-/// What a producer streams to one aggregator: the handle's data straight
-/// from the caller's bounded event queue (stamped on the way; a burst is
-/// encoded and written together), an error status when the aggregator
-/// sent something bad, and the end when the producer stops.
+/// What the host streams to one dialer: the handle's outbound items
+/// straight from the caller's bounded queue (stamped on the way; a burst is
+/// encoded and written together), an error status when the dialer sent
+/// something bad, and the end when this runtime stops.
 struct Outgoing<M: StreamService> {
     data: QueueStream<M::Response>,
     errors: mpsc::Receiver<Status>,
@@ -257,7 +260,7 @@ fn open_stream<M: StreamService, H: Hooks>(
     request: tonic::Request<tonic::Streaming<M::Request>>,
 ) -> std::result::Result<tonic::Response<Outgoing<M>>, Status> {
     if *shared.stopping.borrow() {
-        return Err(Status::unavailable("the producer is stopping"));
+        return Err(Status::unavailable("the runtime is stopping"));
     }
     let caller = caller_of(&request)?;
     let remote = request.remote_addr();
@@ -268,8 +271,8 @@ fn open_stream<M: StreamService, H: Hooks>(
             .register_caller(caller, remote.map(|a| a.to_string())),
     );
     shared.hooks.on_connect(caller, remote);
-    tracing::debug!(%caller, ?remote, "aggregator stream opened");
-    // The reader's error status for the aggregator (one at most).
+    tracing::debug!(%caller, ?remote, "peer stream opened");
+    // The reader's error status for the dialer (one at most).
     let (tx, errors) = mpsc::channel(1);
     let mut stopped_rx = shared.stopping.subscribe();
     let clock = Arc::clone(&shared.ctx.config().clock.0);
@@ -283,14 +286,14 @@ fn open_stream<M: StreamService, H: Hooks>(
         }),
     };
 
-    // This aggregator's events → the handle.
+    // What this dialer streams → the handle.
     let hooks = Arc::clone(&shared.hooks);
     let mut stopping = shared.stopping.subscribe();
     tokio::spawn(async move {
         let reason = loop {
             let message = tokio::select! {
                 message = incoming.message() => message,
-                _ = stopping.wait_for(|s| *s) => break "the producer stopped".to_owned(),
+                _ = stopping.wait_for(|s| *s) => break "this runtime stopped".to_owned(),
             };
             match message {
                 Ok(Some(mut event)) => {
@@ -311,11 +314,11 @@ fn open_stream<M: StreamService, H: Hooks>(
                         break e.to_string();
                     }
                 }
-                Ok(None) => break "the aggregator closed its stream".to_owned(),
+                Ok(None) => break "the peer closed its stream".to_owned(),
                 Err(status) => break status.to_string(),
             }
         };
-        tracing::debug!(%caller, %reason, "aggregator stream ended");
+        tracing::debug!(%caller, %reason, "peer stream ended");
         hooks.on_disconnect(caller, &reason);
         drop(endpoint);
     });

@@ -1,6 +1,9 @@
-//! The aggregator: finds producers (mDNS or static peers), dials each
-//! through the connector (TLS, handshake, reconnection), keeps its clock
-//! offset, opens the stream and feeds the handle by CallerId.
+//! The dialing side, for either role: finds peers (mDNS or static peers),
+//! dials each through the connector (TLS, handshake, reconnection), keeps
+//! its clock offset, opens the stream method and feeds the handle by the
+//! peer's CallerId. An aggregator that dials opens `rpc M(stream Event)
+//! returns (stream Data)`, a producer that dials `rpc M(stream Data)
+//! returns (stream Event)`.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -27,20 +30,20 @@ const SYNC_WINDOW: usize = 8;
 /// How long a new connection waits for its first clock estimate before the
 /// stream opens anyway (timestamps then pass unconverted until it comes).
 const SYNC_WAIT: Duration = Duration::from_secs(5);
-/// How long a producer that discovery removed stays connected in case it
+/// How long a peer that discovery removed stays connected in case it
 /// comes back.
 const REMOVAL_GRACE: Duration = Duration::from_secs(10);
 
-/// An aggregator runtime for the stream method `M` with hooks `H` (what
-/// [`aggregator`] creates).
-pub struct Aggregator<M: StreamService, H> {
+/// A dialing runtime for the stream method `M` with hooks `H` (what
+/// [`dial`] creates).
+pub struct Dialer<M: StreamService, H> {
     shared: Arc<Shared<M, H>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-impl<M: StreamService, H> std::fmt::Debug for Aggregator<M, H> {
+impl<M: StreamService, H> std::fmt::Debug for Dialer<M, H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Aggregator")
+        f.debug_struct("Dialer")
             .field("service", &M::SERVICE)
             .finish_non_exhaustive()
     }
@@ -51,7 +54,7 @@ type PeerEndpoint<M> = Endpoint<<M as StreamService>::Response, <M as StreamServ
 struct Shared<M: StreamService, H> {
     ctx: RuntimeContext<M::Response, M::Request>,
     hooks: Arc<H>,
-    /// One endpoint per producer, kept across its reconnections (events
+    /// One endpoint per peer, kept across its reconnections (items
     /// sent meanwhile wait in it) until discovery says it is gone.
     endpoints: Mutex<HashMap<CallerId, Arc<PeerEndpoint<M>>>>,
     _m: PhantomData<fn() -> M>,
@@ -63,16 +66,16 @@ impl<M: StreamService, H> Shared<M, H> {
     }
 }
 
-/// Creates the aggregator runtime (the body of the generated
-/// `RuntimeInitializer::create`).
+/// Creates the dialing runtime (the body of the generated
+/// `RuntimeInitializer::create` for `discover` / `peers`).
 ///
 /// # Errors
-/// None today; the signature leaves room for configuration checks.
-pub fn aggregator<M: StreamService, H: Hooks>(
+/// Never at creation; a missing peer source surfaces from `start`.
+pub fn dial<M: StreamService, H: Hooks>(
     ctx: RuntimeContext<M::Response, M::Request>,
     hooks: H,
 ) -> Result<Box<dyn Runtime>> {
-    Ok(Box::new(Aggregator::<M, H> {
+    Ok(Box::new(Dialer::<M, H> {
         shared: Arc::new(Shared {
             ctx,
             hooks: Arc::new(hooks),
@@ -83,7 +86,7 @@ pub fn aggregator<M: StreamService, H: Hooks>(
     }))
 }
 
-impl<M: StreamService, H: Hooks> Runtime for Aggregator<M, H> {
+impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
     fn start(&mut self) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let config = self.shared.ctx.config().clone();
@@ -96,7 +99,7 @@ impl<M: StreamService, H: Hooks> Runtime for Aggregator<M, H> {
                 PeerSource::Static(peers) => Box::new(StaticPeers::new(peers.clone())),
                 PeerSource::None => {
                     return Err(Error::Invalid {
-                        what: "aggregator peers",
+                        what: "peers to dial",
                         reason: "neither an mDNS service type to discover nor static peers".into(),
                     });
                 }
@@ -105,7 +108,7 @@ impl<M: StreamService, H: Hooks> Runtime for Aggregator<M, H> {
                 id,
                 tls: config.client_tls.clone(),
                 backoff: Backoff::default(),
-                // Events wait in each producer's endpoint, not in the
+                // Outbound items wait in each peer's endpoint, not in the
                 // connector's outbox, which stays unused.
                 outbox: QueueConfig::new(1, OverflowPolicy::Error),
                 removal_grace: REMOVAL_GRACE,
@@ -134,7 +137,7 @@ impl<M: StreamService, H: Hooks> Runtime for Aggregator<M, H> {
                     }
                 }
             }));
-            tracing::info!(runtime = %name, caller_id = %id, service = M::SERVICE, "aggregator started");
+            tracing::info!(runtime = %name, caller_id = %id, role = ?config.role, service = M::SERVICE, "dialing");
             Ok(())
         })
     }
@@ -173,7 +176,7 @@ async fn session<M: StreamService, H: Hooks>(
         target: format!("{peer} ({})", M::PATH),
         reason: status.to_string(),
     };
-    // The offset to this producer's clock.
+    // The offset to this peer's clock.
     let local: Arc<dyn Clock> = Arc::clone(&shared.ctx.config().clock.0);
     let clock = SynchronizedClock::new(Arc::clone(&local));
     let _sync = clock_sync.then(|| {
@@ -248,7 +251,7 @@ async fn session<M: StreamService, H: Hooks>(
                     Ok(None) => clock.local_now(),
                     Err(e) => {
                         break Err(Error::Invalid {
-                            what: "sample timestamp from a producer",
+                            what: "timestamp from a peer",
                             reason: format!("{peer}: {e}"),
                         });
                     }
@@ -263,14 +266,14 @@ async fn session<M: StreamService, H: Hooks>(
         }
     };
     let reason = match &outcome {
-        Ok(()) => "the producer ended the stream".to_owned(),
+        Ok(()) => "the peer ended the stream".to_owned(),
         Err(e) => e.to_string(),
     };
     shared.hooks.on_disconnect(peer, &reason);
     outcome
 }
 
-/// The handle's events for one producer as the request stream, converted
+/// The handle's outbound items for one peer as the request stream, converted
 /// to its clock; an event taken when the stream broke goes back to the head
 /// of the endpoint's queue for the next session.
 fn event_stream<M: StreamService>(
@@ -281,7 +284,7 @@ fn event_stream<M: StreamService>(
         match read_timestamp(M::request_timestamp(&mut event)) {
             Ok(Some(t)) => write_timestamp(M::request_timestamp(&mut event), clock.to_timebase(t)),
             Ok(None) => write_timestamp(M::request_timestamp(&mut event), clock.now()),
-            // Sent as is: the producer answers with a clear error.
+            // Sent as is: the peer answers with a clear error.
             Err(e) => tracing::warn!(error = %e, "event with an invalid timestamp"),
         }
         event
