@@ -172,7 +172,7 @@ pub(crate) async fn reconnect(rounds: usize) -> tsercom::Result<Vec<Duration>> {
     .await?;
     let addr = server.local_addrs()[0];
     let config = ConnectConfig {
-        target: addr.to_string(),
+        targets: vec![addr.to_string()],
         tls: ClientTls::Insecure,
         id: CallerId::random(),
         expected_peer: None,

@@ -242,7 +242,7 @@ impl Hooks for Collector {
             Some(service_type) => PeerSource::Mdns {
                 service_type: service_type.clone(),
             },
-            None => PeerSource::Static(self.peers.iter().map(|a| (*a, None)).collect()),
+            None => PeerSource::Static(self.peers.iter().map(|a| (*a).into()).collect()),
         };
         config
             .with_identity(Identity::Fixed(CallerId::random()))

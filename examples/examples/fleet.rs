@@ -47,7 +47,7 @@ struct Aggregator {
 
 impl Hooks for Aggregator {
     fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
-        let peers = (0..self.producers).map(|i| (addr(i), None)).collect();
+        let peers = (0..self.producers).map(|i| addr(i).into()).collect();
         config.discovery.peers = PeerSource::Static(peers);
         config
     }

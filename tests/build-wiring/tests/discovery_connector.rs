@@ -50,6 +50,7 @@ fn info(instance: &str, id: CallerId, addr: SocketAddr) -> ServiceInfo {
         name: instance.into(),
         port: addr.port(),
         addresses: vec![addr.ip()],
+        host: None,
         caller_id: Some(id),
         txt: Default::default(),
     }

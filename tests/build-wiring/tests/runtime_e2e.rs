@@ -45,7 +45,7 @@ struct Collector {
 impl Hooks for Collector {
     fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
         if let Some((addr, id)) = self.producer {
-            config.discovery.peers = PeerSource::Static(vec![(addr, Some(id))]);
+            config.discovery.peers = PeerSource::Static(vec![(addr, Some(id)).into()]);
         }
         if let Some(id) = self.id {
             config = config.with_identity(Identity::Fixed(id));

@@ -59,7 +59,7 @@ fn no_peers_yet(config: RuntimeConfig) -> RuntimeConfig {
 impl Hooks for Collector {
     fn configure(&self, mut config: RuntimeConfig) -> RuntimeConfig {
         if let Some(addr) = self.producer {
-            config.discovery.peers = tsercom::discovery::PeerSource::Static(vec![(addr, None)]);
+            config.discovery.peers = tsercom::discovery::PeerSource::Static(vec![addr.into()]);
         }
         match self.id {
             Some(id) => config.with_identity(Identity::Fixed(id)),

@@ -27,7 +27,8 @@ pub use reconnect::{
 };
 pub use server::{RunningServer, Server};
 pub use tls::{
-    ClientTls, ServerTls, certificate_fingerprint, connect, connect_pinned, pem_fingerprint,
+    ADDR_CONNECT_TIMEOUT, ClientTls, ServerTls, certificate_fingerprint, connect, connect_addr,
+    connect_pinned, pem_fingerprint,
 };
 pub use validate::{checked_caller_id, checked_timestamp};
 

@@ -11,9 +11,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
-use crate::discovery::{
-    self, ConnectorConfig, Discovery, PeerEvent, PeerKey, PeerSource, StaticPeers, spawn_connector,
-};
+use crate::discovery::{self, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 use crate::error::{Error, Result};
 use crate::queue::{OverflowPolicy, QueueConfig};
 use crate::rpc::{Backoff, Outbox, TokioSleeper, run_clock_sync};
@@ -89,17 +87,13 @@ impl<M: StreamService, H: Hooks> Runtime for Aggregator<M, H> {
             let config = self.shared.ctx.config().clone();
             let name = self.shared.ctx.name().to_owned();
             let id = config.identity.resolve(&name)?;
-            let discovery: Box<dyn Discovery> = match &config.discovery.peers {
-                PeerSource::Mdns { service_type } => {
-                    discovery::browse(service_type, &config.discovery.interfaces)?
-                }
-                PeerSource::Static(peers) => Box::new(StaticPeers::new(peers.clone())),
-                PeerSource::None => {
-                    return Err(Error::Invalid {
-                        what: "aggregator peers",
-                        reason: "neither an mDNS service type to discover nor static peers".into(),
-                    });
-                }
+            let Some(discovery) =
+                discovery::open(&config.discovery.peers, &config.discovery.interfaces)?
+            else {
+                return Err(Error::Invalid {
+                    what: "aggregator peers",
+                    reason: "neither a service type to discover nor static peers".into(),
+                });
             };
             let connector_config = ConnectorConfig {
                 id,

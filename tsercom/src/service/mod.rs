@@ -158,7 +158,7 @@ pub fn aggregator_config(discover: Option<&str>, peers: &[SocketAddr]) -> Runtim
         Some(ty) => PeerSource::Mdns {
             service_type: ty.to_owned(),
         },
-        None => PeerSource::Static(peers.iter().map(|a| (*a, None)).collect()),
+        None => PeerSource::Static(peers.iter().map(|a| (*a).into()).collect()),
     };
     config
 }

@@ -22,8 +22,8 @@ fn main() {
     assert_eq!(
         config.discovery.peers,
         PeerSource::Static(vec![
-            ("127.0.0.1:1".parse().unwrap(), None),
-            ("[::1]:2".parse().unwrap(), None)
+            "127.0.0.1:1".parse().unwrap(),
+            "[::1]:2".parse().unwrap()
         ])
     );
     let mut manager = tsercom::RuntimeManager::new();
