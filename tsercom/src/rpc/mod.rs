@@ -22,8 +22,8 @@ mod validate;
 
 pub use peer::{HandshakePolicy, PeerService, handshake, run_clock_sync, sync_once};
 pub use reconnect::{
-    Backoff, BoxFutureUnit, ConnectConfig, Connection, ConnectionEvent, Outbox, Sleeper,
-    TokioSleeper, spawn_connection,
+    ADDRESS_DEADLINE, Backoff, BoxFutureUnit, ConnectConfig, Connection, ConnectionEvent, Outbox,
+    Sleeper, TokioSleeper, spawn_connection,
 };
 pub use server::{RunningServer, Server};
 pub use tls::{

@@ -275,6 +275,10 @@ where
     }
 }
 
+/// How long one address may take to connect and complete the handshake
+/// before the next is tried.
+pub const ADDRESS_DEADLINE: Duration = Duration::from_secs(10);
+
 /// One attempt: every address of every target in turn until one connects
 /// and completes the handshake.
 async fn connect_any(
@@ -293,13 +297,22 @@ async fn connect_any(
             failures.push(format!("{target}: resolved to no address"));
         }
         for addr in addrs {
-            let outcome = async {
+            let attempt = async {
                 let channel = connect_addr(target, addr, &config.tls).await?;
                 let peer = super::peer::handshake(channel.clone(), config.id, config.expected_peer)
                     .await?;
                 Ok::<_, Error>((channel, peer))
-            }
-            .await;
+            };
+            // An address that accepts but never answers must not hold up
+            // the others.
+            let outcome = tokio::time::timeout(ADDRESS_DEADLINE, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Connect {
+                        target: target.clone(),
+                        reason: format!("no handshake within {ADDRESS_DEADLINE:?}"),
+                    })
+                });
             match outcome {
                 Ok((channel, peer)) => return Ok((channel, peer, addr)),
                 Err(e) => {
