@@ -317,7 +317,15 @@ async fn connect_any(
                 Ok((channel, peer)) => return Ok((channel, peer, addr)),
                 Err(e) => {
                     tracing::debug!(%target, %addr, error = %e, "address failed; trying the next");
-                    failures.push(format!("{target} ({addr}): {e}"));
+                    let reason = match e {
+                        Error::Connect { reason, .. } => reason,
+                        other => other.to_string(),
+                    };
+                    if *target == addr.to_string() {
+                        failures.push(format!("{target}: {reason}"));
+                    } else {
+                        failures.push(format!("{target} ({addr}): {reason}"));
+                    }
                 }
             }
         }
