@@ -292,10 +292,8 @@ impl ServiceInfo {
     /// host name as `host:port` (resolved when dialed).
     pub fn dial_targets(&self) -> Vec<String> {
         let ordered = dial_order(&self.addresses);
-        if ordered.is_empty() && self.addresses.is_empty() {
-            if let Some(host) = &self.host {
-                return vec![format!("{host}:{}", self.port)];
-            }
+        if let (true, Some(host)) = (self.addresses.is_empty(), &self.host) {
+            return vec![format!("{host}:{}", self.port)];
         }
         ordered
             .into_iter()
