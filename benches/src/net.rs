@@ -172,7 +172,7 @@ pub(crate) async fn reconnect(rounds: usize) -> tsercom::Result<Vec<Duration>> {
     .await?;
     let addr = server.local_addrs()[0];
     let config = ConnectConfig {
-        target: addr.to_string(),
+        targets: vec![addr.to_string()],
         tls: ClientTls::Insecure,
         id: CallerId::random(),
         expected_peer: None,
@@ -186,7 +186,7 @@ pub(crate) async fn reconnect(rounds: usize) -> tsercom::Result<Vec<Duration>> {
     let mut connection = spawn_connection(
         config,
         Arc::new(TokioSleeper),
-        |channel, outbox, _peer| async move {
+        |channel, outbox, _peer, _addr| async move {
             let failed = |s: Status| tsercom::Error::Connect {
                 target: "ingest".into(),
                 reason: s.to_string(),

@@ -110,7 +110,7 @@ fn addrs(addrs: Option<&Addrs>, krate: &syn::Path) -> TokenStream {
         }
         Some(Addrs::Env(var)) => quote!(#krate::service::env_addrs(#var)?),
         Some(Addrs::Field(member)) => quote_spanned!(member.span()=>
-            #krate::service::IntoAddrs::into_addrs(&self.#member)
+            #krate::service::AsAddrs::as_addrs(&self.#member)
         ),
     }
 }

@@ -2,7 +2,8 @@
 //! creates (hosts joined by veth pairs to a bridge in a hub namespace) and
 //! removes. Every mDNS daemon runs in a child process inside a namespace:
 //! nothing is sent in the main namespace. Without root (or `ip`), each test
-//! is skipped with a printed reason.
+//! is skipped with a printed reason, or fails when `CI` is set (CI runs as
+//! root: a skip there would hide a regression).
 //!
 //! Children are this test binary, re-run with a role in the environment;
 //! in that mode the test function plays the role (publish or browse, until
@@ -108,6 +109,8 @@ fn play(role: &str) -> ! {
                 _ => 5,
             }
         }
+        "announce-raw" => raw_peer::announce(&stop_rx),
+        "connect" => raw_peer::connect(&stop_rx, interfaces),
         _ => 6,
     };
     std::process::exit(code)
@@ -251,6 +254,9 @@ impl Net {
             std::thread::spawn(move || {
                 for line in BufReader::new(out).lines().map_while(Result::ok) {
                     let keep = [
+                        "SERVING",
+                        "CONNECTED",
+                        "DECOY",
                         "PUBLISHED",
                         "BROWSING",
                         "ADDED",
@@ -362,6 +368,11 @@ fn setup_with(hosts: usize, ipv6: bool) -> Option<Net> {
     }
     match Net::create_with(hosts, ipv6) {
         Ok(net) => Some(net),
+        Err(reason) if std::env::var_os("CI").is_some() => {
+            panic!(
+                "CI is set but network namespaces cannot be created ({reason}); needs root and iproute2"
+            )
+        }
         Err(reason) => {
             println!(
                 "skipped: cannot create network namespaces ({reason}); needs root and iproute2"
@@ -601,3 +612,39 @@ fn address_family_selection_limits_what_is_announced() {
         browser.stop();
     }
 }
+
+#[test]
+fn a_remote_peers_loopback_address_is_not_dialed() {
+    let test = "a_remote_peers_loopback_address_is_not_dialed";
+    let Some(net) = setup(2) else { return };
+    // Addresses that sort after 127.0.0.1, so that "sorted, first" would
+    // dial the loopback.
+    let reachable = format!("172.29.{}.1", net.net);
+    for host in 0..2 {
+        let dev = format!("tsx{}{}i{host}", std::process::id() % 100_000, net.net);
+        let addr = format!("172.29.{}.{}/24", net.net, host + 1);
+        ip(&["-n", &net.hosts[host], "addr", "add", &addr, "dev", &dev]).expect("add address");
+    }
+    let caller = CallerId::random();
+    // Host 1 browses and connects; a decoy listens on its own 127.0.0.1
+    // at the peer's port, to catch a dial of the advertised loopback.
+    let connector = net.spawn_on(1, test, "connect", &caller, "", "all");
+    connector.expect("BROWSING");
+    // Host 0 serves tsercom and announces 127.0.0.1 and its reachable
+    // address (as a peer that advertises loopback would).
+    let peer = net.spawn_on(0, test, "announce-raw", &caller, &reachable, "all");
+    peer.expect("SERVING");
+    let connected = connector.expect("CONNECTED");
+    assert_eq!(
+        connected,
+        format!("CONNECTED {reachable}:{PORT} {caller}"),
+        "the reachable address, with the announced CallerId"
+    );
+    assert_eq!(connector.expect("DECOY"), "DECOY untouched");
+    peer.stop();
+    connector.stop();
+}
+
+/// The children of `a_remote_peers_loopback_address_is_not_dialed`.
+#[path = "netns_children/raw_peer.rs"]
+mod raw_peer;

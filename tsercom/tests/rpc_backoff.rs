@@ -36,7 +36,7 @@ async fn delays_grow_and_are_capped_without_wall_time() {
     };
     let delays = Arc::new(Mutex::new(Vec::new()));
     let config = ConnectConfig {
-        target: format!("127.0.0.1:{port}"),
+        targets: vec![format!("127.0.0.1:{port}")],
         tls: ClientTls::Insecure,
         id: CallerId::random(),
         expected_peer: None,
@@ -46,7 +46,7 @@ async fn delays_grow_and_are_capped_without_wall_time() {
     let mut connection = spawn_connection::<(), _, _>(
         config,
         Arc::new(Recording(Arc::clone(&delays))),
-        |_, _, _| async { Ok(()) },
+        |_, _, _, _| async { Ok(()) },
     );
     let mut reported = Vec::new();
     while reported.len() < 8 {

@@ -335,6 +335,13 @@ fn e2e_one_producer_two_aggregators_each_get_every_sample() {
         b.iter().any(|v| a.contains(v)),
         "both got the same samples: {a:?} / {b:?}"
     );
+    // The dialing side names the producer by CallerId and address.
+    for handle in [&first, &second] {
+        let callers = handle.callers();
+        assert_eq!(callers.len(), 1);
+        assert_eq!(callers[0].id, producer.id);
+        assert_eq!(callers[0].peer, Some(addr.to_string()), "{callers:?}");
+    }
 
     // Both aggregators' events reach the producer: it answers each with a
     // -1 to every aggregator, so each sees two.

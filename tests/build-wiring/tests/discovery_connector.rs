@@ -50,6 +50,7 @@ fn info(instance: &str, id: CallerId, addr: SocketAddr) -> ServiceInfo {
         name: instance.into(),
         port: addr.port(),
         addresses: vec![addr.ip()],
+        host: None,
         caller_id: Some(id),
         txt: Default::default(),
     }
@@ -80,6 +81,7 @@ async fn session(
     channel: tsercom::tonic::transport::Channel,
     outbox: tsercom::rpc::Outbox<Command>,
     _peer: tsercom::CallerId,
+    _addr: std::net::SocketAddr,
 ) -> tsercom::Result<()> {
     let failed = |s: Status| tsercom::Error::Connect {
         target: "sensor".into(),

@@ -56,7 +56,7 @@ async fn reconnects_and_delivers_buffered_data_in_order() {
     let addr = server.local_addrs()[0];
 
     let config = ConnectConfig {
-        target: addr.to_string(),
+        targets: vec![addr.to_string()],
         tls: ClientTls::Insecure,
         id: CallerId::random(),
         expected_peer: Some(server_id),
@@ -70,7 +70,7 @@ async fn reconnects_and_delivers_buffered_data_in_order() {
     let mut connection = spawn_connection(
         config,
         Arc::new(TokioSleeper),
-        |channel, outbox, _peer| async move {
+        |channel, outbox, _peer, _addr| async move {
             let mut client = SensorClient::new(channel);
             let failed = |s: Status| tsercom::Error::Connect {
                 target: "sensor".into(),
@@ -88,7 +88,10 @@ async fn reconnects_and_delivers_buffered_data_in_order() {
 
     assert_eq!(
         next_event(&mut connection).await,
-        ConnectionEvent::Connected { peer: server_id }
+        ConnectionEvent::Connected {
+            peer: server_id,
+            addr
+        }
     );
     connection.send(command("a")).await.expect("send");
     connection.send(command("b")).await.expect("send");
@@ -110,7 +113,7 @@ async fn reconnects_and_delivers_buffered_data_in_order() {
     let server = serve(server_id, recorder.clone(), addr).await;
     loop {
         match next_event(&mut connection).await {
-            ConnectionEvent::Connected { peer } => {
+            ConnectionEvent::Connected { peer, .. } => {
                 assert_eq!(peer, server_id);
                 break;
             }

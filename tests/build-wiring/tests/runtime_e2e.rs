@@ -51,7 +51,7 @@ impl Hooks for Collector {
         if let (Some(id), PeerSource::Static(peers)) = (self.producer, &mut config.discovery.peers)
         {
             for peer in peers {
-                peer.1 = Some(id);
+                peer.caller_id = Some(id);
             }
         }
         if let Some(id) = self.id {

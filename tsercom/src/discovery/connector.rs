@@ -1,10 +1,12 @@
 //! From discovery to connections: one reconnecting connection per peer,
 //! keyed by CallerId.
 //!
-//! - `Added`: connect to its first address through the connections layer
-//!   (TLS, handshake — which must confirm the CallerId announced —,
-//!   reconnection with backoff).
-//! - `Updated` with another address or port: reconnect there.
+//! - `Added`: connect through the connections layer (TLS, handshake —
+//!   which must confirm the CallerId announced —, reconnection with
+//!   backoff), trying its addresses in [`dial_order`](super::dial_order)
+//!   (a remote peer's loopback addresses never), or its host name when it
+//!   announced no address.
+//! - `Updated` with other addresses or port: reconnect there.
 //! - `Removed`: disconnect after the grace period, unless it comes back.
 //! - Two announcements with one CallerId (two instance names, e.g. before
 //!   and after a restart) are one peer.
@@ -51,7 +53,7 @@ pub enum PeerEvent {
     Connected {
         /// The peer's key (its CallerId when announced).
         peer: PeerKey,
-        /// Where.
+        /// The address actually connected to.
         addr: SocketAddr,
     },
     /// The connection to a peer failed or ended; it is retried.
@@ -79,7 +81,7 @@ pub enum PeerKey {
 }
 
 struct Peer<T> {
-    addr: SocketAddr,
+    targets: Vec<String>,
     instances: Vec<String>,
     connection: Connection<T>,
     forwarder: tokio::task::JoinHandle<()>,
@@ -161,7 +163,7 @@ pub fn spawn_connector<T, S, F>(
 ) -> Connector<T>
 where
     T: Send + 'static,
-    S: Fn(tonic::transport::Channel, Outbox<T>, CallerId) -> F + Send + Sync + 'static,
+    S: Fn(tonic::transport::Channel, Outbox<T>, CallerId, SocketAddr) -> F + Send + Sync + 'static,
     F: Future<Output = Result<()>> + Send + 'static,
 {
     let session = Arc::new(session);
@@ -170,11 +172,11 @@ where
     let expire_tx = commands.clone();
     let task = tokio::spawn(async move {
         let mut peers: HashMap<PeerKey, Peer<T>> = HashMap::new();
-        let connect = |key: &PeerKey, info: &ServiceInfo, addr: SocketAddr| -> Peer<T> {
+        let connect = |key: &PeerKey, info: &ServiceInfo, targets: Vec<String>| -> Peer<T> {
             let session = Arc::clone(&session);
             let mut connection = spawn_connection(
                 ConnectConfig {
-                    target: addr.to_string(),
+                    targets: targets.clone(),
                     tls: config.tls.clone(),
                     id: config.id,
                     expected_peer: info.caller_id,
@@ -182,7 +184,7 @@ where
                     outbox: config.outbox,
                 },
                 Arc::clone(&sleeper),
-                move |channel, outbox, peer| session(channel, outbox, peer),
+                move |channel, outbox, peer, addr| session(channel, outbox, peer, addr),
             );
             // Forward the connection's events as peer events.
             let events_tx = events_tx.clone();
@@ -191,7 +193,7 @@ where
             let forwarder = tokio::spawn(async move {
                 while let Some(event) = connection_events.recv().await {
                     let event = match event {
-                        ConnectionEvent::Connected { .. } => PeerEvent::Connected {
+                        ConnectionEvent::Connected { addr, .. } => PeerEvent::Connected {
                             peer: key_for_events.clone(),
                             addr,
                         },
@@ -206,7 +208,7 @@ where
                 }
             });
             Peer {
-                addr,
+                targets,
                 instances: vec![info.instance.clone()],
                 connection,
                 forwarder,
@@ -219,13 +221,14 @@ where
                     let Some(event) = event else { break };
                     match event {
                         DiscoveryEvent::Added(info) | DiscoveryEvent::Updated(info) => {
-                            let Some(addr) = info.socket_addrs().into_iter().next() else {
-                                tracing::warn!(instance = %info.instance, "announced without an address; ignored");
+                            let targets = info.dial_targets();
+                            if targets.is_empty() {
+                                tracing::warn!(instance = %info.instance, addresses = ?info.addresses, "announced without a dialable address; ignored");
                                 continue;
-                            };
+                            }
                             let key = key_of(&info);
                             match peers.get_mut(&key) {
-                                Some(peer) if peer.addr == addr => {
+                                Some(peer) if peer.targets == targets => {
                                     // Same peer, same place: another announcement.
                                     if let Some(r) = peer.removal.take() {
                                         r.abort();
@@ -236,7 +239,7 @@ where
                                 }
                                 _ => {
                                     // New, or moved: (re)connect there.
-                                    let peer = connect(&key, &info, addr);
+                                    let peer = connect(&key, &info, targets);
                                     peers.insert(key, peer);
                                 }
                             }

@@ -678,15 +678,17 @@ impl Instance {
         let caller_id = txt
             .get(TXT_CALLER_ID)
             .and_then(|id| CallerId::parse(id).ok());
+        // As the Python library: without a TXT name, the full mDNS name.
         let name = txt
             .get(TXT_NAME)
             .cloned()
-            .unwrap_or_else(|| instance.split('.').next().unwrap_or_default().to_owned());
+            .unwrap_or_else(|| instance.to_owned());
         Some(ServiceInfo {
             instance: instance.to_owned(),
             name,
             port,
             addresses: self.addresses.clone(),
+            host: None,
             caller_id,
             txt,
         })

@@ -179,19 +179,18 @@ impl MdnsBrowser {
         let caller_id = txt
             .get(TXT_CALLER_ID)
             .and_then(|id| CallerId::parse(id).ok());
-        let name = txt.get(TXT_NAME).cloned().unwrap_or_else(|| {
-            service
-                .fullname
-                .split('.')
-                .next()
-                .unwrap_or_default()
-                .to_owned()
-        });
+        // As the Python library: without a TXT name, the full mDNS name.
+        let name = txt
+            .get(TXT_NAME)
+            .cloned()
+            .unwrap_or_else(|| service.fullname.clone());
         ServiceInfo {
             instance: service.fullname.clone(),
             name,
             port: service.port,
             addresses,
+            // The addresses are dialed, never the `.local` name.
+            host: None,
             caller_id,
             txt,
         }

@@ -1,19 +1,30 @@
 //! Finding peers: a [`Discovery`] is a stream of [`DiscoveryEvent`]s about
-//! [`ServiceInfo`]s. Two sources: mDNS/DNS-SD ([`mdns`]) and a static list
-//! ([`StaticPeers`], for networks without multicast); users can add their
-//! own by implementing the trait.
+//! [`ServiceInfo`]s. Sources: mDNS/DNS-SD on the LAN ([`mdns`]), DNS-SD
+//! over unicast DNS beyond it ([`dns`]), and a static list of `host:port`
+//! targets ([`StaticPeers`], for networks without multicast); [`open`]
+//! opens any of them (or several at once) from a [`PeerSource`], and users
+//! can add their own by implementing the trait.
 //!
 //! ```text
 //!  producer: MdnsPublisher ── _sensors._tcp.local. (port, addresses,
 //!                              TXT caller_id, name, published_on, protocol_version)
-//!  aggregator: MdnsBrowser / StaticPeers ──▶ Added / Updated / Removed ──▶ connector
+//!  aggregator: MdnsBrowser / DnsSdBrowser / StaticPeers
+//!                 ──▶ Added / Updated / Removed ──▶ connector ──▶ dial_order(addresses)
 //! ```
 
+pub mod address;
 mod connector;
+pub mod dns;
 pub mod loopback;
 pub mod mdns;
+mod source;
+mod static_peers;
 
+pub use address::dial_order;
 pub use connector::{Connector, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
+pub use dns::{DEFAULT_DNS_INTERVAL, DnsSdBrowser, DnsSdConfig};
+pub use source::{Merged, open, parse_discover};
+pub use static_peers::{StaticPeer, StaticPeers};
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -44,9 +55,14 @@ pub enum PeerSource {
         /// e.g. `_sensors._tcp`.
         service_type: String,
     },
-    /// These addresses, each optionally pinned to the CallerId it must
-    /// present.
-    Static(Vec<(SocketAddr, Option<CallerId>)>),
+    /// These `host:port` targets, each optionally pinned to the CallerId
+    /// it must present; names are resolved at each (re)connect.
+    Static(Vec<StaticPeer>),
+    /// DNS-SD over unicast DNS (RFC 6763): PTR, SRV, TXT and A/AAAA
+    /// records of an ordinary zone, re-queried periodically.
+    Dns(DnsSdConfig),
+    /// Several sources at once (e.g. mDNS and static peers).
+    Several(Vec<PeerSource>),
 }
 
 /// An address family.
@@ -221,10 +237,23 @@ impl DiscoveryConfig {
         if let Some((service_type, _)) = &self.publish {
             normalize_service_type(service_type)?;
         }
-        if let PeerSource::Mdns { service_type } = &self.peers {
-            normalize_service_type(service_type)?;
+        self.peers.validate()
+    }
+}
+
+impl PeerSource {
+    /// Checks service types, DNS-SD names and static targets.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the first bad value.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            PeerSource::None => Ok(()),
+            PeerSource::Mdns { service_type } => normalize_service_type(service_type).map(|_| ()),
+            PeerSource::Static(peers) => peers.iter().try_for_each(|p| p.to_info().map(|_| ())),
+            PeerSource::Dns(config) => config.validate(),
+            PeerSource::Several(sources) => sources.iter().try_for_each(PeerSource::validate),
         }
-        Ok(())
     }
 }
 
@@ -237,8 +266,12 @@ pub struct ServiceInfo {
     pub name: String,
     /// Its port.
     pub port: u16,
-    /// Its addresses, sorted.
+    /// Its addresses, as announced (resolved by the source, if any).
     pub addresses: Vec<IpAddr>,
+    /// A host name to dial when there are no addresses (e.g. a static
+    /// peer's DNS name, resolved at each connect), or the SRV target the
+    /// addresses were resolved from.
+    pub host: Option<String>,
     /// Its CallerId, when announced (and valid).
     pub caller_id: Option<CallerId>,
     /// Every TXT property.
@@ -251,6 +284,20 @@ impl ServiceInfo {
         self.addresses
             .iter()
             .map(|ip| SocketAddr::new(*ip, self.port))
+            .collect()
+    }
+
+    /// What the connector dials, in order: the addresses that
+    /// [`dial_order`] keeps, as `address:port`; without any address, the
+    /// host name as `host:port` (resolved when dialed).
+    pub fn dial_targets(&self) -> Vec<String> {
+        let ordered = dial_order(&self.addresses);
+        if let (true, Some(host)) = (self.addresses.is_empty(), &self.host) {
+            return vec![format!("{host}:{}", self.port)];
+        }
+        ordered
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, self.port).to_string())
             .collect()
     }
 }
@@ -320,47 +367,6 @@ pub fn normalize_service_type(service_type: &str) -> Result<String> {
     Ok(format!("{name}.{proto}.local."))
 }
 
-/// Peers known in advance (containers, WAN, clouds, or loopback demos):
-/// each is reported `Added` once, then nothing changes.
-#[derive(Debug)]
-pub struct StaticPeers {
-    pending: std::vec::IntoIter<ServiceInfo>,
-}
-
-impl StaticPeers {
-    /// Peers at these addresses; `expected` pins the CallerId each must
-    /// present in the handshake (`None`: any).
-    pub fn new(peers: impl IntoIterator<Item = (SocketAddr, Option<CallerId>)>) -> Self {
-        let pending: Vec<ServiceInfo> = peers
-            .into_iter()
-            .map(|(addr, caller_id)| ServiceInfo {
-                instance: format!("static:{addr}"),
-                name: addr.to_string(),
-                port: addr.port(),
-                addresses: vec![addr.ip()],
-                caller_id,
-                txt: BTreeMap::new(),
-            })
-            .collect();
-        StaticPeers {
-            pending: pending.into_iter(),
-        }
-    }
-}
-
-impl Discovery for StaticPeers {
-    fn next_event(&mut self) -> BoxFuture<'_, Option<DiscoveryEvent>> {
-        let next = self.pending.next();
-        Box::pin(async move {
-            match next {
-                Some(info) => Some(DiscoveryEvent::Added(info)),
-                // The list never changes: wait forever (the owner drops us).
-                None => std::future::pending().await,
-            }
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,7 +404,7 @@ mod tests {
     fn discovery_config_validates_service_types() {
         let good = DiscoveryConfig {
             publish: Some(("_sensors._tcp".into(), "thermo".into())),
-            peers: PeerSource::Static(vec![("127.0.0.1:1".parse().expect("addr"), None)]),
+            peers: PeerSource::Static(vec![StaticPeer::parse("localhost:1").expect("valid")]),
             interfaces: Interfaces::All,
         };
         good.validate().expect("valid");
@@ -436,24 +442,5 @@ mod tests {
             let err = Interfaces::parse(bad).expect_err(bad).to_string();
             assert!(err.contains("interface names"), "{bad:?}: {err}");
         }
-    }
-
-    #[test]
-    fn static_peers_are_added_once() {
-        let id = CallerId::random();
-        let mut peers = StaticPeers::new([("127.0.0.1:7000".parse().expect("addr"), Some(id))]);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("rt");
-        let first = rt.block_on(peers.next_event());
-        let Some(DiscoveryEvent::Added(info)) = first else {
-            panic!("expected Added, got {first:?}");
-        };
-        assert_eq!((info.port, info.caller_id), (7000, Some(id)));
-        let more = rt.block_on(async {
-            tokio::time::timeout(std::time::Duration::from_millis(20), peers.next_event()).await
-        });
-        assert!(more.is_err(), "nothing after the list");
     }
 }

@@ -22,12 +22,13 @@ mod validate;
 
 pub use peer::{HandshakePolicy, PeerService, handshake, run_clock_sync, sync_once};
 pub use reconnect::{
-    Backoff, BoxFutureUnit, ConnectConfig, Connection, ConnectionEvent, Outbox, Sleeper,
-    TokioSleeper, spawn_connection,
+    ADDRESS_DEADLINE, Backoff, BoxFutureUnit, ConnectConfig, Connection, ConnectionEvent, Outbox,
+    Sleeper, TokioSleeper, spawn_connection,
 };
 pub use server::{RunningServer, Server};
 pub use tls::{
-    ClientTls, ServerTls, certificate_fingerprint, connect, connect_pinned, pem_fingerprint,
+    ADDR_CONNECT_TIMEOUT, ClientTls, ServerTls, certificate_fingerprint, connect, connect_addr,
+    connect_pinned, pem_fingerprint,
 };
 pub use validate::{checked_caller_id, checked_timestamp};
 

@@ -7,17 +7,25 @@
 //!  send(item) ─▶ Outbox (bounded, overflow policy) ─▶ drained in order by each session
 //! ```
 //!
+//! Each attempt walks the targets in order, resolving each `host:port`
+//! afresh (a DNS name may move between attempts) and trying every address
+//! it resolves to, IPv6 and IPv4, in the resolver's order; a connect or
+//! handshake failure moves on to the next address. The attempt fails
+//! only when every address of every target failed, with an error naming
+//! each one.
+//!
 //! Backoff defaults: 100 ms initial, ×2 per failed attempt, capped at 10 s,
 //! ±20 % jitter; the attempt counter resets after a successful handshake.
 //! The sleeper is injectable, so tests check the delays without wall time.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::tls::{ClientTls, connect};
+use super::tls::{ClientTls, connect_addr};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::queue::{BoundedQueue, QueueConfig, QueueStats};
@@ -86,6 +94,8 @@ pub enum ConnectionEvent {
     Connected {
         /// The peer's id, from the handshake.
         peer: CallerId,
+        /// The address actually connected to.
+        addr: SocketAddr,
     },
     /// The connection failed or ended; a retry follows after `retry_in`.
     Disconnected {
@@ -99,8 +109,10 @@ pub enum ConnectionEvent {
 /// Where to connect and how.
 #[derive(Clone, Debug)]
 pub struct ConnectConfig {
-    /// `host:port`.
-    pub target: String,
+    /// Where the peer may be, tried in order on each attempt: `host:port`
+    /// (a DNS name, resolved at each attempt), `1.2.3.4:port` or
+    /// `[v6]:port`.
+    pub targets: Vec<String>,
     /// TLS settings.
     pub tls: ClientTls,
     /// Our id, sent in the handshake.
@@ -214,11 +226,11 @@ pub fn spawn_connection<T, S, F>(
 ) -> Connection<T>
 where
     T: Send + 'static,
-    S: Fn(tonic::transport::Channel, Outbox<T>, CallerId) -> F + Send + Sync + 'static,
+    S: Fn(tonic::transport::Channel, Outbox<T>, CallerId, SocketAddr) -> F + Send + Sync + 'static,
     F: Future<Output = Result<()>> + Send + 'static,
 {
     let queue = Arc::new(BoundedQueue::new(
-        format!("outbox to {}", config.target),
+        format!("outbox to {}", config.targets.join(", ")),
         config.outbox,
     ));
     let (events_tx, events) = mpsc::channel(EVENT_QUEUE);
@@ -234,21 +246,14 @@ where
     let task = tokio::spawn(async move {
         let mut attempt: u32 = 0;
         loop {
-            let outcome = async {
-                let channel = connect(&config.target, &config.tls).await?;
-                let peer = super::peer::handshake(channel.clone(), config.id, config.expected_peer)
-                    .await?;
-                Ok::<_, Error>((channel, peer))
-            }
-            .await;
-            let reason = match outcome {
-                Ok((channel, peer)) => {
+            let reason = match connect_any(&config).await {
+                Ok((channel, peer, addr)) => {
                     attempt = 0;
-                    emit(ConnectionEvent::Connected { peer });
+                    emit(ConnectionEvent::Connected { peer, addr });
                     let outbox = Outbox {
                         queue: Arc::clone(&task_queue),
                     };
-                    match session(channel, outbox, peer).await {
+                    match session(channel, outbox, peer, addr).await {
                         Ok(()) => "the session ended".to_owned(),
                         Err(e) => e.to_string(),
                     }
@@ -257,7 +262,7 @@ where
             };
             let retry_in = config.backoff.delay(attempt, jitter_unit());
             attempt = attempt.saturating_add(1);
-            tracing::debug!(target = %config.target, %reason, ?retry_in, "disconnected");
+            tracing::debug!(targets = ?config.targets, %reason, ?retry_in, "disconnected");
             emit(ConnectionEvent::Disconnected { reason, retry_in });
             sleeper.sleep(retry_in).await;
         }
@@ -268,6 +273,70 @@ where
         events_dropped,
         task,
     }
+}
+
+/// How long one address may take to connect and complete the handshake
+/// before the next is tried.
+pub const ADDRESS_DEADLINE: Duration = Duration::from_secs(10);
+
+/// One attempt: every address of every target in turn until one connects
+/// and completes the handshake.
+async fn connect_any(
+    config: &ConnectConfig,
+) -> Result<(tonic::transport::Channel, CallerId, SocketAddr)> {
+    let mut failures: Vec<String> = Vec::new();
+    for target in &config.targets {
+        let addrs = match tokio::net::lookup_host(target.as_str()).await {
+            Ok(addrs) => addrs.collect::<Vec<_>>(),
+            Err(e) => {
+                failures.push(format!("{target}: resolving: {e}"));
+                continue;
+            }
+        };
+        if addrs.is_empty() {
+            failures.push(format!("{target}: resolved to no address"));
+        }
+        for addr in addrs {
+            let attempt = async {
+                let channel = connect_addr(target, addr, &config.tls).await?;
+                let peer = super::peer::handshake(channel.clone(), config.id, config.expected_peer)
+                    .await?;
+                Ok::<_, Error>((channel, peer))
+            };
+            // An address that accepts but never answers must not hold up
+            // the others.
+            let outcome = tokio::time::timeout(ADDRESS_DEADLINE, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::Connect {
+                        target: target.clone(),
+                        reason: format!("no handshake within {ADDRESS_DEADLINE:?}"),
+                    })
+                });
+            match outcome {
+                Ok((channel, peer)) => return Ok((channel, peer, addr)),
+                Err(e) => {
+                    tracing::debug!(%target, %addr, error = %e, "address failed; trying the next");
+                    let reason = match e {
+                        Error::Connect { reason, .. } => reason,
+                        other => other.to_string(),
+                    };
+                    if *target == addr.to_string() {
+                        failures.push(format!("{target}: {reason}"));
+                    } else {
+                        failures.push(format!("{target} ({addr}): {reason}"));
+                    }
+                }
+            }
+        }
+    }
+    if config.targets.is_empty() {
+        failures.push("no target to connect to".to_owned());
+    }
+    Err(Error::Connect {
+        target: config.targets.join(", "),
+        reason: failures.join("; "),
+    })
 }
 
 /// A jitter value in `[0, 1)` without a random-number dependency: the

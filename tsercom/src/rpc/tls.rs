@@ -13,7 +13,9 @@
 //! Files are read and checked when the server starts or the channel is
 //! built: a missing or malformed one is an [`Error::Tls`] naming it.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -177,8 +179,35 @@ impl ClientTls {
 /// the TLS handshake fails (an untrusted certificate, a refused client
 /// certificate, ...).
 pub async fn connect(target: &str, tls: &ClientTls) -> Result<tonic::transport::Channel> {
+    connect_at(target, None, tls).await
+}
+
+/// Connects to `addr`, one of the addresses `target` (`host:port`)
+/// resolved to, with `tls`: the TLS server name and the HTTP authority
+/// stay `target`'s host; only the TCP connection goes to `addr`. The TCP
+/// connect gives up after [`ADDR_CONNECT_TIMEOUT`], so the next address
+/// can be tried.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_addr(
+    target: &str,
+    addr: SocketAddr,
+    tls: &ClientTls,
+) -> Result<tonic::transport::Channel> {
+    connect_at(target, Some(addr), tls).await
+}
+
+/// How long [`connect_addr`] waits for one address to accept.
+pub const ADDR_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn connect_at(
+    target: &str,
+    addr: Option<SocketAddr>,
+    tls: &ClientTls,
+) -> Result<tonic::transport::Channel> {
     if let ClientTls::Pinned { sha256 } = tls {
-        return connect_pinned(target, sha256).await;
+        return connect_pinned_at(target, sha256, addr).await;
     }
     let config = tls.load()?;
     let scheme = if config.is_some() { "https" } else { "http" };
@@ -194,10 +223,20 @@ pub async fn connect(target: &str, tls: &ClientTls) -> Result<tonic::transport::
             .tls_config(config)
             .map_err(|e| connect_error(e.to_string()))?;
     }
-    endpoint
-        .connect()
-        .await
-        .map_err(|e| connect_error(error_chain(&e)))
+    let connected = match addr {
+        None => endpoint.connect().await,
+        Some(addr) => {
+            endpoint
+                .connect_timeout(ADDR_CONNECT_TIMEOUT)
+                .connect_with_connector(tower::service_fn(move |_: http::Uri| async move {
+                    let tcp = tokio::net::TcpStream::connect(addr).await?;
+                    tcp.set_nodelay(true)?;
+                    Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tcp))
+                }))
+                .await
+        }
+    };
+    connected.map_err(|e| connect_error(error_chain(&e)))
 }
 
 /// An error and its sources, each once: the transport error's sources carry
@@ -313,6 +352,15 @@ impl rustls::client::danger::ServerCertVerifier for PinVerifier {
 /// [`Error::Invalid`] for a malformed pin; [`Error::Connect`] when the
 /// connection fails or the certificate does not match.
 pub async fn connect_pinned(target: &str, pin: &str) -> Result<tonic::transport::Channel> {
+    connect_pinned_at(target, pin, None).await
+}
+
+/// [`connect_pinned`], the TCP connection going to `addr` when given.
+async fn connect_pinned_at(
+    target: &str,
+    pin: &str,
+    addr: Option<SocketAddr>,
+) -> Result<tonic::transport::Channel> {
     let pin = pin.to_ascii_lowercase().replace(':', "");
     if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::Invalid {
@@ -343,7 +391,10 @@ pub async fn connect_pinned(target: &str, pin: &str) -> Result<tonic::transport:
                 .trim_end_matches(']')
                 .to_owned();
             let port = uri.port_u16().unwrap_or(443);
-            let tcp = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            let tcp = match addr {
+                Some(addr) => tokio::net::TcpStream::connect(addr).await?,
+                None => tokio::net::TcpStream::connect((host.as_str(), port)).await?,
+            };
             tcp.set_nodelay(true)?;
             // The name is not checked (the pin is the identity), but SNI
             // needs one.
@@ -355,6 +406,7 @@ pub async fn connect_pinned(target: &str, pin: &str) -> Result<tonic::transport:
     });
     tonic::transport::Endpoint::from_shared(format!("http://{target}"))
         .map_err(|e| connect_error(e.to_string()))?
+        .connect_timeout(ADDR_CONNECT_TIMEOUT)
         .connect_with_connector(connector)
         .await
         .map_err(|e| connect_error(error_chain(&e)))

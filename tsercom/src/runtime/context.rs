@@ -516,6 +516,12 @@ impl<D: prost::Message, E> Endpoint<D, E> {
         self.data.set_clock(self.caller, estimate);
     }
 
+    /// Records where the caller is now (after a reconnection, perhaps
+    /// elsewhere): shown in [`CallerInfo::peer`](crate::data::CallerInfo::peer).
+    pub fn set_peer_addr(&self, addr: impl Into<String>) {
+        self.data.register(self.caller, Some(addr.into()));
+    }
+
     /// The caller's event queue (to stream it, see `queue::queue_stream`).
     pub(crate) fn event_queue(&self) -> Arc<BoundedQueue<E>> {
         Arc::clone(&self.events)

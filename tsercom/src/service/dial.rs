@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -14,9 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
-use crate::discovery::{
-    self, ConnectorConfig, Discovery, PeerEvent, PeerKey, PeerSource, StaticPeers, spawn_connector,
-};
+use crate::discovery::{self, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 use crate::error::{Error, Result};
 use crate::queue::{OverflowPolicy, QueueConfig};
 use crate::rpc::{Backoff, Outbox, TokioSleeper, run_clock_sync};
@@ -92,17 +91,15 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
             let config = self.shared.ctx.config().clone();
             let name = self.shared.ctx.name().to_owned();
             let id = config.identity.resolve(&name)?;
-            let discovery: Box<dyn Discovery> = match &config.discovery.peers {
-                PeerSource::Mdns { service_type } => {
-                    discovery::browse(service_type, &config.discovery.interfaces)?
-                }
-                PeerSource::Static(peers) => Box::new(StaticPeers::new(peers.clone())),
-                PeerSource::None => {
-                    return Err(Error::Invalid {
-                        what: "peers to dial",
-                        reason: "neither an mDNS service type to discover nor static peers".into(),
-                    });
-                }
+            let Some(discovery) =
+                discovery::open(&config.discovery.peers, &config.discovery.interfaces)?
+            else {
+                return Err(Error::Invalid {
+                    what: "peers to dial",
+                    reason:
+                        "neither a service type to discover nor static peers (discover / peers)"
+                            .into(),
+                });
             };
             let connector_config = ConnectorConfig {
                 id,
@@ -119,9 +116,9 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                 discovery,
                 connector_config,
                 Arc::new(TokioSleeper),
-                move |channel, _outbox: Outbox<()>, peer| {
+                move |channel, _outbox: Outbox<()>, peer, addr| {
                     let shared = Arc::clone(&shared);
-                    async move { session(&shared, channel, id, peer, clock_sync).await }
+                    async move { session(&shared, channel, id, peer, addr, clock_sync).await }
                 },
             );
             let shared = Arc::clone(&self.shared);
@@ -170,6 +167,7 @@ async fn session<M: StreamService, H: Hooks>(
     channel: tonic::transport::Channel,
     id: CallerId,
     peer: CallerId,
+    addr: SocketAddr,
     clock_sync: bool,
 ) -> Result<()> {
     let failed = |status: tonic::Status| Error::Connect {
@@ -200,6 +198,7 @@ async fn session<M: StreamService, H: Hooks>(
                 .or_insert_with(|| Arc::new(shared.ctx.register_caller(peer, None))),
         )
     };
+    endpoint.set_peer_addr(addr.to_string());
     // Each new estimate is shown on the handle (`CallerInfo::clock`); the
     // current one before the stream opens, so it precedes the data.
     if let SyncState::Synchronized(estimate) = clock.state() {
@@ -241,7 +240,7 @@ async fn session<M: StreamService, H: Hooks>(
         )
         .await
         .map_err(failed)?;
-    shared.hooks.on_connect(peer, None);
+    shared.hooks.on_connect(peer, Some(addr));
     let mut incoming = response.into_inner();
     let outcome = loop {
         match incoming.message().await {

@@ -79,7 +79,7 @@ pub use dial::{Dialer, dial};
 pub use host::{Host, host};
 
 use crate::caller_id::CallerId;
-use crate::discovery::PeerSource;
+use crate::discovery::{PeerSource, StaticPeer};
 use crate::error::{Error, Result};
 use crate::proto;
 use crate::runtime::{Role, RuntimeConfig};
@@ -188,45 +188,26 @@ pub fn dial_config(
 }
 
 fn dial_source(discover: Option<&str>, peers: &[String]) -> Result<PeerSource> {
-    let mdns = discover.map(|ty| PeerSource::Mdns {
-        service_type: ty.to_owned(),
-    });
+    let found = discover.map(crate::discovery::parse_discover).transpose()?;
     let fixed = if peers.is_empty() {
         None
     } else {
         Some(PeerSource::Static(
             peers
                 .iter()
-                .map(|p| resolve_one(p, "peers").map(|a| (a, None)))
+                .map(|p| StaticPeer::parse(p))
                 .collect::<Result<_>>()?,
         ))
     };
-    match (mdns, fixed) {
-        (Some(m), None) => Ok(m),
-        (None, Some(f)) => Ok(f),
-        (Some(_), Some(_)) => Err(Error::Invalid {
-            what: "peers",
-            reason: "discover and peers together are not supported yet".into(),
-        }),
+    match (found, fixed) {
+        (Some(found), None) => Ok(found),
+        (None, Some(fixed)) => Ok(fixed),
+        (Some(found), Some(fixed)) => Ok(PeerSource::Several(vec![found, fixed])),
         (None, None) => Err(Error::Invalid {
             what: "peers",
             reason: "no peers to dial: neither a service type to discover nor addresses".into(),
         }),
     }
-}
-
-fn resolve_one(target: &str, what: &'static str) -> Result<SocketAddr> {
-    target
-        .to_socket_addrs()
-        .map_err(|e| Error::Invalid {
-            what,
-            reason: format!("{target:?}: {e} (expected host:port)"),
-        })?
-        .next()
-        .ok_or_else(|| Error::Invalid {
-            what,
-            reason: format!("{target:?} resolves to no address"),
-        })
 }
 
 fn resolve_listen(listen: &[String]) -> Result<Vec<SocketAddr>> {
@@ -284,50 +265,50 @@ fn split_addrs(value: &str) -> Vec<String> {
 /// Addresses taken from a field of the runtime's struct
 /// (`peers = self.field`): a `String` (entries separated by `,`), a `&str`,
 /// a list of either, or socket addresses.
-pub trait IntoAddrs {
+pub trait AsAddrs {
     /// The `host:port` entries.
-    fn into_addrs(&self) -> Vec<String>;
+    fn as_addrs(&self) -> Vec<String>;
 }
 
-impl IntoAddrs for str {
-    fn into_addrs(&self) -> Vec<String> {
+impl AsAddrs for str {
+    fn as_addrs(&self) -> Vec<String> {
         split_addrs(self)
     }
 }
 
-impl IntoAddrs for String {
-    fn into_addrs(&self) -> Vec<String> {
+impl AsAddrs for String {
+    fn as_addrs(&self) -> Vec<String> {
         split_addrs(self)
     }
 }
 
-impl IntoAddrs for SocketAddr {
-    fn into_addrs(&self) -> Vec<String> {
+impl AsAddrs for SocketAddr {
+    fn as_addrs(&self) -> Vec<String> {
         vec![self.to_string()]
     }
 }
 
-impl<T: IntoAddrs + ?Sized> IntoAddrs for &T {
-    fn into_addrs(&self) -> Vec<String> {
-        (**self).into_addrs()
+impl<T: AsAddrs + ?Sized> AsAddrs for &T {
+    fn as_addrs(&self) -> Vec<String> {
+        (**self).as_addrs()
     }
 }
 
-impl<T: IntoAddrs> IntoAddrs for [T] {
-    fn into_addrs(&self) -> Vec<String> {
-        self.iter().flat_map(IntoAddrs::into_addrs).collect()
+impl<T: AsAddrs> AsAddrs for [T] {
+    fn as_addrs(&self) -> Vec<String> {
+        self.iter().flat_map(AsAddrs::as_addrs).collect()
     }
 }
 
-impl<T: IntoAddrs> IntoAddrs for Vec<T> {
-    fn into_addrs(&self) -> Vec<String> {
-        self.as_slice().into_addrs()
+impl<T: AsAddrs> AsAddrs for Vec<T> {
+    fn as_addrs(&self) -> Vec<String> {
+        self.as_slice().as_addrs()
     }
 }
 
-impl<T: IntoAddrs> IntoAddrs for Option<T> {
-    fn into_addrs(&self) -> Vec<String> {
-        self.as_ref().map(IntoAddrs::into_addrs).unwrap_or_default()
+impl<T: AsAddrs> AsAddrs for Option<T> {
+    fn as_addrs(&self) -> Vec<String> {
+        self.as_ref().map(AsAddrs::as_addrs).unwrap_or_default()
     }
 }
 
