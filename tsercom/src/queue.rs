@@ -492,6 +492,80 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_follows_each_policy_like_single_pushes() {
+        let q = queue(3, OverflowPolicy::DropOldest);
+        q.push_many_blocking((0..10).collect()).expect("push");
+        assert_eq!(drain(&q), [7, 8, 9]);
+        assert_eq!(
+            q.stats(),
+            QueueStats {
+                pushed: 10,
+                dropped: 7
+            }
+        );
+
+        let q = queue(3, OverflowPolicy::DropNewest);
+        q.push_many_blocking((0..10).collect()).expect("push");
+        assert_eq!(drain(&q), [0, 1, 2]);
+        assert_eq!(
+            q.stats(),
+            QueueStats {
+                pushed: 3,
+                dropped: 7
+            }
+        );
+
+        let q = queue(3, OverflowPolicy::Error);
+        assert!(matches!(
+            q.push_many_blocking((0..5).collect()),
+            Err(Error::QueueFull { capacity: 3, .. })
+        ));
+        assert_eq!(drain(&q), [0, 1, 2]);
+        assert_eq!(
+            q.stats(),
+            QueueStats {
+                pushed: 3,
+                dropped: 2
+            }
+        );
+
+        let q = queue(3, OverflowPolicy::Block);
+        q.close();
+        assert!(matches!(
+            q.push_many_blocking(vec![1]),
+            Err(Error::Closed(_))
+        ));
+    }
+
+    #[test]
+    fn a_blocking_batch_larger_than_the_queue_waits_and_keeps_order() {
+        let q = Arc::new(queue(4, OverflowPolicy::Block));
+        let producer = {
+            let q = Arc::clone(&q);
+            std::thread::spawn(move || q.push_many_blocking((0..1000).collect()))
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("rt");
+        let got: Vec<u32> = rt.block_on(async {
+            let mut got = Vec::new();
+            while got.len() < 1000 {
+                got.push(q.pop().await.expect("item"));
+            }
+            got
+        });
+        producer.join().expect("join").expect("pushed");
+        assert_eq!(got, (0..1000).collect::<Vec<_>>());
+        assert_eq!(
+            q.stats(),
+            QueueStats {
+                pushed: 1000,
+                dropped: 0
+            }
+        );
+    }
+
+    #[test]
     fn drop_oldest_keeps_the_newest_and_counts() {
         let q = queue(3, OverflowPolicy::DropOldest);
         for i in 0..10 {

@@ -249,3 +249,71 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
     manager.check_error().expect("the runtime goes on");
     manager.shutdown().expect("shutdown");
 }
+
+/// The producer publishes a batch (one hand-off) and from async code; the
+/// aggregator sends from async code; everything arrives in order.
+#[test]
+fn batches_and_async_sends_arrive_in_order() {
+    let producer_id = CallerId::random();
+    let addr = free_port();
+    let (seen_tx, seen) = mpsc::channel();
+    let mut manager = RuntimeManager::new();
+    let thermometer = manager
+        .register(Thermometer {
+            id: Some(producer_id),
+            addr: Some(addr),
+            seen: Some(Mutex::new(seen_tx)),
+        })
+        .expect("register producer");
+    let collector = manager
+        .register(Collector {
+            id: Some(CallerId::random()),
+            producer: Some(addr),
+        })
+        .expect("register aggregator");
+    manager.start_in_process().expect("start");
+    // Published from here on reaches the aggregator.
+    seen.recv_timeout(WAIT).expect("the aggregator connected");
+
+    let reading = |i: u32| Reading {
+        celsius: f64::from(i),
+        ..Reading::default()
+    };
+    thermometer
+        .publish_many((0..100).map(reading).collect())
+        .expect("publish a batch");
+    let user_code = tokio::runtime::Runtime::new().expect("tokio");
+    user_code.block_on(async {
+        for i in 100..110 {
+            thermometer
+                .publish_async(reading(i))
+                .await
+                .expect("publish async");
+        }
+        collector
+            .send_async(
+                Command {
+                    action: "async".into(),
+                    ..Command::default()
+                },
+                To::All,
+            )
+            .await
+            .expect("send async");
+    });
+    let mut got = Vec::new();
+    while got.len() < 110 {
+        assert!(collector.data().wait_new(WAIT), "readings arrived");
+        for (caller, samples) in collector.data().take_new() {
+            assert_eq!(caller, producer_id);
+            got.extend(samples.into_iter().map(|s| s.data.celsius));
+        }
+    }
+    assert_eq!(got, (0..110).map(f64::from).collect::<Vec<_>>());
+    assert!(thermometer.events().wait_new(WAIT), "the command arrived");
+    let events = thermometer.take_events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].data.action, "async");
+    manager.check_error().expect("no runtime error");
+    manager.shutdown().expect("shutdown");
+}
