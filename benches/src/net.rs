@@ -182,6 +182,7 @@ pub(crate) async fn reconnect(rounds: usize) -> tsercom::Result<Vec<Duration>> {
             ..Backoff::default()
         },
         outbox: QueueConfig::new(10_000, OverflowPolicy::DropOldest),
+        keepalive: tsercom::rpc::Keepalive::default(),
     };
     let mut connection = spawn_connection(
         config,

@@ -266,6 +266,7 @@ fn a_producer_registered_in_dns_is_found_and_dialed() {
                 ..Backoff::default()
             },
             outbox: QueueConfig::new(8, OverflowPolicy::Block),
+            keepalive: tsercom::rpc::Keepalive::default(),
             removal_grace: Duration::from_millis(100),
         };
         let mut connector = spawn_connector::<(), _, _>(

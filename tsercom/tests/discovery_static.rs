@@ -59,6 +59,7 @@ async fn a_static_peer_named_localhost_is_reached() {
         tls: ClientTls::Insecure,
         backoff: backoff(),
         outbox: QueueConfig::new(8, OverflowPolicy::Block),
+        keepalive: tsercom::rpc::Keepalive::default(),
         removal_grace: Duration::from_millis(100),
     };
     let mut connector = spawn_connector::<(), _, _>(
@@ -106,6 +107,7 @@ async fn targets_are_tried_in_order_and_every_failure_is_named() {
         expected_peer: Some(id),
         backoff: backoff(),
         outbox: QueueConfig::new(8, OverflowPolicy::DropOldest),
+        keepalive: tsercom::rpc::Keepalive::default(),
     };
 
     // The first target refuses: the second, a name, answers.

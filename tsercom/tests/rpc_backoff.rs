@@ -42,6 +42,7 @@ async fn delays_grow_and_are_capped_without_wall_time() {
         expected_peer: None,
         backoff,
         outbox: QueueConfig::new(8, OverflowPolicy::DropOldest),
+        keepalive: tsercom::rpc::Keepalive::default(),
     };
     let mut connection = spawn_connection::<(), _, _>(
         config,

@@ -373,3 +373,57 @@ fn e2e_one_producer_two_aggregators_each_get_every_sample() {
     second_manager.shutdown().expect("shutdown");
     drop(producer);
 }
+
+#[test]
+fn e2e_a_stopped_dialer_is_shown_disconnected_by_the_host() {
+    use tsercom::data::ConnectionState;
+    let port = free_port();
+    let (mut manager, handle) = start_trainer(([127, 0, 0, 1], port).into(), None);
+    let state = tempfile::tempdir().expect("tempdir");
+    let robot = spawn_robot(state.path(), 0, Some(&format!("127.0.0.1:{port}")), false);
+    let mut got = BTreeMap::new();
+    collect(&handle, &mut manager, &mut got, |g| {
+        series_len(g.get(&robot.id), 0.0) >= 5
+    });
+
+    // SIGSTOP the dialer: the host's HTTP/2 keepalive closes its connection.
+    let pid = robot.child.id().to_string();
+    assert!(
+        Process::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let stopped = std::time::Instant::now();
+    handle
+        .wait_callers(WAIT, |c| {
+            // Disconnected, or already freed: its data was all read (a
+            // disconnected caller's store lingers only while unread).
+            !c.iter()
+                .any(|c| c.id == robot.id && c.state == ConnectionState::Connected)
+        })
+        .expect("the stopped producer is no longer shown connected");
+    let noticed = stopped.elapsed();
+    assert!(
+        noticed < Duration::from_secs(15),
+        "noticed after {noticed:?} (about 3 s)"
+    );
+
+    // SIGCONT: it redials by itself.
+    assert!(
+        Process::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    handle
+        .wait_callers(WAIT, |c| {
+            c.iter()
+                .any(|c| c.id == robot.id && c.state == ConnectionState::Connected)
+        })
+        .expect("connected again");
+    manager.shutdown().expect("shutdown");
+    drop(robot);
+}

@@ -66,6 +66,7 @@ fn config() -> ConnectorConfig {
             ..Backoff::default()
         },
         outbox: QueueConfig::new(100, OverflowPolicy::Block),
+        keepalive: tsercom::rpc::Keepalive::default(),
         removal_grace: Duration::from_millis(100),
     }
 }

@@ -66,6 +66,7 @@ async fn reconnects_and_delivers_buffered_data_in_order() {
             ..Backoff::default()
         },
         outbox: QueueConfig::new(1000, OverflowPolicy::Block),
+        keepalive: tsercom::rpc::Keepalive::default(),
     };
     let mut connection = spawn_connection(
         config,

@@ -440,3 +440,57 @@ fn e2e_a_producer_clock_offset_is_measured_and_applied() {
     );
     manager.shutdown().expect("shutdown");
 }
+
+/// Sends `signal` to a child this test started, by its PID.
+fn signal(peer: &Peer, signal: &str) {
+    let status = Process::new("kill")
+        .args([signal, &peer.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal}");
+}
+
+#[test]
+fn e2e_a_stopped_producer_is_shown_disconnected_then_connected_again() {
+    use tsercom::data::ConnectionState;
+    let state = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let producer = spawn_producer(addr, state.path(), 0, None);
+    let mut manager = RuntimeManager::new();
+    let handle = manager
+        .register(collector(&producer, addr, CallerId::random()))
+        .expect("register");
+    manager.start_in_process().expect("start");
+    take_values(&handle, &mut manager, producer.id, 5);
+
+    // SIGSTOP: the process holds its sockets open and answers nothing;
+    // HTTP/2 keepalive (1 s + 2 s by default) notices it.
+    signal(&producer, "-STOP");
+    let stopped = std::time::Instant::now();
+    handle
+        .wait_callers(WAIT, |c| {
+            // Disconnected, or already freed: its data was all read (a
+            // disconnected caller's store lingers only while unread).
+            !c.iter()
+                .any(|c| c.id == producer.id && c.state == ConnectionState::Connected)
+        })
+        .expect("the stopped producer is no longer shown connected");
+    let noticed = stopped.elapsed();
+    assert!(
+        noticed < Duration::from_secs(15),
+        "noticed after {noticed:?} (keepalive bound about 3 s)"
+    );
+
+    // SIGCONT: it answers again; the connection comes back by itself.
+    signal(&producer, "-CONT");
+    handle
+        .wait_callers(WAIT, |c| {
+            c.iter()
+                .any(|c| c.id == producer.id && c.state == ConnectionState::Connected)
+        })
+        .expect("connected again");
+    handle.data().take_new();
+    let after = take_values(&handle, &mut manager, producer.id, 5);
+    assert_consecutive(&after);
+    manager.shutdown().expect("shutdown");
+}

@@ -244,6 +244,75 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
             "{}",
             status.message()
         );
+
+        // Malformed messages: bytes that do not decode as a `Command` (a
+        // `Reading`'s double where `Command` has a string), and a message
+        // over the size limit. Each ends the stream with INVALID_ARGUMENT
+        // naming the problem, never with OK.
+        let malformed = |message: Reading| async move {
+            let channel =
+                tsercom::tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                    .expect("uri")
+                    .connect()
+                    .await
+                    .expect("connect");
+            let mut grpc = tsercom::tonic::client::Grpc::new(channel);
+            grpc.ready().await.expect("ready");
+            let mut request = tsercom::tonic::Request::new(tokio_stream::iter(vec![message]));
+            request.metadata_mut().insert(
+                tsercom::service::CALLER_ID_METADATA,
+                CallerId::random().to_string().parse().expect("ascii"),
+            );
+            let codec = tsercom::__private::tonic_prost::ProstCodec::<Reading, Reading>::default();
+            let response = grpc
+                .streaming(
+                    request,
+                    tsercom::tonic::codegen::http::uri::PathAndQuery::from_static(
+                        "/sensors.Sensor/Stream",
+                    ),
+                    codec,
+                )
+                .await;
+            let mut replies = match response {
+                Ok(r) => r.into_inner(),
+                Err(status) => return status,
+            };
+            tokio::time::timeout(WAIT, async {
+                loop {
+                    match replies.message().await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => panic!("a malformed message ended the stream with OK"),
+                        Err(status) => break status,
+                    }
+                }
+            })
+            .await
+            .expect("the producer answered")
+        };
+        let status = malformed(Reading {
+            celsius: 1.5,
+            ..Reading::default()
+        })
+        .await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(
+            status.message().contains("malformed"),
+            "{}",
+            status.message()
+        );
+        let huge = Reading {
+            source: Some(tsercom::proto::CallerId {
+                id: "x".repeat(5 << 20),
+            }),
+            ..Reading::default()
+        };
+        let status = malformed(huge).await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(
+            status.message().contains("too large"),
+            "{}",
+            status.message()
+        );
     });
     assert!(thermometer.take_events().is_empty(), "nothing stored");
     manager.check_error().expect("the runtime goes on");

@@ -78,10 +78,14 @@ struct State<D> {
     /// 0, so only its 0 → 1 step needs to wake them.
     callers_unread: usize,
     closed: bool,
+    /// Bumped on every change of the caller list or a caller's state
+    /// ([`RemoteDataAggregator::wait_callers`]).
+    callers_generation: u64,
 }
 
 struct Shared<D> {
     state: Mutex<State<D>>,
+    callers_cv: Condvar,
     new_data_cv: Condvar,
     new_data: Notify,
     room_cv: Condvar,
@@ -130,7 +134,9 @@ impl<D> RemoteDataAggregator<D> {
                     callers: HashMap::new(),
                     callers_unread: 0,
                     closed: false,
+                    callers_generation: 0,
                 }),
+                callers_cv: Condvar::new(),
                 new_data_cv: Condvar::new(),
                 new_data: Notify::new(),
                 room_cv: Condvar::new(),
@@ -366,10 +372,45 @@ impl<D> RemoteDataAggregator<D> {
         }
     }
 
+    /// Waits until `done` holds for the callers (checked now, then at
+    /// every change: a caller added, connected, disconnected, moved to
+    /// another address), or `timeout` passes. Returns the callers that
+    /// satisfied it, or `None` on timeout (or shutdown). Use it instead of
+    /// polling [`callers`](Self::callers), e.g. to wait until a peer shows
+    /// `Disconnected`.
+    pub fn wait_callers(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[CallerInfo]) -> bool,
+    ) -> Option<Vec<CallerInfo>> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            let callers = self.callers_locked(&mut state);
+            if done(&callers) {
+                return Some(callers);
+            }
+            let now = Instant::now();
+            if now >= deadline || state.closed {
+                return None;
+            }
+            state = self
+                .shared
+                .callers_cv
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     /// Every caller known, sorted by id.
     pub fn callers(&self) -> Vec<CallerInfo> {
         let mut state = self.lock();
-        self.sweep(&mut state);
+        self.callers_locked(&mut state)
+    }
+
+    fn callers_locked(&self, state: &mut State<D>) -> Vec<CallerInfo> {
+        self.sweep(state);
         let mut out: Vec<CallerInfo> = state
             .callers
             .iter()
@@ -400,6 +441,7 @@ impl<D> RemoteDataAggregator<D> {
     /// Registers (or re-registers, after a reconnect) `caller`.
     pub(crate) fn register(&self, caller: CallerId, peer: Option<String>) {
         let mut state = self.lock();
+        let is_new = !state.callers.contains_key(&caller);
         let entry = state.callers.entry(caller).or_insert_with(|| Entry {
             store: CallerStore::new(),
             state: ConnectionState::Connected,
@@ -407,11 +449,22 @@ impl<D> RemoteDataAggregator<D> {
             deregistered_at: None,
             clock: None,
         });
+        let changed = entry.state != ConnectionState::Connected
+            || (peer.is_some() && entry.peer != peer)
+            || entry.deregistered_at.is_some();
         entry.state = ConnectionState::Connected;
         entry.deregistered_at = None;
         if peer.is_some() {
             entry.peer = peer;
         }
+        if changed || is_new {
+            self.callers_changed(&mut state);
+        }
+    }
+
+    fn callers_changed(&self, state: &mut State<D>) {
+        state.callers_generation = state.callers_generation.wrapping_add(1);
+        self.shared.callers_cv.notify_all();
     }
 
     /// Records `caller`'s current clock estimate (shown in
@@ -429,6 +482,7 @@ impl<D> RemoteDataAggregator<D> {
         if let Some(e) = state.callers.get_mut(&caller) {
             e.state = ConnectionState::Disconnected;
             e.deregistered_at = Some(Instant::now());
+            self.callers_changed(&mut state);
         }
         self.sweep(&mut state);
     }
@@ -560,6 +614,7 @@ impl<D> RemoteDataAggregator<D> {
     /// Wakes every waiter for good (the runtime stopped).
     pub(crate) fn close(&self) {
         self.lock().closed = true;
+        self.shared.callers_cv.notify_all();
         self.shared.new_data_cv.notify_all();
         self.shared.new_data.notify_waiters();
         self.made_room();

@@ -43,6 +43,8 @@ pub struct ConnectorConfig {
     pub outbox: QueueConfig,
     /// How long a removed peer stays connected in case it comes back.
     pub removal_grace: Duration,
+    /// HTTP/2 keepalive of each connection.
+    pub keepalive: crate::rpc::Keepalive,
 }
 
 /// What happened to a peer.
@@ -182,6 +184,7 @@ where
                     expected_peer: info.caller_id,
                     backoff: config.backoff,
                     outbox: config.outbox,
+                    keepalive: config.keepalive,
                 },
                 Arc::clone(&sleeper),
                 move |channel, outbox, peer, addr| session(channel, outbox, peer, addr),

@@ -13,6 +13,7 @@
 //! Every [`Server`] hosts the user's services plus `tsercom.Peer`,
 //! `grpc.health.v1.Health` and server reflection.
 
+mod keepalive;
 mod killable;
 mod peer;
 pub mod reconnect;
@@ -20,6 +21,7 @@ mod server;
 pub mod tls;
 mod validate;
 
+pub use keepalive::Keepalive;
 pub use peer::{HandshakePolicy, PeerService, handshake, run_clock_sync, sync_once};
 pub use reconnect::{
     ADDRESS_DEADLINE, Backoff, BoxFutureUnit, ConnectConfig, Connection, ConnectionEvent, Outbox,
@@ -28,7 +30,7 @@ pub use reconnect::{
 pub use server::{RunningServer, Server};
 pub use tls::{
     ADDR_CONNECT_TIMEOUT, ClientTls, ServerTls, certificate_fingerprint, connect, connect_addr,
-    connect_pinned, pem_fingerprint,
+    connect_addr_with, connect_pinned, pem_fingerprint,
 };
 pub use validate::{checked_caller_id, checked_timestamp};
 

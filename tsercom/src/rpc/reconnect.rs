@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::tls::{ClientTls, connect_addr};
+use super::tls::ClientTls;
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::queue::{BoundedQueue, QueueConfig, QueueStats};
@@ -124,6 +124,8 @@ pub struct ConnectConfig {
     /// Bound and policy of the outbox (data sent while disconnected waits
     /// here).
     pub outbox: QueueConfig,
+    /// HTTP/2 keepalive of each connection.
+    pub keepalive: super::Keepalive,
 }
 
 /// Items waiting to be sent; a session drains it in order.
@@ -298,7 +300,8 @@ async fn connect_any(
         }
         for addr in addrs {
             let attempt = async {
-                let channel = connect_addr(target, addr, &config.tls).await?;
+                let channel =
+                    super::connect_addr_with(target, addr, &config.tls, config.keepalive).await?;
                 let peer = super::peer::handshake(channel.clone(), config.id, config.expected_peer)
                     .await?;
                 Ok::<_, Error>((channel, peer))

@@ -12,6 +12,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use super::Keepalive;
 use super::killable::Killable;
 use super::peer::{HandshakePolicy, PeerService};
 use super::tls::ServerTls;
@@ -80,6 +81,7 @@ pub struct Server {
     max_message_size: usize,
     grace: Duration,
     tls: ServerTls,
+    keepalive: Keepalive,
 }
 
 impl std::fmt::Debug for Server {
@@ -103,8 +105,17 @@ impl Server {
             descriptor_sets: vec![crate::proto::FILE_DESCRIPTOR_SET],
             max_message_size: 4 * 1024 * 1024,
             grace: Duration::from_secs(5),
+            keepalive: Keepalive::default(),
             tls: ServerTls::Insecure,
         }
+    }
+
+    /// With these HTTP/2 keepalive settings (default
+    /// [`Keepalive::default`]): a client that stops answering PINGs is
+    /// disconnected, and its streams end.
+    pub fn with_keepalive(mut self, keepalive: Keepalive) -> Self {
+        self.keepalive = keepalive;
+        self
     }
 
     /// How connections are secured (default: plaintext).
@@ -181,7 +192,9 @@ impl Server {
         }
         // Certificate files are checked before anything binds.
         let tls = self.tls.load()?;
-        let mut builder = tonic::transport::Server::builder();
+        let mut builder = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(self.keepalive.interval))
+            .http2_keepalive_timeout(Some(self.keepalive.timeout));
         if let Some(tls) = tls {
             builder = builder.tls_config(tls).map_err(|e| Error::Tls {
                 what: "server configuration",

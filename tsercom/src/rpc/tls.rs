@@ -21,6 +21,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
 
+use super::Keepalive;
 use crate::error::{Error, Result};
 
 /// How a server secures its connections.
@@ -179,7 +180,7 @@ impl ClientTls {
 /// the TLS handshake fails (an untrusted certificate, a refused client
 /// certificate, ...).
 pub async fn connect(target: &str, tls: &ClientTls) -> Result<tonic::transport::Channel> {
-    connect_at(target, None, tls).await
+    connect_at(target, None, tls, Keepalive::default()).await
 }
 
 /// Connects to `addr`, one of the addresses `target` (`host:port`)
@@ -195,7 +196,20 @@ pub async fn connect_addr(
     addr: SocketAddr,
     tls: &ClientTls,
 ) -> Result<tonic::transport::Channel> {
-    connect_at(target, Some(addr), tls).await
+    connect_at(target, Some(addr), tls, Keepalive::default()).await
+}
+
+/// [`connect_addr`] with these keepalive settings.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_addr_with(
+    target: &str,
+    addr: SocketAddr,
+    tls: &ClientTls,
+    keepalive: Keepalive,
+) -> Result<tonic::transport::Channel> {
+    connect_at(target, Some(addr), tls, keepalive).await
 }
 
 /// How long [`connect_addr`] waits for one address to accept.
@@ -205,9 +219,10 @@ async fn connect_at(
     target: &str,
     addr: Option<SocketAddr>,
     tls: &ClientTls,
+    keepalive: Keepalive,
 ) -> Result<tonic::transport::Channel> {
     if let ClientTls::Pinned { sha256 } = tls {
-        return connect_pinned_at(target, sha256, addr).await;
+        return connect_pinned_at(target, sha256, addr, keepalive).await;
     }
     let config = tls.load()?;
     let scheme = if config.is_some() { "https" } else { "http" };
@@ -215,9 +230,11 @@ async fn connect_at(
         target: target.to_owned(),
         reason,
     };
-    let mut endpoint = tonic::transport::Endpoint::from_shared(format!("{scheme}://{target}"))
-        .map_err(|e| connect_error(e.to_string()))?
-        .tcp_nodelay(true);
+    let mut endpoint = keepalive.apply(
+        tonic::transport::Endpoint::from_shared(format!("{scheme}://{target}"))
+            .map_err(|e| connect_error(e.to_string()))?
+            .tcp_nodelay(true),
+    );
     if let Some(config) = config {
         endpoint = endpoint
             .tls_config(config)
@@ -352,7 +369,7 @@ impl rustls::client::danger::ServerCertVerifier for PinVerifier {
 /// [`Error::Invalid`] for a malformed pin; [`Error::Connect`] when the
 /// connection fails or the certificate does not match.
 pub async fn connect_pinned(target: &str, pin: &str) -> Result<tonic::transport::Channel> {
-    connect_pinned_at(target, pin, None).await
+    connect_pinned_at(target, pin, None, Keepalive::default()).await
 }
 
 /// [`connect_pinned`], the TCP connection going to `addr` when given.
@@ -360,6 +377,7 @@ async fn connect_pinned_at(
     target: &str,
     pin: &str,
     addr: Option<SocketAddr>,
+    keepalive: Keepalive,
 ) -> Result<tonic::transport::Channel> {
     let pin = pin.to_ascii_lowercase().replace(':', "");
     if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -404,8 +422,11 @@ async fn connect_pinned_at(
             Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
         }
     });
-    tonic::transport::Endpoint::from_shared(format!("http://{target}"))
-        .map_err(|e| connect_error(e.to_string()))?
+    keepalive
+        .apply(
+            tonic::transport::Endpoint::from_shared(format!("http://{target}"))
+                .map_err(|e| connect_error(e.to_string()))?,
+        )
         .connect_timeout(ADDR_CONNECT_TIMEOUT)
         .connect_with_connector(connector)
         .await

@@ -522,6 +522,13 @@ impl<D: prost::Message, E> Endpoint<D, E> {
         self.data.register(self.caller, Some(addr.into()));
     }
 
+    /// Shows the caller `Disconnected` on the handle while keeping this
+    /// endpoint (its queued items wait for the next connection);
+    /// [`set_peer_addr`](Self::set_peer_addr) shows it connected again.
+    pub fn set_disconnected(&self) {
+        self.data.deregister(self.caller);
+    }
+
     /// The caller's event queue (to stream it, see `queue::queue_stream`).
     pub(crate) fn event_queue(&self) -> Arc<BoundedQueue<E>> {
         Arc::clone(&self.events)

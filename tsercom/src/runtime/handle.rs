@@ -240,6 +240,17 @@ impl<D: Clone, E: Clone> ProducerHandle<D, E> {
         self.raw.callers()
     }
 
+    /// Waits until `done` holds for [`callers`](Self::callers) (checked
+    /// at every change of a caller's state or address), or `timeout`;
+    /// see [`RemoteDataAggregator::wait_callers`].
+    pub fn wait_callers(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(&[CallerInfo]) -> bool,
+    ) -> Option<Vec<CallerInfo>> {
+        self.raw.inbound.wait_callers(timeout, done)
+    }
+
     /// Counters: `outbound` is the published data, `inbound` the events.
     pub fn stats(&self) -> HandleStats {
         self.raw.stats()
@@ -278,6 +289,17 @@ impl<D: Clone, E: Clone> AggregatorHandle<D, E> {
     /// clock estimate.
     pub fn callers(&self) -> Vec<CallerInfo> {
         self.raw.callers()
+    }
+
+    /// Waits until `done` holds for [`callers`](Self::callers) (checked
+    /// at every change of a caller's state or address), or `timeout`;
+    /// see [`RemoteDataAggregator::wait_callers`].
+    pub fn wait_callers(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(&[CallerInfo]) -> bool,
+    ) -> Option<Vec<CallerInfo>> {
+        self.raw.inbound.wait_callers(timeout, done)
     }
 
     /// Counters: `inbound` is the data, `outbound` the events.

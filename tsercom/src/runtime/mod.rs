@@ -44,7 +44,7 @@ use crate::data::Retention;
 use crate::discovery::DiscoveryConfig;
 use crate::error::Result;
 use crate::queue::{OverflowPolicy, QueueConfig};
-use crate::rpc::{ClientTls, ServerTls};
+use crate::rpc::{ClientTls, Keepalive, ServerTls};
 
 /// A boxed, sendable future, as [`Runtime`] methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -135,6 +135,10 @@ pub struct RuntimeConfig {
     /// answers clock sync from (default the system clock; a simulator's or
     /// a test's skewed clock otherwise).
     pub clock: RuntimeClock,
+    /// HTTP/2 keepalive on every connection, hosted or dialed: a peer that
+    /// stops answering is disconnected within about `interval + timeout`
+    /// (default 1 s + 2 s).
+    pub keepalive: Keepalive,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -173,6 +177,7 @@ impl Default for RuntimeConfig {
             listen: vec![SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))],
             identity: Identity::default(),
             clock: RuntimeClock::default(),
+            keepalive: Keepalive::default(),
         }
     }
 }
@@ -232,6 +237,12 @@ impl RuntimeConfig {
     /// With this local clock (see [`RuntimeConfig::clock`]).
     pub fn with_clock(mut self, clock: impl crate::time::Clock + 'static) -> Self {
         self.clock = RuntimeClock(std::sync::Arc::new(clock));
+        self
+    }
+
+    /// With these HTTP/2 keepalive settings.
+    pub fn with_keepalive(mut self, keepalive: Keepalive) -> Self {
+        self.keepalive = keepalive;
         self
     }
 

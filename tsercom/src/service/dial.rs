@@ -108,6 +108,7 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                 // Outbound items wait in each peer's endpoint, not in the
                 // connector's outbox, which stays unused.
                 outbox: QueueConfig::new(1, OverflowPolicy::Error),
+                keepalive: config.keepalive,
                 removal_grace: REMOVAL_GRACE,
             };
             let shared = Arc::clone(&self.shared);
@@ -268,6 +269,8 @@ async fn session<M: StreamService, H: Hooks>(
         Ok(()) => "the peer ended the stream".to_owned(),
         Err(e) => e.to_string(),
     };
+    endpoint.set_disconnected();
+    tracing::debug!(%peer, %addr, %reason, "stream to the peer ended");
     shared.hooks.on_disconnect(peer, &reason);
     outcome
 }

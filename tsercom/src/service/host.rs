@@ -82,6 +82,7 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
             let server = Server::new(id)
                 .with_clock(Arc::clone(&config.clock.0))
                 .with_tls(config.server_tls.clone())
+                .with_keepalive(config.keepalive)
                 .add_service(service)
                 .serve(&listen_addresses(
                     &config.listen,
@@ -315,7 +316,14 @@ fn open_stream<M: StreamService, H: Hooks>(
                     }
                 }
                 Ok(None) => break "the peer closed its stream".to_owned(),
-                Err(status) => break status.to_string(),
+                Err(status) => match malformed(&status) {
+                    Some(problem) => {
+                        tracing::warn!(%caller, %problem, "malformed message from a peer; closing its stream");
+                        let _ = tx.send(Status::invalid_argument(problem.clone())).await;
+                        break problem;
+                    }
+                    None => break status.to_string(),
+                },
             }
         };
         tracing::debug!(%caller, %reason, "peer stream ended");
@@ -323,6 +331,23 @@ fn open_stream<M: StreamService, H: Hooks>(
         drop(endpoint);
     });
     Ok(tonic::Response::new(outgoing))
+}
+
+/// What the peer did wrong, when reading its stream failed because of
+/// what it sent: a message that does not decode (tonic reports INTERNAL
+/// with prost's reason, or a bad frame header) or one over the size limit
+/// (OUT_OF_RANGE). `None` for the transport's own failures (a reset,
+/// a cancelled call), which end the stream without blaming the peer.
+fn malformed(status: &Status) -> Option<String> {
+    let blame = match status.code() {
+        tonic::Code::OutOfRange => true,
+        tonic::Code::Internal => {
+            let m = status.message();
+            m.contains("decode") || m.contains("protocol error") || m.contains("wire type")
+        }
+        _ => false,
+    };
+    blame.then(|| format!("malformed message: {}", status.message()))
 }
 
 /// In loopback-only mode, an unspecified listen address (`0.0.0.0`, `::`)

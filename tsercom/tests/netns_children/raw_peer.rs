@@ -111,6 +111,7 @@ pub(super) fn connect(stop: &mpsc::Receiver<()>, interfaces: Interfaces) -> i32 
             tls: ClientTls::Insecure,
             backoff: Backoff::default(),
             outbox: QueueConfig::new(1, OverflowPolicy::Error),
+            keepalive: tsercom::rpc::Keepalive::default(),
             removal_grace: Duration::from_secs(1),
         };
         let mut connector = spawn_connector::<(), _, _>(

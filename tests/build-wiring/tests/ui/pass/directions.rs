@@ -29,7 +29,18 @@ struct RelayHost;
 #[tsercom::runtime(aggregator, discover = "_relay._tcp", method = Mirror, service = sensors::Relay, data = Reading, event = Command)]
 struct RelayDialer;
 
+/// DNS-SD over unicast DNS (beyond the LAN), and static peers besides.
+#[tsercom::runtime(aggregator, discover = "dns:_sensors._tcp.fleet.example", peers = "gateway.fleet.example:50051", service = sensors::Sensor, data = Reading, event = Command)]
+struct Cloud;
+
 fn main() {
+    let cloud = Cloud.config().unwrap();
+    let PeerSource::Several(sources) = cloud.discovery.peers else {
+        panic!("DNS-SD and static peers merged");
+    };
+    assert!(matches!(sources[0], PeerSource::Dns(ref dns) if dns.name.starts_with("_sensors._tcp.fleet.example")));
+    assert!(matches!(sources[1], PeerSource::Static(ref p) if p[0].target == "gateway.fleet.example:50051"));
+
     assert_eq!(Trainer.config().unwrap().role, Role::Aggregator);
     assert!(!Trainer.config().unwrap().listen.is_empty());
 
