@@ -296,9 +296,7 @@ pub(super) fn check_reply(
     };
     if received != t1_ntp {
         let shape_of = match mode {
-            SntpMode::Strict if origin == 0 && transmit == t1_ntp => {
-                Some(SntpMode::PythonTsercom)
-            }
+            SntpMode::Strict if origin == 0 && transmit == t1_ntp => Some(SntpMode::PythonTsercom),
             SntpMode::PythonTsercom if origin == t1_ntp => Some(SntpMode::Strict),
             _ => None,
         };
@@ -331,9 +329,8 @@ pub(super) fn check_reply(
             nanos: root_distance,
         }));
     }
-    let decode = |raw, field| {
-        from_ntp(raw, t1).map_err(|_| reject(SntpRejection::OutOfRange { field }))
-    };
+    let decode =
+        |raw, field| from_ntp(raw, t1).map_err(|_| reject(SntpRejection::OutOfRange { field }));
     let t2 = decode(receive, NtpField::Receive)?;
     match mode {
         SntpMode::Strict => {
@@ -360,13 +357,7 @@ mod tests {
         Timestamp::new(1_700_000_000, 0).expect("in range")
     }
 
-    fn reply(
-        first: u8,
-        stratum: u8,
-        origin: u64,
-        receive: u64,
-        transmit: u64,
-    ) -> [u8; PACKET_LEN] {
+    fn reply(first: u8, stratum: u8, origin: u64, receive: u64, transmit: u64) -> [u8; PACKET_LEN] {
         let mut r = [0u8; PACKET_LEN];
         r[0] = first;
         r[1] = stratum;
@@ -449,7 +440,12 @@ mod tests {
                     shape_of: None,
                 },
             ),
-            (&root, SntpRejection::RootDistance { nanos: 16_000_000_000 }),
+            (
+                &root,
+                SntpRejection::RootDistance {
+                    nanos: 16_000_000_000,
+                },
+            ),
         ];
         for (packet, reason) in cases {
             let rejected = check(packet, SntpMode::Strict).expect_err("rejected");
@@ -471,7 +467,10 @@ mod tests {
         );
         kiss[12..16].copy_from_slice(&[b'X', 0, 1, b'Y']);
         let rejected = check(&kiss, SntpMode::Strict).expect_err("kiss");
-        assert_eq!(rejected.reason.to_string(), r#"Kiss-o'-Death, code "X\\x00\\x01Y""#);
+        assert_eq!(
+            rejected.reason.to_string(),
+            r#"Kiss-o'-Death, code "X\\x00\\x01Y""#
+        );
     }
 
     #[test]
@@ -513,7 +512,11 @@ mod tests {
         let t = to_ntp(t1());
         let stray = reply(0b00_100_100, 2, t - SECOND, t + 1, t + 2);
         assert!(!check(&stray, SntpMode::Strict).expect_err("stray").final_);
-        assert!(!check(&[0u8; 12], SntpMode::Strict).expect_err("short").final_);
+        assert!(
+            !check(&[0u8; 12], SntpMode::Strict)
+                .expect_err("short")
+                .final_
+        );
         let ours_but_unsynchronized = reply(0b11_100_100, 2, t, t, t);
         assert!(
             check(&ours_but_unsynchronized, SntpMode::Strict)
