@@ -184,6 +184,9 @@ use tsercom::time::{Clock, SyncState, Timestamp};
 /// How a fake server answers one request (the request's 48 bytes).
 type Answer = fn(&[u8; 48]) -> Vec<u8>;
 
+/// Whether a rejection is the expected one.
+type Expected = fn(&SntpRejection) -> bool;
+
 /// A UDP server on 127.0.0.1 answering every request with `answer` until
 /// dropped (its thread polls a stop flag between bounded reads).
 struct FakeServer {
@@ -284,7 +287,7 @@ fn each_rejected_reply_has_its_own_error_and_none_is_a_timeout() {
         let _ = request;
         r
     }
-    let cases: [(&str, Answer, fn(&SntpRejection) -> bool); 10] = [
+    let cases: [(&str, Answer, Expected); 10] = [
         (
             "kiss",
             kiss,
