@@ -24,7 +24,9 @@ pub async fn query(server: SocketAddr, clock: &dyn Clock, timeout: Duration) -> 
 ///
 /// A datagram is the reply to this request when it carries the request's
 /// Transmit Timestamp (in its Originate field, or in its Transmit field
-/// as Python tsercom's server sends it). Such a reply that fails a check of
+/// as Python tsercom's server sends it) or has a zero Originate field (a
+/// server that does not echo it; a stale reply would carry an older
+/// request's timestamp). Such a reply that fails a check of
 /// [`SntpMode`] ends the query at once with
 /// [`Error::SntpRejected`] and the reason; so does a Kiss-o'-Death. Other
 /// datagrams (too short to tell, or carrying another timestamp) may be
@@ -63,6 +65,13 @@ pub async fn query_with(
     let t1 = clock.now();
     let t1_ntp = to_ntp(t1);
     request[40..48].copy_from_slice(&t1_ntp.to_be_bytes());
+    if mode == SntpMode::PythonTsercom {
+        // Python tsercom's server echoes bytes 28..36 as its Transmit
+        // Timestamp (see SntpMode::PythonTsercom): put T1 there too, so its
+        // reply identifies this request. Strict requests keep RFC 4330's
+        // zeros.
+        request[28..36].copy_from_slice(&t1_ntp.to_be_bytes());
+    }
     socket.send(&request).await.map_err(io)?;
     let mut buf = [0u8; 1024];
     let deadline = tokio::time::Instant::now() + timeout;

@@ -7,14 +7,16 @@
 //! ```text
 //!   client                      server
 //!   T1 ── request (mode 3) ───▶ T2       strict:  originate = T1, receive = T2, transmit = T3
-//!   T4 ◀──── reply (mode 4) ─── T3       Python tsercom: originate = 0, receive = T2, transmit = T1
+//!   T4 ◀──── reply (mode 4) ─── T3       Python tsercom: originate = 0, receive = T2,
+//!                                          transmit = request bytes 28..36 (T1 in Python mode)
 //!   strict:          offset = ((T2 - T1) + (T3 - T4)) / 2, delay = (T4 - T1) - (T3 - T2)
 //!   Python tsercom:  offset = T2 - (T1 + T4) / 2,          delay = T4 - T1
 //! ```
 //!
 //! Our server puts its clock in Receive and Transmit (the Python original
-//! put its time in Receive only and echoed the request's time in Transmit,
-//! so standard clients measured half of the offset; see
+//! puts its time in Receive only and echoes request bytes 28..36, zero in
+//! a standard request, as Transmit, so standard clients measure half of
+//! the offset; see
 //! [`SntpMode::PythonTsercom`] for reading it correctly). Every rejected
 //! reply is an [`Error::SntpRejected`](crate::Error::SntpRejected) with an
 //! [`SntpRejection`] saying why; only silence is

@@ -62,11 +62,19 @@ pub enum SntpMode {
     #[default]
     Strict,
     /// Python tsercom 1.1.x's `TimeSyncServer`
-    /// (`tsercom/timesync/server/time_sync_server.py`), which answers with
-    /// Originate = 0, **Receive = its clock** (T2, its only timestamp) and
-    /// Transmit = a copy of our request's Transmit Timestamp (T1). The reply
-    /// is identified by that copy; there is no T3, so the server's time is
-    /// taken as the midpoint of the round trip on our own clock:
+    /// (`tsercom/timesync/server/time_sync_server.py`, read in 1.1.3). It
+    /// answers with Originate = 0, **Receive = its clock** (T2, its only
+    /// timestamp) and, as Transmit, bytes 28..36 of the request: it unpacks
+    /// the request with `struct.unpack("!B B B b 11I")` and copies items 10
+    /// and 11 (the second half of Originate and the first half of Receive),
+    /// meaning the request's Transmit Timestamp (items 13 and 14). A
+    /// standard request has zeros there, so standard clients read
+    /// Transmit = 0 and measure `(T2 - T4) / 2`, about half the offset (the
+    /// Python original's halved offsets). In this mode the request carries
+    /// its T1 in those bytes as well as in Transmit, so the reply echoes T1
+    /// in Transmit and is identified by it (a server that echoes the real
+    /// Transmit field works the same). There is no T3, so the server's time
+    /// is taken as the midpoint of the round trip on our own clock:
     ///
     /// `offset = T2 - (T1 + T4) / 2`, `delay = T4 - T1` (measured on the
     /// client's clock alone; the server's processing time is inside it).
@@ -92,7 +100,7 @@ pub enum NtpField {
     /// Receive Timestamp (bytes 32..40): T2, server clock.
     Receive,
     /// Transmit Timestamp (bytes 40..48): T3, server clock (Python tsercom:
-    /// the client's T1, echoed).
+    /// request bytes 28..36, echoed).
     Transmit,
 }
 
@@ -265,7 +273,11 @@ pub(super) fn check_reply(
     let origin = field(reply, 24);
     let receive = field(reply, 32);
     let transmit = field(reply, 40);
-    let ours = origin == t1_ntp || transmit == t1_ntp;
+    // Ours: it carries our T1 (in Originate, or in Transmit as Python
+    // tsercom echoes it), or its Originate is zero — a server that does not
+    // echo it at all; a stale reply to an earlier request would carry that
+    // request's (non-zero) T1.
+    let ours = origin == t1_ntp || transmit == t1_ntp || origin == 0;
     let reject = |reason| Rejected {
         reason,
         final_: ours,
@@ -296,7 +308,11 @@ pub(super) fn check_reply(
     };
     if received != t1_ntp {
         let shape_of = match mode {
-            SntpMode::Strict if origin == 0 && transmit == t1_ntp => Some(SntpMode::PythonTsercom),
+            // Python tsercom echoes request bytes 28..36, zero in a
+            // strict request (or our T1, from a request of the other mode).
+            SntpMode::Strict if origin == 0 && (transmit == 0 || transmit == t1_ntp) => {
+                Some(SntpMode::PythonTsercom)
+            }
             SntpMode::PythonTsercom if origin == t1_ntp => Some(SntpMode::Strict),
             _ => None,
         };
@@ -490,6 +506,17 @@ mod tests {
             }
         ));
         assert!(rejected.reason.to_string().contains("PythonTsercom"));
+        // What it sends a strict request (zeros at 28..36): transmit 0.
+        let to_strict = reply(0b00_100_100, 1, 0, t + 30 * SECOND, 0);
+        let rejected = check(&to_strict, SntpMode::Strict).expect_err("strict");
+        assert!(rejected.final_, "a zero origin is never a stale reply");
+        assert!(matches!(
+            rejected.reason,
+            SntpRejection::OriginMismatch {
+                shape_of: Some(SntpMode::PythonTsercom),
+                ..
+            }
+        ));
         let e = check(&python, SntpMode::PythonTsercom).expect("compat");
         assert_eq!((e.offset_nanos(), e.delay_nanos()), (30_000_000_000, 0));
         assert_eq!(e.t3, e.t2);
