@@ -4,14 +4,21 @@
 //! The client against fake servers written here: each defect of RFC 4330
 //! §5 is its own rejection (never a timeout); a reply shaped like Python
 //! tsercom's `TimeSyncServer` is refused in strict mode and read in its
-//! mode; `SntpClock` as a runtime's clock, with and without a server.
+//! mode. `SntpClock` is tested in `time_sntp_clock.rs`.
+
+mod sntp_fake;
 
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use tsercom::time::sntp::{SntpServer, query};
+use sntp_fake::{
+    Answer, FakeServer, MODE4_V4, PYTHON_SKEW_NANOS, now_nanos, python_reply, runtime,
+    strict_reply, unix_nanos_to_ntp,
+};
+use tsercom::Error;
+use tsercom::time::sntp::{NtpField, SntpMode, SntpRejection, SntpServer, query, query_with};
 use tsercom::time::{OffsetClock, OffsetEstimator, SystemClock};
 
 const SKEW_NANOS: i128 = 2_500_000_000;
@@ -23,25 +30,6 @@ fn ntp_to_unix_nanos(bytes: &[u8]) -> i128 {
     let secs = i128::from(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
     let frac = i128::from(u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]));
     (secs - 2_208_988_800) * 1_000_000_000 + (frac * 1_000_000_000) / (1_i128 << 32)
-}
-
-fn unix_nanos_to_ntp(nanos: i128) -> [u8; 8] {
-    let secs = nanos.div_euclid(1_000_000_000) + 2_208_988_800;
-    let frac = (nanos.rem_euclid(1_000_000_000) << 32) / 1_000_000_000;
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&u32::try_from(secs).expect("era 0").to_be_bytes());
-    out[4..].copy_from_slice(&u32::try_from(frac).expect("fraction").to_be_bytes());
-    out
-}
-
-fn now_nanos() -> i128 {
-    i128::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("after 1970")
-            .as_nanos(),
-    )
-    .expect("fits")
 }
 
 /// One exchange by hand: returns (offset, delay) in nanoseconds.
@@ -67,14 +55,6 @@ fn independent_exchange(socket: &UdpSocket) -> (i128, i128) {
     let offset = ((t2 - t1) + (t3 - t4)) / 2;
     let delay = (t4 - t1) - (t3 - t2);
     (offset, delay)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime")
 }
 
 #[test]
@@ -172,101 +152,8 @@ fn garbage_is_counted_and_the_server_keeps_serving() {
 // ---------------------------------------------------------------------------
 // The client against fake servers.
 
-use std::sync::atomic::AtomicBool;
-use std::time::Instant;
-
-use tsercom::Error;
-use tsercom::time::sntp::{
-    NtpField, SntpClock, SntpConfig, SntpMode, SntpRejection, SntpStatus, query_with,
-};
-use tsercom::time::{Clock, SyncState, Timestamp};
-
-/// How a fake server answers one request (the request's 48 bytes).
-type Answer = fn(&[u8; 48]) -> Vec<u8>;
-
 /// Whether a rejection is the expected one.
 type Expected = fn(&SntpRejection) -> bool;
-
-/// A UDP server on 127.0.0.1 answering every request with `answer` until
-/// dropped (its thread polls a stop flag between bounded reads).
-struct FakeServer {
-    addr: std::net::SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl FakeServer {
-    fn start(answer: Answer) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind fake server");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(20)))
-            .expect("timeout");
-        let addr = socket.local_addr().expect("addr");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || {
-            let mut buf = [0u8; 1024];
-            while !flag.load(Ordering::Relaxed) {
-                let Ok((len, peer)) = socket.recv_from(&mut buf) else {
-                    continue;
-                };
-                let mut request = [0u8; 48];
-                if len >= 48 {
-                    request.copy_from_slice(&buf[..48]);
-                }
-                socket.send_to(&answer(&request), peer).expect("reply");
-            }
-        });
-        FakeServer {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for FakeServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// A well-formed strict reply to `request` from a server `skew` ahead;
-/// `first` is the LI/VN/mode byte.
-fn strict_reply(request: &[u8; 48], first: u8, stratum: u8, skew: i128) -> [u8; 48] {
-    let now = unix_nanos_to_ntp(now_nanos() + skew);
-    let mut r = [0u8; 48];
-    r[0] = first;
-    r[1] = stratum;
-    r[12..16].copy_from_slice(b"GPS\0");
-    r[24..32].copy_from_slice(&request[40..48]);
-    r[32..40].copy_from_slice(&now);
-    r[40..48].copy_from_slice(&now);
-    r
-}
-
-const MODE4_V4: u8 = 0b00_100_100;
-
-/// The reply Python tsercom 1.1.3's `TimeSyncServer` builds
-/// (`struct.pack("!B B B b 11I", 4 << 3 | 4, 1, 0 × 9, server_sec,
-/// server_frac, client_sec, client_frac)` where `client_sec, client_frac`
-/// are items 10 and 11 of the request unpacked with the same format, i.e.
-/// request bytes 28..36): originate 0, receive = its clock, transmit =
-/// request bytes 28..36. Its clock here is +30 s.
-fn python_reply(request: &[u8; 48]) -> Vec<u8> {
-    let mut r = vec![0u8; 48];
-    r[0] = MODE4_V4;
-    r[1] = 1;
-    r[32..40].copy_from_slice(&unix_nanos_to_ntp(now_nanos() + PYTHON_SKEW_NANOS));
-    r[40..48].copy_from_slice(&request[28..36]);
-    r
-}
-
-const PYTHON_SKEW_NANOS: i128 = 30_000_000_000;
-
 fn query_fake(
     answer: Answer,
     mode: SntpMode,
@@ -484,227 +371,4 @@ fn python_tsercom_mode_reads_its_servers_reply() {
         ),
         "{result:?}"
     );
-}
-
-// ---------------------------------------------------------------------------
-// SntpClock as a runtime's clock.
-
-use tsercom::runtime::{BoxFuture, Runtime, RuntimeContext, RuntimeInitializer, StopReason};
-use tsercom::{CallerId, Role, RuntimeConfig, RuntimeManager};
-
-/// A runtime that, at start, pushes one sample stamped with its configured
-/// clock, as the library's services stamp what they send.
-struct StampsWithItsClock(RuntimeConfig);
-
-struct Stamper(RuntimeContext<f64, f64>);
-
-impl RuntimeInitializer for StampsWithItsClock {
-    type Inbound = f64;
-    type Outbound = f64;
-    type Handle = tsercom::RuntimeHandle<f64, f64>;
-
-    fn name(&self) -> String {
-        "sntp-stamper".into()
-    }
-
-    fn config(&self) -> tsercom::Result<RuntimeConfig> {
-        Ok(self.0.clone())
-    }
-
-    fn create(&mut self, ctx: RuntimeContext<f64, f64>) -> tsercom::Result<Box<dyn Runtime>> {
-        Ok(Box::new(Stamper(ctx)))
-    }
-}
-
-impl Runtime for Stamper {
-    fn start(&mut self) -> BoxFuture<'_, tsercom::Result<()>> {
-        Box::pin(async move {
-            let endpoint = self.0.register_caller(CallerId::random(), None);
-            let now = self.0.config().clock.0.now();
-            endpoint.push(1.0, now).await
-        })
-    }
-
-    fn stop(&mut self, _reason: StopReason) -> BoxFuture<'_, tsercom::Result<()>> {
-        Box::pin(async { Ok(()) })
-    }
-}
-
-/// Waits (bounded) until `clock`'s status satisfies `what`.
-fn wait_status(clock: &SntpClock, what: impl Fn(&SntpStatus) -> bool) {
-    let mut watch = clock.watch();
-    runtime()
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(30), watch.wait_for(|s| what(s))).await
-        })
-        .expect("bounded wait")
-        .expect("the clock's thread is alive");
-}
-
-/// Runs a stamper over `clock`; returns (its stamp - system time before,
-/// system time after - system time before), in nanoseconds.
-fn stamp_offset(clock: SntpClock) -> (i128, i128) {
-    let config = RuntimeConfig::new(Role::Producer).with_clock(clock);
-    let mut manager = RuntimeManager::new();
-    let handle = manager
-        .register(StampsWithItsClock(config))
-        .expect("register");
-    let before = Timestamp::now();
-    manager.start_in_process().expect("start");
-    let after = Timestamp::now();
-    let received = handle.received().take_new();
-    manager.shutdown().expect("shutdown");
-    let stamp = received[0].1[0].timestamp;
-    (stamp.nanos_since(&before), after.nanos_since(&before))
-}
-
-#[test]
-fn sntp_clock_drives_a_runtime_in_either_mode() {
-    let rt = runtime();
-    let strict = rt
-        .block_on(SntpServer::bind(
-            "127.0.0.1:0".parse().expect("addr"),
-            Arc::new(OffsetClock {
-                base: SystemClock,
-                offset_nanos: PYTHON_SKEW_NANOS,
-            }),
-        ))
-        .expect("bind");
-    let python = FakeServer::start(python_reply);
-    for (addr, mode) in [
-        (strict.local_addr(), SntpMode::Strict),
-        (python.addr, SntpMode::PythonTsercom),
-    ] {
-        let clock = SntpClock::spawn(
-            SntpConfig::new(addr)
-                .with_mode(mode)
-                .with_interval(Duration::from_millis(20)),
-        )
-        .expect("spawn");
-        assert!(
-            rt.block_on(clock.wait_synchronized(Duration::from_secs(30))),
-            "{:?}",
-            clock.status()
-        );
-        // Several exchanges, so the estimate is a min-delay one.
-        wait_status(&clock, |s| s.exchanges >= 4);
-        let SyncState::Synchronized(estimate) = clock.state() else {
-            panic!("{mode:?}: not synchronized");
-        };
-        assert!(
-            (estimate.offset_nanos - PYTHON_SKEW_NANOS).abs() <= estimate.delay_nanos / 2 + 2,
-            "{mode:?}: {estimate:?}"
-        );
-        let (offset, window) = stamp_offset(clock.clone());
-        let slack = estimate.delay_nanos / 2 + 2;
-        assert!(
-            offset >= PYTHON_SKEW_NANOS - slack && offset <= PYTHON_SKEW_NANOS + window + slack,
-            "{mode:?}: stamp {offset} ns after the start, expected about +30 s"
-        );
-    }
-}
-
-#[test]
-fn sntp_clock_without_a_server_falls_back_to_the_local_clock_at_once() {
-    let silent = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let clock = SntpClock::spawn(
-        SntpConfig::new(silent.local_addr().expect("addr"))
-            .with_timeout(Duration::from_millis(50))
-            .with_interval(Duration::from_millis(10)),
-    )
-    .expect("spawn");
-    assert_eq!(clock.state(), SyncState::NotSynchronized);
-    assert!(clock.try_now().is_none());
-    // A runtime on it starts and stamps with the local clock.
-    let (offset, window) = stamp_offset(clock.clone());
-    assert!(
-        (0..=window).contains(&offset),
-        "{offset} ns, window {window} ns"
-    );
-    // The background queries report their failures.
-    wait_status(&clock, |s| s.failures >= 2);
-    let status = clock.status();
-    assert!(status.estimate.is_none());
-    assert!(
-        matches!(
-            status.last_error.as_deref(),
-            Some(Error::SntpNoReply { .. })
-        ),
-        "{status:?}"
-    );
-    let before = Instant::now();
-    let _ = clock.now();
-    assert!(before.elapsed() < Duration::from_secs(1));
-}
-
-#[test]
-fn a_deny_kiss_stops_the_queries() {
-    let deny = FakeServer::start(|q| {
-        let mut r = strict_reply(q, MODE4_V4, 0, 0);
-        r[12..16].copy_from_slice(b"DENY");
-        r.to_vec()
-    });
-    let clock =
-        SntpClock::spawn(SntpConfig::new(deny.addr).with_interval(Duration::from_millis(10)))
-            .expect("spawn");
-    wait_status(&clock, |s| s.denied);
-    let status = clock.status();
-    assert_eq!((status.exchanges, status.failures), (0, 1));
-    assert!(
-        matches!(
-            status.last_error.as_deref(),
-            Some(Error::SntpRejected { reason: SntpRejection::KissOfDeath { code }, .. }) if code == "DENY"
-        ),
-        "{status:?}"
-    );
-}
-
-/// Against the real Python tsercom `TimeSyncServer` at
-/// `TSERCOM_PYTHON_SNTP`: run `tsercom/tests/python/check_python_sntp.sh`.
-#[test]
-#[ignore = "needs Python tsercom: tsercom/tests/python/check_python_sntp.sh"]
-fn real_python_time_sync_server() {
-    let addr = std::env::var("TSERCOM_PYTHON_SNTP")
-        .expect("TSERCOM_PYTHON_SNTP=host:port")
-        .parse()
-        .expect("an address");
-    let rt = runtime();
-    let strict = rt.block_on(query_with(
-        addr,
-        &SystemClock,
-        Duration::from_secs(10),
-        SntpMode::Strict,
-    ));
-    println!("strict: {strict:?}");
-    assert!(
-        matches!(
-            strict,
-            Err(Error::SntpRejected {
-                reason: SntpRejection::OriginMismatch {
-                    shape_of: Some(SntpMode::PythonTsercom),
-                    ..
-                },
-                ..
-            })
-        ),
-        "{strict:?}"
-    );
-    for _ in 0..5 {
-        let exchange = rt
-            .block_on(query_with(
-                addr,
-                &SystemClock,
-                Duration::from_secs(10),
-                SntpMode::PythonTsercom,
-            ))
-            .expect("accepted in compatibility mode");
-        // Same host, same clock: offset 0 within half the round trip
-        // (Python truncates to whole nanoseconds' NTP fractions: + 2 ns).
-        println!(
-            "offset {} ns, delay {} ns",
-            exchange.offset_nanos(),
-            exchange.delay_nanos()
-        );
-        assert!(exchange.offset_nanos().abs() <= exchange.delay_nanos() / 2 + 2);
-    }
 }

@@ -13,7 +13,7 @@ venv="${TSERCOM_PY_VENV:-$(mktemp -d)/venv}"
 coproc SERVER { exec "$venv/bin/python" "$here/python_sntp_server.py"; }
 read -r port <&"${SERVER[0]}"
 echo "Python TimeSyncServer on 127.0.0.1:$port"
-TSERCOM_PYTHON_SNTP="127.0.0.1:$port" cargo test -p tsercom --test time_sntp \
+TSERCOM_PYTHON_SNTP="127.0.0.1:$port" cargo test -p tsercom --test time_sntp_clock \
     -- --ignored --exact real_python_time_sync_server --nocapture
 exec {SERVER[1]}>&-
 wait "$SERVER_PID" || true
