@@ -114,6 +114,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// An SNTP reply arrived and was rejected (RFC 4330 §5, or the
+    /// [`SntpMode`](crate::time::sntp::SntpMode) asked for).
+    #[error("SNTP reply from {from} rejected: {reason}")]
+    SntpRejected {
+        /// The server.
+        from: std::net::SocketAddr,
+        /// Why.
+        reason: crate::time::sntp::SntpRejection,
+    },
+
+    /// No SNTP reply at all (not even a rejected one) within the timeout.
+    #[error("no SNTP reply from {server} within {waited:?}")]
+    SntpNoReply {
+        /// The server.
+        server: std::net::SocketAddr,
+        /// How long the client waited.
+        waited: std::time::Duration,
+    },
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -38,7 +38,19 @@ use crate::time::Timestamp;
 pub const TXT_CALLER_ID: &str = "caller_id";
 /// TXT key: a readable name (as the Python library writes it).
 pub const TXT_NAME: &str = "name";
-/// TXT key: when the service was published (as the Python library writes it).
+/// TXT key: when the service was published, written as RFC 3339 UTC with
+/// nanoseconds (`2025-01-02T13:04:05.123456789Z`, [`Timestamp`]'s
+/// `Display`).
+///
+/// The key is the Python library's, the format deliberately is not: Python
+/// tsercom 1.1.x writes `datetime.now().strftime("%F %T.%f")`, the local
+/// time **without a zone** (`2025-01-02 14:04:05.123456`), which names a
+/// different instant on every host whose zone differs and is ambiguous in
+/// the hour a DST change repeats. UTC with an explicit `Z` is unambiguous.
+/// Neither library parses the value (both only write it), so the
+/// difference breaks nothing; a reader that wants a time
+/// from it should accept both forms, treating the zone-less one as the
+/// publisher's unknown local time.
 pub const TXT_PUBLISHED_ON: &str = "published_on";
 /// TXT key: the tsercom protocol version.
 pub const TXT_PROTOCOL_VERSION: &str = "protocol_version";
@@ -220,6 +232,8 @@ fn instance_and_txt(name: &str, caller_id: CallerId) -> Result<(String, HashMap<
     let mut txt = HashMap::new();
     txt.insert(TXT_CALLER_ID.to_owned(), id);
     txt.insert(TXT_NAME.to_owned(), name.to_owned());
+    // RFC 3339 UTC on purpose, not Python's zone-less local time: see
+    // TXT_PUBLISHED_ON.
     txt.insert(TXT_PUBLISHED_ON.to_owned(), Timestamp::now().to_string());
     txt.insert(
         TXT_PROTOCOL_VERSION.to_owned(),
@@ -442,5 +456,16 @@ mod tests {
             let err = Interfaces::parse(bad).expect_err(bad).to_string();
             assert!(err.contains("interface names"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn published_on_is_rfc3339_utc_not_pythons_zoneless_local_time() {
+        let id = CallerId::random();
+        let (_, txt) = instance_and_txt("probe", id).expect("valid name");
+        let published = &txt[TXT_PUBLISHED_ON];
+        // 2025-01-02T13:04:05.123456789Z: a 'T', nanoseconds and a 'Z'.
+        assert_eq!(published.len(), 30, "{published}");
+        assert_eq!(&published[10..11], "T", "{published}");
+        assert!(published.ends_with('Z'), "{published}");
     }
 }

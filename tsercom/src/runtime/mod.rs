@@ -133,7 +133,9 @@ pub struct RuntimeConfig {
     pub identity: Identity,
     /// The runtime's local clock: what it stamps samples and events with and
     /// answers clock sync from (default the system clock; a simulator's or
-    /// a test's skewed clock otherwise).
+    /// a test's skewed clock otherwise; an
+    /// [`SntpClock`](crate::time::sntp::SntpClock) to follow an SNTP
+    /// server, tsercom's or Python tsercom's).
     pub clock: RuntimeClock,
     /// HTTP/2 keepalive on every connection, hosted or dialed: a peer that
     /// stops answering is disconnected within about `interval + timeout`
