@@ -1,9 +1,9 @@
 //! `SntpClock` as a runtime's clock: it follows our SNTP server (strict)
 //! and a Python-tsercom-shaped one (compatibility mode), a runtime stamps
 //! with it, it falls back to the local clock at once without a server, a
-//! `DENY` kiss stops its queries; and (ignored, run by
-//! `tests/python/check_python_sntp.sh`) the client against the real Python
-//! tsercom `TimeSyncServer`.
+//! `DENY` kiss stops its queries; and the client against the real Python
+//! tsercom `TimeSyncServer` (PyPI 1.1.x, run by the Python in
+//! `TSERCOM_PYTHON`, which `.ci/run` installs into a virtual environment).
 
 mod sntp_fake;
 
@@ -187,15 +187,72 @@ fn a_deny_kiss_stops_the_queries() {
     );
 }
 
-/// Against the real Python tsercom `TimeSyncServer` at
-/// `TSERCOM_PYTHON_SNTP`: run `tsercom/tests/python/check_python_sntp.sh`.
-#[test]
-#[ignore = "needs Python tsercom: tsercom/tests/python/check_python_sntp.sh"]
-fn real_python_time_sync_server() {
-    let addr = std::env::var("TSERCOM_PYTHON_SNTP")
-        .expect("TSERCOM_PYTHON_SNTP=host:port")
+/// The real Python tsercom `TimeSyncServer` (PyPI tsercom 1.1.x) in a
+/// child process, run by the Python in `TSERCOM_PYTHON` (`.ci/run` makes a
+/// virtual environment with it). Where that is not set: fails when `CI` is
+/// set, else prints why and skips.
+struct PythonServer {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        // Closing stdin ends it; kill (by its PID, through `Child`) if not.
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python_server() -> Option<PythonServer> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let Some(python) = std::env::var_os("TSERCOM_PYTHON") else {
+        let why =
+            "TSERCOM_PYTHON (a Python with tsercom 1.1.x from PyPI, as .ci/run makes) is not set";
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        println!("skipped: {why}");
+        return None;
+    };
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/python_sntp_server.py"
+    );
+    let mut child = Command::new(python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the Python TimeSyncServer");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let mut server = PythonServer {
+        child,
+        addr: ([127, 0, 0, 1], 0).into(),
+    };
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the Python server printed its port");
+    let port: u16 = line
+        .trim()
         .parse()
-        .expect("an address");
+        .unwrap_or_else(|_| panic!("not a port: {line:?}"));
+    server.addr.set_port(port);
+    Some(server)
+}
+
+#[test]
+fn real_python_time_sync_server() {
+    let Some(server) = python_server() else {
+        return;
+    };
+    let addr = server.addr;
     let rt = runtime();
     let strict = rt.block_on(query_with(
         addr,

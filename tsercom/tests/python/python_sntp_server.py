@@ -1,7 +1,8 @@
 """Runs Python tsercom's real TimeSyncServer (PyPI tsercom 1.1.x) on
 127.0.0.1, an unprivileged port, until stdin closes; prints the port.
 
-Used by check_python_sntp.sh; not needed by `cargo test`.
+Started by `tsercom/tests/time_sntp_clock.rs` (real_python_time_sync_server)
+with the Python in TSERCOM_PYTHON.
 """
 
 import socket
@@ -16,8 +17,9 @@ from tsercom.timesync.server.time_sync_server import TimeSyncServer
 
 
 def main() -> None:
-    # A free port (the server binds its own socket; racing for it is
-    # acceptable in a manual check).
+    # A free port (the server binds its own socket, so the probe's port is
+    # released first; another process taking it in between fails the start
+    # loudly below).
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
