@@ -67,7 +67,10 @@ fn messages_named_like_prelude_types_round_trip() {
 fn wiring_and_descriptors_name_the_proto_types() {
     let mut message = holder();
     assert!(message.timestamp_field().is_none());
-    assert_eq!(<core::Holder as tsercom::Timestamped>::TIMESTAMP_FIELD, "timestamp");
+    assert_eq!(
+        <core::Holder as tsercom::Timestamped>::TIMESTAMP_FIELD,
+        "timestamp"
+    );
     assert_eq!(
         <core::Holder as tsercom::HasCallerId>::CALLER_ID_FIELD,
         "caller"
