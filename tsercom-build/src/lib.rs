@@ -13,11 +13,12 @@
 //! and include the result with `tsercom::include_proto!("sensors");`.
 //!
 //! ```text
-//!  .proto files ──protox──▶ descriptors ──prost-build + tonic-prost-build──▶ messages, clients, servers
-//!                               │                                                  │ paths rewritten to
-//!                               └──wiring analysis──▶ HasCallerId / Timestamped ───┴▶ <support>::__private
-//!                                                                                   ▼
-//!                                                                       $OUT_DIR/<package>.rs
+//!  .proto files ──protox──▶ descriptors ──prost-build──▶ messages (prost_path = <support>::__private::prost)
+//!                               │               └──services──▶ tonic clients / servers (tonic:: → <support>::__private::tonic)
+//!                               │                         └──▶ <service>_tsercom descriptors (prost's type paths)
+//!                               └──wiring analysis──▶ HasCallerId / Timestamped impls
+//!                                                        ▼
+//!                                        $OUT_DIR/<package>.rs (one file, printed once)
 //! ```
 //!
 //! What it does beyond plain tonic codegen:
@@ -44,6 +45,7 @@
 mod codegen;
 mod embedded;
 mod error;
+mod externs;
 mod rewrite;
 mod services;
 mod wiring;
@@ -408,6 +410,13 @@ impl Builder {
         }
 
         // 5. prost + tonic codegen, then one file per wanted package.
+        let display = |name: &str| {
+            paths_by_name
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from(name))
+        };
+        externs::check(&self.extern_paths, &fds.file, &display)?;
         let config = self.prost_config(&support_str);
         let tonic = (self.build_server || self.build_client).then(|| {
             tonic_prost_build::configure()
@@ -423,12 +432,6 @@ impl Builder {
                 format!("code generation failed: {e}"),
             )
         })?;
-        let display = |name: &str| {
-            paths_by_name
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| PathBuf::from(name))
-        };
         let services_cx = services::Context {
             files: &fds.file,
             display: &display,
