@@ -102,6 +102,9 @@ fn full_name(service: &Service) -> String {
     }
 }
 
+/// A method's (request, response) proto types.
+type Shape<'a> = (&'a str, &'a str);
+
 fn is_bidi(method: &Method) -> bool {
     method.client_streaming && method.server_streaming
 }
@@ -143,7 +146,7 @@ fn generate_one(service: &Service, cx: &Context<'_>) -> Result<TokenStream> {
     };
     // Methods by shape: a shape that one method has lets `Service` stand
     // for it; a shape that several have needs `method = Name`.
-    let mut shapes: Vec<((&str, &str), Vec<(usize, &Method)>)> = Vec::new();
+    let mut shapes: Vec<(Shape<'_>, Vec<(usize, &Method)>)> = Vec::new();
     for &(index, m) in &bidi {
         let shape = (m.input_proto_type.as_str(), m.output_proto_type.as_str());
         match shapes.iter_mut().find(|(s, _)| *s == shape) {
