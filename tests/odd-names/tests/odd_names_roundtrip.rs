@@ -6,7 +6,7 @@
 use prost::Message as _;
 use tsercom::Timestamped as _;
 use tsercom::service::StreamService;
-use tsercom_test_odd_names::core;
+use tsercom_test_odd_names::{core, shadowed};
 
 fn holder() -> core::Holder {
     core::Holder {
@@ -123,4 +123,19 @@ fn service_named_sync_with_method_send_is_implementable() {
     let _server = core::sync_server::SyncServer::new(Server);
     fn client_type<T>(_: Option<core::sync_client::SyncClient<T>>) {}
     client_type::<tsercom::tonic::transport::Channel>(None);
+}
+
+#[test]
+fn included_where_prelude_names_are_shadowed() {
+    let original = shadowed::Holder {
+        kind: shadowed::Kind::Some.into(),
+        option: Some(shadowed::Option { r#match: 1 }),
+        ..Default::default()
+    };
+    let decoded = shadowed::Holder::decode(original.encode_to_vec().as_slice()).expect("decodes");
+    assert_eq!(decoded, original);
+    assert_eq!(
+        shadowed::Kind::from_str_name("KIND_SOME"),
+        Some(shadowed::Kind::Some)
+    );
 }
