@@ -10,152 +10,148 @@
 use std::collections::BTreeSet;
 
 use proc_macro2::TokenStream;
-use prost_types::{FileDescriptorProto, MethodDescriptorProto, ServiceDescriptorProto};
+use prost_build::{Method, Service};
+use prost_types::FileDescriptorProto;
 use quote::{format_ident, quote};
 
-use crate::wiring::{to_snake, to_upper_camel};
+use crate::error::{Error, ErrorKind, Result};
+use crate::wiring::{location_of, to_snake, to_upper_camel};
 
-/// How proto type names map to Rust paths, seen from a service module.
-pub(crate) struct TypePaths<'a> {
-    /// The support crate path, e.g. `::tsercom`.
-    pub(crate) support: &'a str,
-    /// Whether `.tsercom` types are extern (the usual case).
-    pub(crate) tsercom_extern: bool,
-    /// The builder's extern paths (proto prefix → Rust path).
-    pub(crate) externs: &'a [(String, String)],
+/// What the descriptors need besides the services.
+pub(crate) struct Context<'a> {
+    /// The files being generated, to find a service's source location.
+    pub(crate) files: &'a [FileDescriptorProto],
+    /// The path of a file, by import name, for error locations.
+    pub(crate) display: &'a dyn Fn(&str) -> std::path::PathBuf,
     /// Full proto names (without leading dot) of messages with a
     /// `Timestamped` impl.
     pub(crate) timestamped: &'a BTreeSet<String>,
+    /// `<support>::__private`.
+    pub(crate) private: &'a syn::Path,
 }
 
-impl TypePaths<'_> {
-    /// The Rust path of `.pkg.Outer.Inner`, as seen from the module
-    /// `<current package>::<service>_tsercom`.
-    fn rust_path(
-        &self,
-        type_name: &str,
-        current_package: &str,
-        file: &[FileDescriptorProto],
-    ) -> String {
-        let name = type_name.trim_start_matches('.');
-        // The longest extern prefix wins, as in prost-build.
-        let mut externs: Vec<(String, String)> = self.externs.to_vec();
-        if self.tsercom_extern {
-            externs.push((".tsercom".into(), format!("{}::proto", self.support)));
-        }
-        externs.push((
-            ".google.protobuf".into(),
-            format!("{}::well_known_types", self.support),
-        ));
-        let found = externs
+/// The Rust type prost chose for a method's request or response, as seen
+/// from a module `depth` levels below the package's module. prost writes
+/// types of the package's tree relative to it (`Reading`,
+/// `super::other::Reading`), extern and well-known types absolute
+/// (`::tsercom::proto::CallerId`, `crate::...`), and `()` for
+/// `google.protobuf.Empty`.
+fn seen_from(
+    rust: &str,
+    depth: usize,
+    service: &Service,
+    index: usize,
+    output: bool,
+    cx: &Context<'_>,
+) -> Result<syn::Type> {
+    let relative = !(rust.starts_with("::") || rust.starts_with("crate::") || rust == "()");
+    let text = if relative {
+        format!("{}{rust}", "super::".repeat(depth))
+    } else {
+        rust.to_owned()
+    };
+    syn::parse_str::<syn::Type>(&text).map_err(|e| {
+        let (file, path) = method_source(service, index, output, cx);
+        let location = file.and_then(|f| location_of(f, &path, &(cx.display)(f.name())));
+        let proto = if output {
+            &service.methods[index].output_proto_type
+        } else {
+            &service.methods[index].input_proto_type
+        };
+        Error::new(
+            ErrorKind::Codegen,
+            location,
+            format!(
+                "the Rust path `{rust}` of `{}` (in `rpc {}` of `{}`) is not a Rust type: {e}; \
+                 check the `extern_path` that maps it",
+                proto.trim_start_matches('.'),
+                service.methods[index].proto_name,
+                full_name(service),
+            ),
+        )
+    })
+}
+
+/// The file declaring `service` and the source path of its method's input
+/// (or output) type: `[6, service, 2, method, 2 | 3]`.
+fn method_source<'a>(
+    service: &Service,
+    index: usize,
+    output: bool,
+    cx: &Context<'a>,
+) -> (Option<&'a FileDescriptorProto>, Vec<i32>) {
+    for file in cx.files.iter().filter(|f| f.package() == service.package) {
+        if let Some(s) = file
+            .service
             .iter()
-            .filter(|(proto, _)| {
-                let proto = proto.trim_start_matches('.');
-                name == proto || name.starts_with(&format!("{proto}."))
-            })
-            .max_by_key(|(proto, _)| proto.len());
-        if let Some((proto, rust)) = found {
-            let rest = name[proto.trim_start_matches('.').len()..].trim_start_matches('.');
-            if rest.is_empty() {
-                return rust.clone();
-            }
-            return format!("{rust}::{}", nested_path(rest));
+            .position(|s| s.name() == service.proto_name)
+        {
+            let s = i32::try_from(s).unwrap_or(i32::MAX);
+            let m = i32::try_from(index).unwrap_or(i32::MAX);
+            return (Some(file), vec![6, s, 2, m, if output { 3 } else { 2 }]);
         }
-        let package = package_of(name, file);
-        let inside = name[package.len()..].trim_start_matches('.');
-        let mut path = vec!["super".to_owned()];
-        if package != current_package {
-            let depth = if current_package.is_empty() {
-                0
-            } else {
-                current_package.split('.').count()
-            };
-            path.extend(std::iter::repeat_n("super".to_owned(), depth));
-            path.extend(package.split('.').filter(|p| !p.is_empty()).map(to_snake));
-        }
-        path.push(nested_path(inside));
-        path.join("::")
+    }
+    (None, Vec::new())
+}
+
+fn full_name(service: &Service) -> String {
+    if service.package.is_empty() {
+        service.proto_name.clone()
+    } else {
+        format!("{}.{}", service.package, service.proto_name)
     }
 }
 
-/// `Outer.Inner` → `outer::Inner`.
-fn nested_path(inside: &str) -> String {
-    let parts: Vec<&str> = inside.split('.').collect();
-    let mut out: Vec<String> = parts[..parts.len() - 1]
+/// A method's (request, response) proto types.
+type Shape<'a> = (&'a str, &'a str);
+
+fn is_bidi(method: &Method) -> bool {
+    method.client_streaming && method.server_streaming
+}
+
+/// The descriptor modules for `services` (one package's).
+pub(crate) fn generate(services: &[Service], cx: &Context<'_>) -> Result<TokenStream> {
+    let modules = services
         .iter()
-        .map(|p| to_snake(p))
-        .collect();
-    out.push(to_upper_camel(parts[parts.len() - 1]));
-    out.join("::")
+        .map(|service| generate_one(service, cx))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(quote!(#(#modules)*))
 }
 
-/// The package declaring the full name `name` (the longest package that is
-/// a prefix of it).
-fn package_of<'a>(name: &str, files: &'a [FileDescriptorProto]) -> &'a str {
-    files
-        .iter()
-        .map(FileDescriptorProto::package)
-        .filter(|p| p.is_empty() || name.starts_with(&format!("{p}.")))
-        .max_by_key(|p| p.len())
-        .unwrap_or("")
-}
-
-fn is_bidi(method: &MethodDescriptorProto) -> bool {
-    method.client_streaming() && method.server_streaming()
-}
-
-/// The descriptor modules for the services of `file`.
-pub(crate) fn generate(
-    file: &FileDescriptorProto,
-    all_files: &[FileDescriptorProto],
-    paths: &TypePaths<'_>,
-    private: &syn::Path,
-) -> TokenStream {
-    let package = file.package();
-    let modules = file
-        .service
-        .iter()
-        .map(|service| generate_one(service, package, all_files, paths, private));
-    quote!(#(#modules)*)
-}
-
-fn generate_one(
-    service: &ServiceDescriptorProto,
-    package: &str,
-    all_files: &[FileDescriptorProto],
-    paths: &TypePaths<'_>,
-    private: &syn::Path,
-) -> TokenStream {
-    let full = if package.is_empty() {
-        service.name().to_owned()
-    } else {
-        format!("{package}.{}", service.name())
-    };
+fn generate_one(service: &Service, cx: &Context<'_>) -> Result<TokenStream> {
+    let private = cx.private;
+    let full = full_name(service);
     let module = format_ident!(
         "{}_tsercom",
-        to_snake(service.name()).trim_start_matches("r#")
+        to_snake(&service.proto_name).trim_start_matches("r#")
     );
     let module_doc = format!(
         " tsercom's description of service `{full}`, for `#[tsercom::runtime(service = {}, ...)]`.",
-        to_upper_camel(service.name())
+        service.name
     );
-    let bidi: Vec<&MethodDescriptorProto> = service.method.iter().filter(|m| is_bidi(m)).collect();
-    let signature = |m: &MethodDescriptorProto| {
+    // (index in the service, method) of every bidirectional method.
+    let bidi: Vec<(usize, &Method)> = service
+        .methods
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| is_bidi(m))
+        .collect();
+    let signature = |m: &Method| {
         format!(
             "rpc {}(stream {}) returns (stream {})",
-            m.name(),
-            m.input_type().trim_start_matches('.'),
-            m.output_type().trim_start_matches('.')
+            m.proto_name,
+            m.input_proto_type.trim_start_matches('.'),
+            m.output_proto_type.trim_start_matches('.')
         )
     };
     // Methods by shape: a shape that one method has lets `Service` stand
     // for it; a shape that several have needs `method = Name`.
-    let mut shapes: Vec<((&str, &str), Vec<&MethodDescriptorProto>)> = Vec::new();
-    for m in &bidi {
-        let shape = (m.input_type(), m.output_type());
+    let mut shapes: Vec<(Shape<'_>, Vec<(usize, &Method)>)> = Vec::new();
+    for &(index, m) in &bidi {
+        let shape = (m.input_proto_type.as_str(), m.output_proto_type.as_str());
         match shapes.iter_mut().find(|(s, _)| *s == shape) {
-            Some((_, methods)) => methods.push(m),
-            None => shapes.push((shape, vec![m])),
+            Some((_, methods)) => methods.push((index, m)),
+            None => shapes.push((shape, vec![(index, m)])),
         }
     }
     let listed = if bidi.is_empty() {
@@ -163,14 +159,17 @@ fn generate_one(
             "`{full}` has no bidirectional streaming method: add one, e.g. `rpc Stream(stream Command) returns (stream Reading)`"
         )
     } else {
-        let all: Vec<String> = bidi.iter().map(|m| format!("`{}`", signature(m))).collect();
+        let all: Vec<String> = bidi
+            .iter()
+            .map(|(_, m)| format!("`{}`", signature(m)))
+            .collect();
         format!("the bidirectional methods of `{full}`: {}", all.join(", "))
     };
     let ambiguous: Vec<String> = shapes
         .iter()
         .filter(|(_, methods)| methods.len() > 1)
         .map(|(_, methods)| {
-            let names: Vec<&str> = methods.iter().map(|m| m.name()).collect();
+            let names: Vec<&str> = methods.iter().map(|(_, m)| m.proto_name.as_str()).collect();
             names.join(", ")
         })
         .collect();
@@ -187,32 +186,16 @@ fn generate_one(
     );
     let fits_label = "no single method of this shape here".to_owned();
 
-    let methods = bidi.iter().map(|method| {
-        let method_name = method.name();
+    let mut methods = Vec::new();
+    for &(index, method) in &bidi {
+        let method_name = method.proto_name.as_str();
         let ident = format_ident!("{}", to_upper_camel(method_name));
         let path = format!("/{full}/{method_name}");
-        let input = method.input_type().trim_start_matches('.');
-        let output = method.output_type().trim_start_matches('.');
-        // Seen from the `method` submodule: one level deeper.
-        let deeper = |p: String| {
-            if p.starts_with("super") {
-                format!("super::{p}")
-            } else {
-                p
-            }
-        };
-        let request: syn::Path = syn::parse_str(&deeper(paths.rust_path(
-            method.input_type(),
-            package,
-            all_files,
-        )))
-        .unwrap_or_else(|_| syn::parse_quote!(super::super::InvalidPath));
-        let response: syn::Path = syn::parse_str(&deeper(paths.rust_path(
-            method.output_type(),
-            package,
-            all_files,
-        )))
-        .unwrap_or_else(|_| syn::parse_quote!(super::super::InvalidPath));
+        let input = method.input_proto_type.trim_start_matches('.');
+        let output = method.output_proto_type.trim_start_matches('.');
+        // Seen from the `method` submodule: two levels below the package.
+        let request = seen_from(&method.input_type, 2, service, index, false, cx)?;
+        let response = seen_from(&method.output_type, 2, service, index, true, cx)?;
         let stamp = |timestamped: bool| {
             if timestamped {
                 quote!(::core::option::Option::Some(#private::Timestamped::timestamp_field_mut(message)))
@@ -223,10 +206,10 @@ fn generate_one(
                 })
             }
         };
-        let request_stamp = stamp(paths.timestamped.contains(input));
-        let response_stamp = stamp(paths.timestamped.contains(output));
+        let request_stamp = stamp(cx.timestamped.contains(input));
+        let response_stamp = stamp(cx.timestamped.contains(output));
         let doc = format!(" `{full}.{method_name}`: `{}`.", signature(method));
-        quote! {
+        methods.push(quote! {
             #[doc = #doc]
             #[derive(Clone, Copy, Debug, Default)]
             pub struct #ident;
@@ -252,27 +235,24 @@ fn generate_one(
             impl super::Fits<#request, #response> for #ident {
                 type Method = Self;
             }
-        }
-    });
-    let unique = shapes
-        .iter()
-        .filter(|(_, methods)| methods.len() == 1)
-        .map(|(_, methods)| {
-            let method = methods[0];
-            let ident = format_ident!("{}", to_upper_camel(method.name()));
-            let request: syn::Path =
-                syn::parse_str(&paths.rust_path(method.input_type(), package, all_files))
-                    .unwrap_or_else(|_| syn::parse_quote!(super::InvalidPath));
-            let response: syn::Path =
-                syn::parse_str(&paths.rust_path(method.output_type(), package, all_files))
-                    .unwrap_or_else(|_| syn::parse_quote!(super::InvalidPath));
-            quote! {
-                impl Fits<#request, #response> for Service {
-                    type Method = method::#ident;
-                }
+        });
+    }
+    let mut unique = Vec::new();
+    for (_, methods) in &shapes {
+        let &[(index, method)] = methods.as_slice() else {
+            continue;
+        };
+        let ident = format_ident!("{}", to_upper_camel(&method.proto_name));
+        // Seen from the service's module: one level below the package.
+        let request = seen_from(&method.input_type, 1, service, index, false, cx)?;
+        let response = seen_from(&method.output_type, 1, service, index, true, cx)?;
+        unique.push(quote! {
+            impl Fits<#request, #response> for Service {
+                type Method = method::#ident;
             }
         });
-    quote! {
+    }
+    Ok(quote! {
         #[doc = #module_doc]
         #[allow(dead_code, unreachable_pub, non_camel_case_types)] // used only by `#[tsercom::runtime]`
         pub mod #module {
@@ -297,5 +277,5 @@ fn generate_one(
 
             #(#unique)*
         }
-    }
+    })
 }

@@ -119,3 +119,37 @@ fn an_invalid_support_crate_path_is_an_error() {
     assert_eq!(err.kind(), &ErrorKind::InvalidSetting);
     assert!(err.to_string().contains("not a path"), "{err}");
 }
+
+#[test]
+fn an_unresolvable_type_path_names_the_field_that_uses_it() {
+    let err = compile(
+        "extern.proto",
+        tsercom_build::configure().extern_path(".units.Gauge", "::units::Gauge<"),
+    );
+    assert_eq!(err.kind(), &ErrorKind::InvalidSetting);
+    let text = err.to_string();
+    let expected_prefix = format!("{}:12:3: ", dir().join("extern.proto").display());
+    assert!(text.starts_with(&expected_prefix), "{text}");
+    assert!(
+        text.contains("`units.Gauge` cannot be named in Rust")
+            && text.contains("extern_path(\".units.Gauge\", \"::units::Gauge<\")"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unresolvable_type_path_names_the_rpc_that_uses_it() {
+    let err = compile(
+        "extern.proto",
+        tsercom_build::configure().extern_path(".units", "units as crate"),
+    );
+    assert_eq!(err.kind(), &ErrorKind::InvalidSetting);
+    let text = err.to_string();
+    let expected_prefix = format!("{}:7:21: ", dir().join("extern.proto").display());
+    assert!(text.starts_with(&expected_prefix), "{text}");
+    assert!(
+        text.contains("`units.Probe` cannot be named in Rust"),
+        "{text}"
+    );
+    assert!(!text.contains("InvalidPath"), "{text}");
+}

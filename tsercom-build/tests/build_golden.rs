@@ -1,7 +1,15 @@
-//! Golden files for the wiring code tsercom-build generates.
+//! Golden files for the whole files tsercom-build generates: prost's
+//! messages, tonic's clients and servers, the field wiring and the service
+//! descriptors, exactly as written to `OUT_DIR`.
 //!
-//! On a mismatch the golden file is rewritten with the new output and the
-//! test fails: review the change with `git diff` and commit it if intended.
+//! A mismatch fails the test. After a deliberate change, regenerate them
+//! with
+//!
+//! ```text
+//! TSERCOM_BLESS=1 cargo test -p tsercom-build --test build_golden
+//! ```
+//!
+//! and review the change with `git diff tsercom-build/tests/golden`.
 
 use std::path::{Path, PathBuf};
 
@@ -13,48 +21,36 @@ fn check_golden(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(name);
+    if std::env::var_os("TSERCOM_BLESS").is_some_and(|v| v != "0") {
+        std::fs::write(&path, actual).expect("write golden file");
+        return;
+    }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     if expected != actual {
-        std::fs::write(&path, actual).expect("rewrite golden file");
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
-            "{} did not match the generated code; it has been rewritten: review `git diff {}` and commit it if the change is intended",
+            "{} does not match the generated code (first difference at line {}):\n  expected: {:?}\n  actual:   {:?}\n\
+             if the change is intended, run `TSERCOM_BLESS=1 cargo test -p tsercom-build --test build_golden` \
+             and review `git diff {}`",
             path.display(),
+            line + 1,
+            expected.lines().nth(line).unwrap_or("<end of file>"),
+            actual.lines().nth(line).unwrap_or("<end of file>"),
             path.display()
         );
     }
 }
 
-fn wiring_section(generated: &str) -> &str {
-    let (_, wiring) = generated
-        .split_once(tsercom_build::WIRING_MARKER)
-        .expect("generated file has a wiring section");
-    wiring
+fn generated(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).expect("generated file")
 }
 
-#[test]
-fn wiring_for_default_support_crate() {
-    let out = tempfile::tempdir().expect("tempdir");
-    let compiled = tsercom_build::configure()
-        .out_dir(out.path())
-        .timestamp_field("golden.v1.Pair", "second")
-        .compile(&["wiring.proto"], &[fixtures()])
-        .expect("compiles");
-    let generated =
-        std::fs::read_to_string(out.path().join("golden.v1.rs")).expect("generated file");
-    check_golden("wiring_default.rs", wiring_section(&generated));
-    assert_eq!(
-        compiled.wired_fields(),
-        [
-            "golden.v1.Outer.Inner.Deepest.who: HasCallerId",
-            "golden.v1.Outer.Inner.at: Timestamped",
-            "golden.v1.Pair.second: Timestamped",
-            "golden.v1.Sample.caller: HasCallerId",
-            "golden.v1.Sample.timestamp: Timestamped",
-            "golden.v1.snake_named.self: Timestamped",
-        ]
-        .map(String::from)
-    );
-    // The prost/tonic part reaches its crates only through `__private`.
+/// The prost/tonic code reaches its crates only through `__private`.
+fn assert_no_bare_crate_paths(generated: &str) {
     for line in generated.lines() {
         let code = line.trim_start();
         if code.starts_with("//") {
@@ -75,6 +71,68 @@ fn wiring_for_default_support_crate() {
 }
 
 #[test]
+fn representative_proto_whole_output() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let compiled = tsercom_build::configure()
+        .out_dir(out.path())
+        .compile(&["full.proto"], &[fixtures().join("full")])
+        .expect("compiles");
+    let full = generated(out.path(), "golden.full.rs");
+    check_golden("full.rs", &full);
+    check_golden("full_units.rs", &generated(out.path(), "golden.units.rs"));
+    assert_no_bare_crate_paths(&full);
+    assert_eq!(
+        compiled.wired_fields(),
+        [
+            "golden.full.Command.timestamp: Timestamped",
+            "golden.full.Reading.caller: HasCallerId",
+            "golden.full.Reading.timestamp: Timestamped",
+        ]
+        .map(String::from)
+    );
+}
+
+#[test]
+fn representative_proto_server_only_renamed_support_crate() {
+    let out = tempfile::tempdir().expect("tempdir");
+    tsercom_build::configure()
+        .out_dir(out.path())
+        .support_crate("::my_tsercom")
+        .build_client(false)
+        .compile(&["full.proto"], &[fixtures().join("full")])
+        .expect("compiles");
+    let full = generated(out.path(), "golden.full.rs");
+    check_golden("full_server_renamed.rs", &full);
+    assert!(!full.contains("::tsercom::"));
+    assert!(!full.contains("sensor_client"));
+}
+
+#[test]
+fn wiring_for_default_support_crate() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let compiled = tsercom_build::configure()
+        .out_dir(out.path())
+        .timestamp_field("golden.v1.Pair", "second")
+        .compile(&["wiring.proto"], &[fixtures()])
+        .expect("compiles");
+    let generated = generated(out.path(), "golden.v1.rs");
+    check_golden("wiring_default.rs", &generated);
+    assert_eq!(
+        compiled.wired_fields(),
+        [
+            "golden.v1.Outer.Inner.Deepest.who: HasCallerId",
+            "golden.v1.Outer.Inner.at: Timestamped",
+            "golden.v1.Pair.second: Timestamped",
+            "golden.v1.Sample.caller: HasCallerId",
+            "golden.v1.Sample.timestamp: Timestamped",
+            "golden.v1.snake_named.self: Timestamped",
+        ]
+        .map(String::from)
+    );
+    assert_no_bare_crate_paths(&generated);
+}
+
+#[test]
 fn wiring_for_renamed_support_crate() {
     let out = tempfile::tempdir().expect("tempdir");
     tsercom_build::configure()
@@ -83,9 +141,8 @@ fn wiring_for_renamed_support_crate() {
         .timestamp_field("golden.v1.Pair", "first")
         .compile(&["wiring.proto"], &[fixtures()])
         .expect("compiles");
-    let generated =
-        std::fs::read_to_string(out.path().join("golden.v1.rs")).expect("generated file");
-    check_golden("wiring_renamed.rs", wiring_section(&generated));
+    let generated = generated(out.path(), "golden.v1.rs");
+    check_golden("wiring_renamed.rs", &generated);
     assert!(generated.contains("::my_tsercom::proto::ServerTimestamp"));
     assert!(!generated.contains("::tsercom::"));
 }

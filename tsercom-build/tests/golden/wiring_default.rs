@@ -1,4 +1,124 @@
-
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    unused_qualifications,
+    non_camel_case_types,
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery
+)]
+#[derive(Clone, PartialEq, ::tsercom::__private::prost::Message)]
+#[prost(prost_path = "::tsercom::__private::prost")]
+pub struct Sample {
+    #[prost(message, optional, tag = "1")]
+    pub timestamp: ::core::option::Option<::tsercom::proto::ServerTimestamp>,
+    #[prost(message, optional, tag = "2")]
+    pub caller: ::core::option::Option<::tsercom::proto::CallerId>,
+    #[prost(double, tag = "3")]
+    pub value: f64,
+}
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    unused_qualifications,
+    non_camel_case_types,
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery
+)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::tsercom::__private::prost::Message)]
+#[prost(prost_path = "::tsercom::__private::prost")]
+pub struct Outer {
+    #[prost(message, optional, tag = "1")]
+    pub inner: ::core::option::Option<outer::Inner>,
+}
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    unused_qualifications,
+    non_camel_case_types,
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery
+)]
+/// Nested message and enum types in `Outer`.
+pub mod outer {
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, ::tsercom::__private::prost::Message)]
+    #[prost(prost_path = "::tsercom::__private::prost")]
+    pub struct Inner {
+        #[prost(message, optional, tag = "1")]
+        pub at: ::core::option::Option<::tsercom::proto::ServerTimestamp>,
+    }
+    /// Nested message and enum types in `Inner`.
+    pub mod inner {
+        #[derive(Clone, PartialEq, Eq, Hash, ::tsercom::__private::prost::Message)]
+        #[prost(prost_path = "::tsercom::__private::prost")]
+        pub struct Deepest {
+            #[prost(message, optional, tag = "1")]
+            pub who: ::core::option::Option<::tsercom::proto::CallerId>,
+        }
+    }
+}
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    unused_qualifications,
+    non_camel_case_types,
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery
+)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::tsercom::__private::prost::Message)]
+#[prost(prost_path = "::tsercom::__private::prost")]
+pub struct Pair {
+    #[prost(message, optional, tag = "1")]
+    pub first: ::core::option::Option<::tsercom::proto::ServerTimestamp>,
+    #[prost(message, optional, tag = "2")]
+    pub second: ::core::option::Option<::tsercom::proto::ServerTimestamp>,
+}
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    unused_qualifications,
+    non_camel_case_types,
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery
+)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::tsercom::__private::prost::Message)]
+#[prost(prost_path = "::tsercom::__private::prost")]
+pub struct SnakeNamed {
+    #[prost(message, optional, tag = "1")]
+    pub self_: ::core::option::Option<::tsercom::proto::ServerTimestamp>,
+}
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    unused_qualifications,
+    non_camel_case_types,
+    clippy::all,
+    clippy::pedantic,
+    clippy::nursery
+)]
+#[derive(Clone, PartialEq, ::tsercom::__private::prost::Message)]
+#[prost(prost_path = "::tsercom::__private::prost")]
+pub struct Unwired {
+    #[prost(message, repeated, tag = "1")]
+    pub many: ::tsercom::__private::prost::alloc::vec::Vec<::tsercom::proto::CallerId>,
+    #[prost(map = "string, message", tag = "2")]
+    pub by_name: ::std::collections::HashMap<
+        ::tsercom::__private::prost::alloc::string::String,
+        ::tsercom::proto::ServerTimestamp,
+    >,
+    #[prost(double, tag = "3")]
+    pub value: f64,
+}
 #[automatically_derived]
 impl ::tsercom::__private::HasCallerId for Sample {
     const CALLER_ID_FIELD: &'static str = "caller";
