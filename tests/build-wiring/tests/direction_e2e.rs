@@ -68,9 +68,21 @@ fn free_port() -> u16 {
 }
 
 fn spawn_robot(state: &Path, start: u32, trainer: Option<&str>, discover: bool) -> Peer {
+    spawn_robot_skewed(state, start, trainer, discover, 0)
+}
+
+/// A robot whose clock runs `ahead_ms` ahead of this machine's.
+fn spawn_robot_skewed(
+    state: &Path,
+    start: u32,
+    trainer: Option<&str>,
+    discover: bool,
+    ahead_ms: i64,
+) -> Peer {
     let mut command = Process::new(env!("CARGO_BIN_EXE_e2e_robot"));
     command
         .env("TSERCOM_STATE_DIR", state)
+        .env("E2E_CLOCK_OFFSET_MS", ahead_ms.to_string())
         .env("E2E_START", start.to_string())
         .env_remove("E2E_TRAINER")
         .env_remove("E2E_DISCOVER");
@@ -424,6 +436,45 @@ fn e2e_a_stopped_dialer_is_shown_disconnected_by_the_host() {
                 .any(|c| c.id == robot.id && c.state == ConnectionState::Connected)
         })
         .expect("connected again");
+    manager.shutdown().expect("shutdown");
+    drop(robot);
+}
+
+#[test]
+fn e2e_a_dialing_producer_clock_offset_is_applied_on_the_aggregator_timebase() {
+    // The robot dials the trainer, so the robot measures the offset (the
+    // dialer does) and converts its samples to the trainer's clock before
+    // sending: they land on the aggregator's timebase although the robot's
+    // clock runs 30 s ahead.
+    const AHEAD_MS: i64 = 30_000;
+    let port = free_port();
+    let (mut manager, handle) = start_trainer(([127, 0, 0, 1], port).into(), None);
+    let state = tempfile::tempdir().expect("tempdir");
+    let robot = spawn_robot_skewed(
+        state.path(),
+        0,
+        Some(&format!("localhost:{port}")),
+        false,
+        AHEAD_MS,
+    );
+    let mut checked = 0;
+    while checked < 20 {
+        assert!(handle.data().wait_new(WAIT), "samples arrived in time");
+        for (caller, samples) in handle.data().take_new() {
+            assert_eq!(caller, robot.id);
+            let now = Timestamp::now();
+            for sample in samples {
+                let age_ms = now.nanos_since(&sample.timestamp) / 1_000_000;
+                assert!(
+                    (-1_000..20_000).contains(&age_ms),
+                    "sample at {} on the trainer's clock (now {now}, age {age_ms} ms): not 30 s ahead",
+                    sample.timestamp
+                );
+                checked += 1;
+            }
+        }
+        manager.check_error().expect("no runtime error");
+    }
     manager.shutdown().expect("shutdown");
     drop(robot);
 }

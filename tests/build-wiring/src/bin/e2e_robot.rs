@@ -5,7 +5,8 @@
 //! Environment: `E2E_TRAINER` (`host:port` entries separated by `,`, DNS
 //! names allowed) or `E2E_DISCOVER` (a service type browsed over
 //! loopback-only mDNS), `TSERCOM_STATE_DIR` (where its CallerId persists),
-//! `E2E_START` (first value, default 0).
+//! `E2E_START` (first value, default 0), `E2E_CLOCK_OFFSET_MS` (its clock
+//! runs this far ahead of the system clock).
 //! Prints `ready <caller id>` once started; publishes readings 0, 1, 2, ...
 //! (from `E2E_START`) every 20 ms while an aggregator is connected;
 //! answers each command with a reading of -1; exits when stdin closes, or
@@ -16,16 +17,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use tsercom::runtime::RuntimeConfig;
+use tsercom::time::{OffsetClock, SystemClock};
 use tsercom::{CallerId, ProducerHandle, RuntimeManager};
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
 /// Dials the trainer at the addresses in `E2E_TRAINER`.
-#[tsercom::runtime(producer, peers = env("E2E_TRAINER"), name = "Robot", service = sensors::Trainer, data = Reading, event = Command)]
+#[tsercom::runtime(producer, peers = env("E2E_TRAINER"), name = "Robot", service = sensors::Trainer, data = Reading, event = Command, config = skewed)]
 struct Robot;
 
 /// Finds the trainer over loopback-only mDNS (same name: same identity).
-#[tsercom::runtime(producer, discover = "_e2etrainer._tcp", interfaces = "loopback", name = "Robot", service = sensors::Trainer, data = Reading, event = Command)]
+#[tsercom::runtime(producer, discover = "_e2etrainer._tcp", interfaces = "loopback", name = "Robot", service = sensors::Trainer, data = Reading, event = Command, config = skewed)]
 struct Scout;
+
+/// The robot's clock: `E2E_CLOCK_OFFSET_MS` ahead of the system clock.
+fn skewed(config: RuntimeConfig) -> RuntimeConfig {
+    let offset_ms: i64 = std::env::var("E2E_CLOCK_OFFSET_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if offset_ms == 0 {
+        return config;
+    }
+    config.with_clock(OffsetClock {
+        base: SystemClock,
+        offset_nanos: i128::from(offset_ms) * 1_000_000,
+    })
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start: u32 = std::env::var("E2E_START").map_or(Ok(0), |s| s.parse())?;
