@@ -3,6 +3,7 @@
 
 mod args;
 mod expand;
+mod values;
 
 use proc_macro::TokenStream;
 
