@@ -290,7 +290,13 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
                 };
                 match key_name.as_str() {
                     "service" => seen.service = Some(p),
-                    "method" => seen.method = Some(p),
+                    "method" => match p.get_ident() {
+                        Some(_) => seen.method = Some(p),
+                        None => errors.push(
+                            value.span(),
+                            "`method` expects the method's name alone, as tsercom-build names it (UpperCamel), e.g. `method = Upload`",
+                        ),
+                    },
                     "data" => seen.data = Some(p),
                     "event" => seen.event = Some(p),
                     _ => seen.config = Some(p),

@@ -101,14 +101,16 @@ fn has_derive_default(s: &syn::ItemStruct) -> bool {
     })
 }
 
-/// Addresses as a `Vec<String>` expression (in `config(&self)`).
-fn addrs(addrs: Option<&Addrs>, krate: &syn::Path) -> TokenStream {
+/// Addresses as a `Vec<String>` expression (in `config(&self)`); `which`
+/// is `PEERS` or `LISTEN`, the suffix of the runtime's own override
+/// variable, which wins over `env("VAR")` (so `VAR` may then be unset).
+fn addrs(addrs: Option<&Addrs>, krate: &syn::Path, name: &str, which: &str) -> TokenStream {
     match addrs {
         None => quote!(::std::vec::Vec::<::std::string::String>::new()),
         Some(Addrs::Literal(lits)) => {
             quote!(::std::vec![#(::std::string::String::from(#lits)),*])
         }
-        Some(Addrs::Env(var)) => quote!(#krate::service::env_addrs(#var)?),
+        Some(Addrs::Env(var)) => quote!(#krate::service::env_addrs_for(#name, #which, #var)?),
         Some(Addrs::Field(member)) => quote_spanned!(member.span()=>
             #krate::service::AsAddrs::as_addrs(&self.#member)
         ),
@@ -190,7 +192,7 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
                     let text = format!("0.0.0.0:{port}");
                     quote!(::std::vec![::std::string::String::from(#text)])
                 }
-                (listen, _) => addrs(listen.as_ref(), krate),
+                (listen, _) => addrs(listen.as_ref(), krate, &name, "LISTEN"),
             };
             (
                 quote!(#krate::service::host_config(#role, #name, #publish, #listen)?),
@@ -202,7 +204,7 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
                 || quote!(::core::option::Option::None),
                 |d| quote!(::core::option::Option::Some(#d)),
             );
-            let peers = addrs(args.peers.as_ref(), krate);
+            let peers = addrs(args.peers.as_ref(), krate, &name, "PEERS");
             (
                 quote!(#krate::service::dial_config(#role, #discover, #peers)?),
                 quote!(#krate::service::dial::<#method, Self>(ctx, hooks)),

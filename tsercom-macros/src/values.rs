@@ -90,9 +90,6 @@ pub(crate) fn check_service_type(text: &str) -> Result<(), String> {
 /// `port 0` is allowed only when `any_port` (listening).
 fn check_host_port(text: &str, any_port: bool) -> Result<(), String> {
     let text = text.trim();
-    if text.parse::<SocketAddr>().is_ok() {
-        return Ok(());
-    }
     let Some((host, port)) = text.rsplit_once(':') else {
         return Err("expected `host:port`".into());
     };
@@ -100,6 +97,13 @@ fn check_host_port(text: &str, any_port: bool) -> Result<(), String> {
         Ok(0) if !any_port => return Err("the port must be 1 to 65535".into()),
         Ok(_) => {}
         Err(_) => return Err(format!("`{port}` is not a port (1 to 65535)")),
+    }
+    if text.parse::<SocketAddr>().is_ok() {
+        return Ok(());
+    }
+    // All digits and dots: meant as an IPv4 address, and not a valid one.
+    if host.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!("`{host}` is not an IPv4 address"));
     }
     if host.starts_with('[') || host.contains(':') {
         return Err("an IPv6 address goes in brackets, e.g. \"[::1]:50051\"".into());

@@ -94,8 +94,8 @@ pub use time::{Timestamp, Timestamped};
 /// - the **direction**, independent of the role: host with `publish =
 ///   "_name._tcp"` (advertised over mDNS) and/or `listen = "host:port"`
 ///   (or `port = 50051`), or dial with `discover = "_name._tcp"` (mDNS) /
-///   `discover = "dns:_name._tcp.domain"` (DNS-SD over unicast DNS) or
-///   `peers = ["host:port", ...]`; `listen` and `peers` also take
+///   `discover = "dns:_name._tcp.domain"` (DNS-SD over unicast DNS)
+///   and/or `peers = ["host:port", ...]` (both: merged); `listen` and `peers` also take
 ///   `env("VARIABLE")` or `self.field` (read at `register`), and the
 ///   environment variables `TSERCOM_<NAME>_LISTEN` / `TSERCOM_<NAME>_PEERS`
 ///   override them ([`service::env_overrides`]);

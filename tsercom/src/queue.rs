@@ -236,8 +236,8 @@ impl<T> BoundedQueue<T> {
     /// consumer wake-up for the batch); under `Block` waits for room as
     /// often as needed, under the other policies applies them per item.
     pub(crate) fn push_many_blocking(&self, items: Vec<T>) -> Result<()> {
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
+        let mut items: VecDeque<T> = items.into();
+        while !items.is_empty() {
             let mut state = self.lock();
             if state.closed {
                 return Err(Error::Closed(self.name.clone()));
@@ -246,7 +246,7 @@ impl<T> BoundedQueue<T> {
             let mut accepted = 0u64;
             let mut dropped = 0u64;
             let mut full = false;
-            while let Some(item) = items.next() {
+            while let Some(item) = items.pop_front() {
                 if state.items.len() < self.config.capacity {
                     state.items.push_back(item);
                     accepted += 1;
@@ -255,8 +255,7 @@ impl<T> BoundedQueue<T> {
                 match self.config.policy {
                     OverflowPolicy::Block => {
                         // Back at the head of what is left: waits below.
-                        let rest: Vec<T> = std::iter::once(item).chain(items.by_ref()).collect();
-                        items = rest.into_iter().peekable();
+                        items.push_front(item);
                         full = true;
                         break;
                     }
@@ -268,7 +267,7 @@ impl<T> BoundedQueue<T> {
                     }
                     OverflowPolicy::DropNewest => dropped += 1,
                     OverflowPolicy::Error => {
-                        dropped += 1 + items.by_ref().count() as u64;
+                        dropped += 1 + items.len() as u64;
                         drop(state);
                         self.batch_done(was_empty && accepted > 0, accepted, dropped);
                         return Err(Error::QueueFull {
@@ -280,6 +279,9 @@ impl<T> BoundedQueue<T> {
             }
             if full {
                 self.pushed.fetch_add(accepted, Ordering::Relaxed);
+                if accepted > 0 {
+                    self.drops.accepted(&self.name);
+                }
                 if was_empty && accepted > 0 {
                     self.items.notify_one();
                 }

@@ -384,22 +384,30 @@ impl<D> RemoteDataAggregator<D> {
         done: impl Fn(&[CallerInfo]) -> bool,
     ) -> Option<Vec<CallerInfo>> {
         let deadline = Instant::now() + timeout;
-        let mut state = self.lock();
         loop {
-            let callers = self.callers_locked(&mut state);
+            // The predicate runs on a snapshot, outside the lock (it may
+            // call back into the handle); the generation tells whether
+            // anything changed meanwhile.
+            let (callers, seen) = {
+                let mut state = self.lock();
+                (self.callers_locked(&mut state), state.callers_generation)
+            };
             if done(&callers) {
                 return Some(callers);
             }
-            let now = Instant::now();
-            if now >= deadline || state.closed {
-                return None;
+            let mut state = self.lock();
+            while state.callers_generation == seen {
+                let now = Instant::now();
+                if now >= deadline || state.closed {
+                    return None;
+                }
+                state = self
+                    .shared
+                    .callers_cv
+                    .wait_timeout(state, deadline - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
-            state = self
-                .shared
-                .callers_cv
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
         }
     }
 
@@ -547,12 +555,18 @@ impl<D> RemoteDataAggregator<D> {
         if state.closed {
             return Err(Error::Closed("data aggregator".into()));
         }
-        let entry = state.callers.entry(caller).or_insert_with(|| Entry {
-            store: CallerStore::new(),
-            state: ConnectionState::Connected,
-            peer: None,
-            deregistered_at: None,
-            clock: None,
+        let mut created = false;
+        let entry = state.callers.entry(caller).or_insert_with(|| {
+            // Data before the caller's registration (out of process, the
+            // registration frame may follow): a new caller all the same.
+            created = true;
+            Entry {
+                store: CallerStore::new(),
+                state: ConnectionState::Connected,
+                peer: None,
+                deregistered_at: None,
+                clock: None,
+            }
         });
         if !entry.store.has_room(&retention) {
             match self.shared.policy {
@@ -592,6 +606,9 @@ impl<D> RemoteDataAggregator<D> {
             }
             _ => false,
         };
+        if created {
+            self.callers_changed(&mut state);
+        }
         drop(state);
         self.shared.received.fetch_add(1, Ordering::Relaxed);
         self.shared

@@ -5,6 +5,11 @@
 //! peer that stopped answering (SIGKILL without a FIN, SIGSTOP, a cut link)
 //! ends its streams within about `interval + timeout`, and its state on the
 //! handle leaves `Connected`.
+//!
+//! Peers built on gRPC-core or grpc-go (e.g. Python's `grpcio`) refuse, by
+//! default, PINGs more often than every 5 minutes on a connection without
+//! data (`GOAWAY too_many_pings`): for such peers, set a longer `interval`
+//! (or accept that an idle connection is re-established).
 
 use std::time::Duration;
 

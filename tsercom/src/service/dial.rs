@@ -153,6 +153,15 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
     }
 }
 
+/// Shows a session's peer disconnected when the session ends.
+struct DisconnectOnDrop<'a, M: StreamService>(&'a PeerEndpoint<M>);
+
+impl<M: StreamService> Drop for DisconnectOnDrop<'_, M> {
+    fn drop(&mut self) {
+        self.0.set_disconnected();
+    }
+}
+
 /// Aborts a task when dropped (the clock sync of a session).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -199,7 +208,10 @@ async fn session<M: StreamService, H: Hooks>(
                 .or_insert_with(|| Arc::new(shared.ctx.register_caller(peer, None))),
         )
     };
-    endpoint.set_peer_addr(addr.to_string());
+    // However this session ends (an error, the peer refusing the stream,
+    // cancellation), the peer is shown disconnected; connected only once
+    // its stream is open.
+    let _shown = DisconnectOnDrop::<M>(&endpoint);
     // Each new estimate is shown on the handle (`CallerInfo::clock`); the
     // current one before the stream opens, so it precedes the data.
     if let SyncState::Synchronized(estimate) = clock.state() {
@@ -241,6 +253,7 @@ async fn session<M: StreamService, H: Hooks>(
         )
         .await
         .map_err(failed)?;
+    endpoint.set_peer_addr(addr.to_string());
     shared.hooks.on_connect(peer, Some(addr));
     let mut incoming = response.into_inner();
     let outcome = loop {
@@ -269,7 +282,6 @@ async fn session<M: StreamService, H: Hooks>(
         Ok(()) => "the peer ended the stream".to_owned(),
         Err(e) => e.to_string(),
     };
-    endpoint.set_disconnected();
     tracing::debug!(%peer, %addr, %reason, "stream to the peer ended");
     shared.hooks.on_disconnect(peer, &reason);
     outcome

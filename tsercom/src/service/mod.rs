@@ -253,6 +253,21 @@ pub fn env_addrs(var: &str) -> Result<Vec<String>> {
     Ok(addrs)
 }
 
+/// What `peers = env("VAR")` / `listen = env("VAR")` expand to for runtime
+/// `name`: the runtime's own override `TSERCOM_<NAME>_<WHICH>` when set
+/// (it wins anyway, see [`env_overrides`], so `VAR` may then be unset),
+/// else `VAR` ([`env_addrs`]). `which` is `PEERS` or `LISTEN`.
+///
+/// # Errors
+/// As [`env_addrs`].
+pub fn env_addrs_for(name: &str, which: &str, var: &str) -> Result<Vec<String>> {
+    let own = format!("{}{which}", env_prefix(name));
+    if std::env::var_os(&own).is_some() {
+        return env_addrs(&own);
+    }
+    env_addrs(var)
+}
+
 fn split_addrs(value: &str) -> Vec<String> {
     value
         .split(',')
@@ -331,10 +346,13 @@ pub fn env_prefix(name: &str) -> String {
 }
 
 /// Applies the environment overrides of runtime `name` (so one binary
-/// serves a whole fleet): `TSERCOM_<NAME>_PEERS` replaces a dialing
-/// runtime's peers (`host:port` entries separated by `,`), and
-/// `TSERCOM_<NAME>_LISTEN` a hosting runtime's listen addresses. Generated
-/// runtimes call it before [`Hooks::configure`].
+/// serves a whole fleet): `TSERCOM_<NAME>_PEERS` replaces where a dialing
+/// runtime finds its peers (`host:port` entries separated by `,`; the
+/// attribute's `discover` and `peers` both give way), and
+/// `TSERCOM_<NAME>_LISTEN` a hosting runtime's listen addresses.
+///
+/// Precedence in a generated runtime, last wins: the attribute, these
+/// variables, the `config = fn` function, [`Hooks::configure`].
 ///
 /// # Errors
 /// [`Error::Invalid`] for a malformed value, or for an override of the

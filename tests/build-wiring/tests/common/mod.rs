@@ -147,18 +147,32 @@ pub fn rerun_in_network_namespace(test: &str) -> bool {
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(IN_NETNS, "1")
         .env("TSERCOM_STATE_DIR", state.path())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("spawn the test in a namespace");
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
+        use std::io::Read;
+        let mut out = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        let _ = tx.send(child.wait().map(|status| (status, out)));
     });
     match rx.recv_timeout(Duration::from_secs(300)) {
-        Ok(Ok(status)) => assert!(
-            status.success(),
-            "the test inside the namespace failed ({status}); its output is above"
-        ),
+        Ok(Ok((status, out))) => {
+            println!("{out}");
+            assert!(
+                status.success(),
+                "the test inside the namespace failed ({status}); its output is above"
+            );
+            // A renamed test would run nothing and pass: it must have run.
+            assert!(
+                out.contains("test result: ok. 1 passed"),
+                "the test inside the namespace did not run `{test}`; its output is above"
+            );
+        }
         other => {
             // End the process this test started, by its PID.
             let _ = Process::new("kill").args(["-9", &pid.to_string()]).status();
