@@ -303,7 +303,24 @@ impl<D: prost::Message> DataSink<D> {
                 caller_id: caller.to_string(),
                 registered,
                 peer: peer.unwrap_or_default(),
+                state_only: false,
             })),
+        }
+    }
+
+    /// Shows the caller connected (at `peer`) or disconnected, leaving its
+    /// event queue alone.
+    fn set_state(&self, caller: CallerId, connected: bool, peer: Option<String>) {
+        match self {
+            DataSink::Local(a) if connected => a.register(caller, peer),
+            DataSink::Local(a) => a.deregister(caller),
+            DataSink::Ipc { runtime, tx } => {
+                let mut frame = Self::caller_frame(*runtime, caller, connected, peer);
+                if let Some(ipc::frame::Kind::Caller(c)) = &mut frame.kind {
+                    c.state_only = true;
+                }
+                send_control(tx, frame);
+            }
         }
     }
 
@@ -519,14 +536,14 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// Records where the caller is now (after a reconnection, perhaps
     /// elsewhere): shown in [`CallerInfo::peer`](crate::data::CallerInfo::peer).
     pub fn set_peer_addr(&self, addr: impl Into<String>) {
-        self.data.register(self.caller, Some(addr.into()));
+        self.data.set_state(self.caller, true, Some(addr.into()));
     }
 
     /// Shows the caller `Disconnected` on the handle while keeping this
     /// endpoint (its queued items wait for the next connection);
     /// [`set_peer_addr`](Self::set_peer_addr) shows it connected again.
     pub fn set_disconnected(&self) {
-        self.data.deregister(self.caller);
+        self.data.set_state(self.caller, false, None);
     }
 
     /// The caller's event queue (to stream it, see `queue::queue_stream`).

@@ -219,6 +219,17 @@ where
 
     fn on_caller(&self, c: ipc::Caller) -> Result<()> {
         let caller = CallerId::parse(&c.caller_id)?;
+        if c.state_only {
+            // The child keeps the caller's endpoint (and so its events go
+            // on queueing here); only what the handle shows changes.
+            if c.registered {
+                self.data
+                    .register(caller, (!c.peer.is_empty()).then_some(c.peer));
+            } else {
+                self.data.deregister(caller);
+            }
+            return Ok(());
+        }
         if c.registered {
             let peer = (!c.peer.is_empty()).then_some(c.peer);
             self.data.register(caller, peer);
