@@ -386,3 +386,80 @@ fn batches_and_async_sends_arrive_in_order() {
     manager.check_error().expect("no runtime error");
     manager.shutdown().expect("shutdown");
 }
+
+/// A producer whose event store holds one unread event and refuses more
+/// (`OverflowPolicy::Error`).
+#[tsercom::runtime(producer, listen = self.addr, service = sensors::Sensor, data = Reading, event = Command, config = one_event_then_refuse)]
+#[derive(Default)]
+struct Fussy {
+    addr: Option<SocketAddr>,
+}
+
+fn one_event_then_refuse(config: RuntimeConfig) -> RuntimeConfig {
+    config
+        .with_identity(Identity::Fixed(CallerId::random()))
+        .with_retention(tsercom::data::Retention {
+            max_samples: 1,
+            max_age: None,
+        })
+        .with_data_policy(tsercom::OverflowPolicy::Error)
+}
+
+/// An event the store refuses ends the peer's stream with
+/// RESOURCE_EXHAUSTED (it ended with OK: the peer could not tell), and the
+/// refusal is counted.
+#[test]
+fn a_refused_event_ends_the_stream_with_a_status_not_ok() {
+    use tsercom::tonic::Code;
+    use tsercom_test_build_wiring::sensor_client::SensorClient;
+    let addr = free_port();
+    let mut manager = RuntimeManager::new();
+    let fussy = manager
+        .register(Fussy { addr: Some(addr) })
+        .expect("register");
+    manager.start_in_process().expect("start");
+    let client = tokio::runtime::Runtime::new().expect("tokio");
+    let status = client.block_on(async {
+        let mut sensor = tokio::time::timeout(WAIT, async {
+            loop {
+                if let Ok(c) = SensorClient::connect(format!("http://{addr}")).await {
+                    break c;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the producer is serving");
+        let commands = (0..2).map(|i| Command {
+            action: format!("c{i}"),
+            ..Command::default()
+        });
+        let mut request =
+            tsercom::tonic::Request::new(tokio_stream::iter(commands.collect::<Vec<_>>()));
+        request.metadata_mut().insert(
+            tsercom::service::CALLER_ID_METADATA,
+            CallerId::random().to_string().parse().expect("ascii"),
+        );
+        let mut replies = sensor
+            .stream(request)
+            .await
+            .expect("stream opens")
+            .into_inner();
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match replies.message().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => panic!("a refused event ended the stream with OK"),
+                    Err(status) => break status,
+                }
+            }
+        })
+        .await
+        .expect("the producer answered")
+    });
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(fussy.stats().inbound.dropped, 1, "the refusal is counted");
+    assert_eq!(fussy.take_events().len(), 1, "the first event is kept");
+    manager.check_error().expect("the runtime goes on");
+    manager.shutdown().expect("shutdown");
+}

@@ -312,6 +312,16 @@ fn open_stream<M: StreamService, H: Hooks>(
                         }
                     };
                     if let Err(e) = endpoint.push(event, time).await {
+                        // The peer learns why its stream ended (an OK end
+                        // would read as "nothing more to say").
+                        let status = match &e {
+                            Error::QueueFull { .. } => {
+                                tracing::warn!(%caller, error = %e, "event refused by the store's overflow policy; closing the stream");
+                                Status::resource_exhausted(format!("event refused: {e}"))
+                            }
+                            _ => Status::unavailable(e.to_string()),
+                        };
+                        let _ = tx.send(status).await;
                         break e.to_string();
                     }
                 }
