@@ -21,7 +21,7 @@ use std::path::Path;
 use std::process::Command as Process;
 use std::time::Duration;
 
-use common::{IN_NETNS, Peer, rerun_in_network_namespace, spawn_ready};
+use common::{IN_NETNS, Peer, free_port, rerun_in_network_namespace, signal, spawn_ready};
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
 use tsercom::{AggregatorHandle, CallerId, RuntimeManager, Timestamp, To};
@@ -58,13 +58,6 @@ impl Hooks for Dashboard {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
         config.with_identity(Identity::Fixed(CallerId::random()))
     }
-}
-
-/// A port nobody listens on now (the trainer binds it, and binds it again
-/// after its restart, so it must be known in advance).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
 }
 
 fn spawn_robot(state: &Path, start: u32, trainer: Option<&str>, discover: bool) -> Peer {
@@ -121,6 +114,14 @@ fn collect(
             }
         }
         manager.check_error().expect("no runtime error");
+    }
+}
+
+/// A command the producers answer with a reading of -1.
+fn command(action: &str) -> Command {
+    Command {
+        action: action.into(),
+        ..Command::default()
     }
 }
 
@@ -201,27 +202,13 @@ fn e2e_aggregator_listens_and_producers_dial_it_by_name() {
     );
 
     // Events back to every producer (each answers with -1).
-    handle
-        .send(
-            Command {
-                action: "calibrate".into(),
-                ..Command::default()
-            },
-            To::All,
-        )
-        .expect("send");
+    handle.send(command("calibrate"), To::All).expect("send");
     collect(&handle, &mut manager, &mut got, |g| {
         ids.iter().all(|id| echoes(g.get(id)) >= 1)
     });
     // And to one producer only.
     handle
-        .send(
-            Command {
-                action: "one".into(),
-                ..Command::default()
-            },
-            To::Caller(ids[1]),
-        )
+        .send(command("one"), To::Caller(ids[1]))
         .expect("send to one");
     collect(&handle, &mut manager, &mut got, |g| {
         echoes(g.get(&ids[1])) >= 2
@@ -285,15 +272,7 @@ fn e2e_aggregator_publishes_and_producers_discover_it_over_mdns() {
     for id in &ids {
         assert_consecutive(&got[id]);
     }
-    handle
-        .send(
-            Command {
-                action: "calibrate".into(),
-                ..Command::default()
-            },
-            To::All,
-        )
-        .expect("send");
+    handle.send(command("calibrate"), To::All).expect("send");
     collect(&handle, &mut manager, &mut got, |g| {
         ids.iter().all(|id| echoes(g.get(id)) >= 1)
     });
@@ -305,13 +284,13 @@ fn e2e_aggregator_publishes_and_producers_discover_it_over_mdns() {
 fn e2e_one_producer_two_aggregators_each_get_every_sample() {
     let state = tempfile::tempdir().expect("tempdir");
     let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let mut command = Process::new(env!("CARGO_BIN_EXE_e2e_producer"));
-    command
+    let mut process = Process::new(env!("CARGO_BIN_EXE_e2e_producer"));
+    process
         .env("E2E_LISTEN", addr.to_string())
         .env("TSERCOM_STATE_DIR", state.path())
         .env_remove("E2E_TLS_DIR")
         .env_remove("E2E_PUBLISH");
-    let producer = spawn_ready(&mut command);
+    let producer = spawn_ready(&mut process);
 
     // Two aggregators, each in its own manager (as in two programs).
     let mut first_manager = RuntimeManager::new();
@@ -357,24 +336,8 @@ fn e2e_one_producer_two_aggregators_each_get_every_sample() {
 
     // Both aggregators' events reach the producer: it answers each with a
     // -1 to every aggregator, so each sees two.
-    first
-        .send(
-            Command {
-                action: "from-first".into(),
-                ..Command::default()
-            },
-            To::All,
-        )
-        .expect("send");
-    second
-        .send(
-            Command {
-                action: "from-second".into(),
-                ..Command::default()
-            },
-            To::All,
-        )
-        .expect("send");
+    first.send(command("from-first"), To::All).expect("send");
+    second.send(command("from-second"), To::All).expect("send");
     collect(&first, &mut first_manager, &mut got_first, |g| {
         echoes(g.get(&producer.id)) >= 2
     });
@@ -399,14 +362,7 @@ fn e2e_a_stopped_dialer_is_shown_disconnected_by_the_host() {
     });
 
     // SIGSTOP the dialer: the host's HTTP/2 keepalive closes its connection.
-    let pid = robot.child.id().to_string();
-    assert!(
-        Process::new("kill")
-            .args(["-STOP", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    signal(&robot, "-STOP");
     let stopped = std::time::Instant::now();
     handle
         .wait_callers(WAIT, |c| {
@@ -423,13 +379,7 @@ fn e2e_a_stopped_dialer_is_shown_disconnected_by_the_host() {
     );
 
     // SIGCONT: it redials by itself.
-    assert!(
-        Process::new("kill")
-            .args(["-CONT", &pid])
-            .status()
-            .expect("kill")
-            .success()
-    );
+    signal(&robot, "-CONT");
     handle
         .wait_callers(WAIT, |c| {
             c.iter()

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{IN_NETNS, Peer, rerun_in_network_namespace, spawn_ready};
+use common::{IN_NETNS, Peer, free_port, rerun_in_network_namespace, signal, spawn_ready};
 use tsercom::discovery::PeerSource;
 use tsercom::rpc::{ClientTls, ServerTls};
 use tsercom::runtime::{CHILD_SOCKET_ENV, Identity, RuntimeConfig};
@@ -73,8 +73,7 @@ impl Hooks for Collector {
 }
 
 fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
 fn spawn_producer(listen: SocketAddr, state: &Path, start: u32, tls: Option<&Path>) -> Peer {
@@ -439,15 +438,6 @@ fn e2e_a_producer_clock_offset_is_measured_and_applied() {
         estimate.delay_nanos
     );
     manager.shutdown().expect("shutdown");
-}
-
-/// Sends `signal` to a child this test started, by its PID.
-fn signal(peer: &Peer, signal: &str) {
-    let status = Process::new("kill")
-        .args([signal, &peer.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill {signal}");
 }
 
 #[test]

@@ -69,8 +69,18 @@ fn free_port() -> SocketAddr {
     listener.local_addr().expect("addr")
 }
 
-#[test]
-fn producer_and_aggregator_exchange_data_and_events() {
+/// A thermometer and a collector dialing it, started in one manager, once
+/// the producer's hook reported the collector's stream (published from then
+/// on reaches it).
+struct Pair {
+    manager: RuntimeManager,
+    thermometer: tsercom::ProducerHandle<Reading, Command>,
+    collector: tsercom::AggregatorHandle<Reading, Command>,
+    producer_id: CallerId,
+    collector_id: CallerId,
+}
+
+fn start_pair() -> Pair {
     let producer_id = CallerId::random();
     let collector_id = CallerId::random();
     let addr = free_port();
@@ -90,12 +100,29 @@ fn producer_and_aggregator_exchange_data_and_events() {
         })
         .expect("register aggregator");
     manager.start_in_process().expect("start");
-
     // The producer's hook reports the aggregator's stream.
     assert_eq!(
         seen.recv_timeout(WAIT).expect("the aggregator connected"),
         Seen::Connected(collector_id)
     );
+    Pair {
+        manager,
+        thermometer,
+        collector,
+        producer_id,
+        collector_id,
+    }
+}
+
+#[test]
+fn producer_and_aggregator_exchange_data_and_events() {
+    let Pair {
+        mut manager,
+        thermometer,
+        collector,
+        producer_id,
+        collector_id,
+    } = start_pair();
 
     // Data: producer → aggregator, stamped by the producer, converted to the
     // aggregator's clock (same host: the offset is ~0).
@@ -159,12 +186,58 @@ fn producer_and_aggregator_exchange_data_and_events() {
     manager.shutdown().expect("shutdown");
 }
 
+/// A `Sensor` client of the producer at `addr` (retried until it serves).
+async fn connect_sensor(
+    addr: SocketAddr,
+) -> tsercom_test_build_wiring::sensor_client::SensorClient<tsercom::tonic::transport::Channel> {
+    use tsercom_test_build_wiring::sensor_client::SensorClient;
+    let endpoint = format!("http://{addr}");
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(c) = SensorClient::connect(endpoint.clone()).await {
+                break c;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the producer is serving")
+}
+
+/// `stream` as a stream call from a random CallerId (the metadata tsercom
+/// sends after its handshake).
+fn as_caller<T>(stream: T) -> tsercom::tonic::Request<T> {
+    let mut request = tsercom::tonic::Request::new(stream);
+    request.metadata_mut().insert(
+        tsercom::service::CALLER_ID_METADATA,
+        CallerId::random().to_string().parse().expect("ascii"),
+    );
+    request
+}
+
+/// The status a response stream ends with; `why_not_ok` when it ends OK.
+async fn ending_status<T>(
+    mut replies: tsercom::tonic::Streaming<T>,
+    why_not_ok: &str,
+) -> tsercom::tonic::Status {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match replies.message().await {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("{why_not_ok}"),
+                Err(status) => break status,
+            }
+        }
+    })
+    .await
+    .expect("the producer answered")
+}
+
 /// Bad input from a peer: a clear status to that peer, nothing stored, and
 /// the runtime goes on.
 #[test]
 fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
     use tsercom::tonic::Code;
-    use tsercom_test_build_wiring::sensor_client::SensorClient;
 
     let addr = free_port();
     let mut manager = RuntimeManager::new();
@@ -178,23 +251,13 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
     manager.start_in_process().expect("start");
     let client = tokio::runtime::Runtime::new().expect("tokio");
     client.block_on(async {
-        let connect = || async {
-            let endpoint = format!("http://{addr}");
-            tokio::time::timeout(WAIT, async {
-                loop {
-                    if let Ok(c) = SensorClient::connect(endpoint.clone()).await {
-                        break c;
-                    }
-                    tokio::task::yield_now().await;
-                }
-            })
-            .await
-            .expect("the producer is serving")
-        };
-
         // No `tsercom-caller-id` metadata: refused before anything else.
         let one = tokio_stream::iter(vec![Command::default()]);
-        let refused = connect().await.stream(one).await.expect_err("refused");
+        let refused = connect_sensor(addr)
+            .await
+            .stream(one)
+            .await
+            .expect_err("refused");
         assert_eq!(refused.code(), Code::InvalidArgument);
         assert!(
             refused.message().contains("tsercom-caller-id"),
@@ -214,30 +277,15 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
             action: "bad".into(),
         };
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let mut request =
-            tsercom::tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
-        request.metadata_mut().insert(
-            tsercom::service::CALLER_ID_METADATA,
-            CallerId::random().to_string().parse().expect("ascii"),
-        );
-        let mut replies = connect()
+        let request = as_caller(tokio_stream::wrappers::ReceiverStream::new(rx));
+        let replies = connect_sensor(addr)
             .await
             .stream(request)
             .await
             .expect("stream opens")
             .into_inner();
         tx.send(bad).await.expect("send");
-        let status = tokio::time::timeout(WAIT, async {
-            loop {
-                match replies.message().await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => panic!("ended without an error"),
-                    Err(status) => break status,
-                }
-            }
-        })
-        .await
-        .expect("the producer answered");
+        let status = ending_status(replies, "ended without an error").await;
         assert_eq!(status.code(), Code::InvalidArgument);
         assert!(
             status.message().contains("timestamp"),
@@ -258,11 +306,7 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
                     .expect("connect");
             let mut grpc = tsercom::tonic::client::Grpc::new(channel);
             grpc.ready().await.expect("ready");
-            let mut request = tsercom::tonic::Request::new(tokio_stream::iter(vec![message]));
-            request.metadata_mut().insert(
-                tsercom::service::CALLER_ID_METADATA,
-                CallerId::random().to_string().parse().expect("ascii"),
-            );
+            let request = as_caller(tokio_stream::iter(vec![message]));
             let codec = tsercom::__private::tonic_prost::ProstCodec::<Reading, Reading>::default();
             let response = grpc
                 .streaming(
@@ -273,21 +317,16 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
                     codec,
                 )
                 .await;
-            let mut replies = match response {
-                Ok(r) => r.into_inner(),
-                Err(status) => return status,
-            };
-            tokio::time::timeout(WAIT, async {
-                loop {
-                    match replies.message().await {
-                        Ok(Some(_)) => {}
-                        Ok(None) => panic!("a malformed message ended the stream with OK"),
-                        Err(status) => break status,
-                    }
+            match response {
+                Ok(r) => {
+                    ending_status(
+                        r.into_inner(),
+                        "a malformed message ended the stream with OK",
+                    )
+                    .await
                 }
-            })
-            .await
-            .expect("the producer answered")
+                Err(status) => status,
+            }
         };
         let status = malformed(Reading {
             celsius: 1.5,
@@ -323,26 +362,13 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
 /// aggregator sends from async code; everything arrives in order.
 #[test]
 fn batches_and_async_sends_arrive_in_order() {
-    let producer_id = CallerId::random();
-    let addr = free_port();
-    let (seen_tx, seen) = mpsc::channel();
-    let mut manager = RuntimeManager::new();
-    let thermometer = manager
-        .register(Thermometer {
-            id: Some(producer_id),
-            addr: Some(addr),
-            seen: Some(Mutex::new(seen_tx)),
-        })
-        .expect("register producer");
-    let collector = manager
-        .register(Collector {
-            id: Some(CallerId::random()),
-            producer: Some(addr),
-        })
-        .expect("register aggregator");
-    manager.start_in_process().expect("start");
-    // Published from here on reaches the aggregator.
-    seen.recv_timeout(WAIT).expect("the aggregator connected");
+    let Pair {
+        mut manager,
+        thermometer,
+        collector,
+        producer_id,
+        ..
+    } = start_pair();
 
     let reading = |i: u32| Reading {
         celsius: f64::from(i),
@@ -411,7 +437,6 @@ fn one_event_then_refuse(config: RuntimeConfig) -> RuntimeConfig {
 #[test]
 fn a_refused_event_ends_the_stream_with_a_status_not_ok() {
     use tsercom::tonic::Code;
-    use tsercom_test_build_wiring::sensor_client::SensorClient;
     let addr = free_port();
     let mut manager = RuntimeManager::new();
     let fussy = manager
@@ -420,42 +445,18 @@ fn a_refused_event_ends_the_stream_with_a_status_not_ok() {
     manager.start_in_process().expect("start");
     let client = tokio::runtime::Runtime::new().expect("tokio");
     let status = client.block_on(async {
-        let mut sensor = tokio::time::timeout(WAIT, async {
-            loop {
-                if let Ok(c) = SensorClient::connect(format!("http://{addr}")).await {
-                    break c;
-                }
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .expect("the producer is serving");
+        let mut sensor = connect_sensor(addr).await;
         let commands = (0..2).map(|i| Command {
             action: format!("c{i}"),
             ..Command::default()
         });
-        let mut request =
-            tsercom::tonic::Request::new(tokio_stream::iter(commands.collect::<Vec<_>>()));
-        request.metadata_mut().insert(
-            tsercom::service::CALLER_ID_METADATA,
-            CallerId::random().to_string().parse().expect("ascii"),
-        );
-        let mut replies = sensor
+        let request = as_caller(tokio_stream::iter(commands.collect::<Vec<_>>()));
+        let replies = sensor
             .stream(request)
             .await
             .expect("stream opens")
             .into_inner();
-        tokio::time::timeout(WAIT, async {
-            loop {
-                match replies.message().await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => panic!("a refused event ended the stream with OK"),
-                    Err(status) => break status,
-                }
-            }
-        })
-        .await
-        .expect("the producer answered")
+        ending_status(replies, "a refused event ended the stream with OK").await
     });
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert_eq!(fussy.stats().inbound.dropped, 1, "the refusal is counted");

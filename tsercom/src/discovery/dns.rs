@@ -26,10 +26,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use super::static_peers::check_dns_name;
-use super::{
-    Discovery, DiscoveryEvent, ServiceInfo, TXT_CALLER_ID, TXT_NAME, normalize_service_type,
-};
-use crate::caller_id::CallerId;
+use super::{Discovery, DiscoveryEvent, ServiceInfo, normalize_service_type};
 use crate::error::{Error, Result};
 use crate::runtime::BoxFuture;
 
@@ -282,24 +279,14 @@ impl DnsSdBrowser {
         };
         addresses.sort();
         addresses.dedup();
-        let instance_name = instance.to_string();
-        let caller_id = txt
-            .get(TXT_CALLER_ID)
-            .and_then(|id| CallerId::parse(id).ok());
-        let name = txt
-            .get(TXT_NAME)
-            .cloned()
-            .unwrap_or_else(|| instance_name.clone());
         let host = srv.target.to_string();
-        Ok(Some(ServiceInfo {
-            instance: instance_name,
-            name,
-            port: srv.port,
+        Ok(Some(ServiceInfo::announced(
+            instance.to_string(),
+            srv.port,
             addresses,
-            host: Some(host.trim_end_matches('.').to_owned()),
-            caller_id,
+            Some(host.trim_end_matches('.').to_owned()),
             txt,
-        }))
+        )))
     }
 
     /// Diffs a round against what is known and queues the events.

@@ -31,9 +31,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::mpsc;
 
-use super::{
-    Discovery, DiscoveryEvent, ServiceInfo, TXT_CALLER_ID, TXT_NAME, normalize_service_type,
-};
+use super::{Discovery, DiscoveryEvent, ServiceInfo, normalize_service_type};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::runtime::BoxFuture;
@@ -675,23 +673,13 @@ impl Instance {
         if self.addresses.is_empty() {
             return None;
         }
-        let caller_id = txt
-            .get(TXT_CALLER_ID)
-            .and_then(|id| CallerId::parse(id).ok());
-        // As the Python library: without a TXT name, the full mDNS name.
-        let name = txt
-            .get(TXT_NAME)
-            .cloned()
-            .unwrap_or_else(|| instance.to_owned());
-        Some(ServiceInfo {
-            instance: instance.to_owned(),
-            name,
+        Some(ServiceInfo::announced(
+            instance.to_owned(),
             port,
-            addresses: self.addresses.clone(),
-            host: None,
-            caller_id,
+            self.addresses.clone(),
+            None,
             txt,
-        })
+        ))
     }
 }
 

@@ -15,10 +15,7 @@ use std::net::IpAddr;
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent};
 
-use super::{
-    Discovery, DiscoveryEvent, Interfaces, IpFamily, ServiceInfo, TXT_CALLER_ID, TXT_NAME,
-    normalize_service_type,
-};
+use super::{Discovery, DiscoveryEvent, Interfaces, IpFamily, ServiceInfo, normalize_service_type};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::runtime::BoxFuture;
@@ -176,24 +173,8 @@ impl MdnsBrowser {
             .iter()
             .map(|p| (p.key().to_owned(), p.val_str().to_owned()))
             .collect();
-        let caller_id = txt
-            .get(TXT_CALLER_ID)
-            .and_then(|id| CallerId::parse(id).ok());
-        // As the Python library: without a TXT name, the full mDNS name.
-        let name = txt
-            .get(TXT_NAME)
-            .cloned()
-            .unwrap_or_else(|| service.fullname.clone());
-        ServiceInfo {
-            instance: service.fullname.clone(),
-            name,
-            port: service.port,
-            addresses,
-            // The addresses are dialed, never the `.local` name.
-            host: None,
-            caller_id,
-            txt,
-        }
+        // The addresses are dialed, never the `.local` name.
+        ServiceInfo::announced(service.fullname.clone(), service.port, addresses, None, txt)
     }
 }
 

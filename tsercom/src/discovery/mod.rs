@@ -293,6 +293,34 @@ pub struct ServiceInfo {
 }
 
 impl ServiceInfo {
+    /// An announced instance, as every browser reports it: the CallerId
+    /// from TXT `caller_id` (when valid) and, as the Python library does,
+    /// the readable name from TXT `name`, else the full instance name.
+    pub fn announced(
+        instance: String,
+        port: u16,
+        addresses: Vec<IpAddr>,
+        host: Option<String>,
+        txt: BTreeMap<String, String>,
+    ) -> Self {
+        let caller_id = txt
+            .get(TXT_CALLER_ID)
+            .and_then(|id| CallerId::parse(id).ok());
+        let name = txt
+            .get(TXT_NAME)
+            .cloned()
+            .unwrap_or_else(|| instance.clone());
+        ServiceInfo {
+            instance,
+            name,
+            port,
+            addresses,
+            host,
+            caller_id,
+            txt,
+        }
+    }
+
     /// `address:port` for each address.
     pub fn socket_addrs(&self) -> Vec<SocketAddr> {
         self.addresses

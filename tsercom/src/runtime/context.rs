@@ -99,57 +99,24 @@ impl<E> EventRouter<E> {
     where
         E: Clone,
     {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed("runtime".into()));
-        }
-        match to {
-            super::To::Caller(id) => {
-                let queue = self
-                    .lock()
-                    .get(&id)
-                    .cloned()
-                    .ok_or(Error::UnknownCaller(id))?;
-                queue.push_blocking(event)
-            }
-            super::To::All => {
-                let mut targets: Vec<(CallerId, Arc<BoundedQueue<E>>)> = {
-                    let callers = self.lock();
-                    // One caller (a producer's usual case): no list to build.
-                    if callers.len() == 1
-                        && let Some(queue) = callers.values().next().map(Arc::clone)
-                    {
-                        drop(callers);
-                        return match queue.push_blocking(event) {
-                            Ok(()) | Err(Error::Closed(_)) => Ok(()),
-                            Err(e) => Err(e),
-                        };
-                    }
-                    callers.iter().map(|(id, q)| (*id, Arc::clone(q))).collect()
+        if to == super::To::All && !self.inner.closed.load(Ordering::Acquire) {
+            // One caller (a producer's usual case): no list to build.
+            let only = {
+                let callers = self.lock();
+                (callers.len() == 1)
+                    .then(|| callers.values().next().map(Arc::clone))
+                    .flatten()
+            };
+            if let Some(queue) = only {
+                return match queue.push_blocking(event) {
+                    Ok(()) | Err(Error::Closed(_)) => Ok(()),
+                    Err(e) => Err(e),
                 };
-                targets.sort_by_key(|(id, _)| *id);
-                let mut first_error = None;
-                let mut event = Some(event);
-                let last = targets.len().saturating_sub(1);
-                for (i, (_, queue)) in targets.into_iter().enumerate() {
-                    // The last target gets the event itself: no clone for
-                    // one caller.
-                    let item = if i == last {
-                        event.take()
-                    } else {
-                        event.clone()
-                    };
-                    let Some(item) = item else { break };
-                    // A caller that left meanwhile is not an error of the broadcast.
-                    match queue.push_blocking(item) {
-                        Ok(()) | Err(Error::Closed(_)) => {}
-                        Err(e) => {
-                            first_error.get_or_insert(e);
-                        }
-                    }
-                }
-                first_error.map_or(Ok(()), Err)
             }
         }
+        fan_out(self.targets(to)?, event, to, |queue, event| {
+            queue.push_blocking(event)
+        })
     }
 
     /// The queues of one caller or of all (sorted by CallerId).
@@ -181,27 +148,9 @@ impl<E> EventRouter<E> {
     where
         E: Clone,
     {
-        let targets = self.targets(to)?;
-        let mut items = Some(items);
-        let last = targets.len().saturating_sub(1);
-        let mut first_error = None;
-        for (i, queue) in targets.into_iter().enumerate() {
-            let batch = if i == last {
-                items.take()
-            } else {
-                items.clone()
-            };
-            let Some(batch) = batch else { break };
-            match queue.push_many_blocking(batch) {
-                Ok(()) => {}
-                // A caller that left meanwhile is not an error of a broadcast.
-                Err(Error::Closed(_)) if to == super::To::All => {}
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        fan_out(self.targets(to)?, items, to, |queue, batch| {
+            queue.push_many_blocking(batch)
+        })
     }
 
     /// Sends from async code: under `Block` waits (asynchronously) for room.
@@ -210,23 +159,9 @@ impl<E> EventRouter<E> {
         E: Clone,
     {
         let targets = self.targets(to)?;
-        let mut event = Some(event);
-        let last = targets.len().saturating_sub(1);
         let mut first_error = None;
-        for (i, queue) in targets.into_iter().enumerate() {
-            let item = if i == last {
-                event.take()
-            } else {
-                event.clone()
-            };
-            let Some(item) = item else { break };
-            match queue.push(item).await {
-                Ok(()) => {}
-                Err(Error::Closed(_)) if to == super::To::All => {}
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
+        for (queue, item) in targets.iter().zip(copies(event, targets.len())) {
+            note_error(to, &mut first_error, queue.push(item).await);
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -264,6 +199,44 @@ impl<E> EventRouter<E> {
         self.inner.closed.store(true, Ordering::Release);
         for q in self.lock().values() {
             q.close();
+        }
+    }
+}
+
+/// Hands `item` to each queue with `push`; the first error is returned
+/// after every queue had its turn.
+fn fan_out<E, T: Clone>(
+    targets: Vec<Arc<BoundedQueue<E>>>,
+    item: T,
+    to: super::To,
+    mut push: impl FnMut(&BoundedQueue<E>, T) -> Result<()>,
+) -> Result<()> {
+    let mut first_error = None;
+    for (queue, one) in targets.iter().zip(copies(item, targets.len())) {
+        note_error(to, &mut first_error, push(queue, one));
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// `n` copies of `item`: clones, the last one `item` itself (no clone for
+/// one target).
+fn copies<T: Clone>(item: T, n: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(n);
+    if n > 0 {
+        out.extend(std::iter::repeat_n(&item, n - 1).cloned());
+        out.push(item);
+    }
+    out
+}
+
+/// Keeps the first error of a send; a caller that left meanwhile
+/// (`Closed`) is not an error of a broadcast.
+fn note_error(to: super::To, first: &mut Option<Error>, result: Result<()>) {
+    match result {
+        Ok(()) => {}
+        Err(Error::Closed(_)) if to == super::To::All => {}
+        Err(e) => {
+            first.get_or_insert(e);
         }
     }
 }

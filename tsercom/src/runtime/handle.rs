@@ -105,6 +105,17 @@ impl<In: Clone, Out: Clone> RuntimeHandle<In, Out> {
         self.inbound.callers()
     }
 
+    /// Waits until `done` holds for [`callers`](Self::callers) (checked
+    /// at every change of a caller's state or address), or `timeout`;
+    /// see [`RemoteDataAggregator::wait_callers`].
+    pub fn wait_callers(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(&[CallerInfo]) -> bool,
+    ) -> Option<Vec<CallerInfo>> {
+        self.inbound.wait_callers(timeout, done)
+    }
+
     /// Counters of both directions.
     pub fn stats(&self) -> HandleStats {
         HandleStats {
@@ -248,7 +259,7 @@ impl<D: Clone, E: Clone> ProducerHandle<D, E> {
         timeout: std::time::Duration,
         done: impl Fn(&[CallerInfo]) -> bool,
     ) -> Option<Vec<CallerInfo>> {
-        self.raw.inbound.wait_callers(timeout, done)
+        self.raw.wait_callers(timeout, done)
     }
 
     /// Counters: `outbound` is the published data, `inbound` the events.
@@ -299,7 +310,7 @@ impl<D: Clone, E: Clone> AggregatorHandle<D, E> {
         timeout: std::time::Duration,
         done: impl Fn(&[CallerInfo]) -> bool,
     ) -> Option<Vec<CallerInfo>> {
-        self.raw.inbound.wait_callers(timeout, done)
+        self.raw.wait_callers(timeout, done)
     }
 
     /// Counters: `inbound` is the data, `outbound` the events.

@@ -321,6 +321,9 @@ fn open_stream<M: StreamService, H: Hooks>(
                             }
                             _ => Status::unavailable(e.to_string()),
                         };
+                        // Fails only when the response stream is gone
+                        // (the peer left): nobody to tell; the reason is
+                        // logged as the stream ends.
                         let _ = tx.send(status).await;
                         break e.to_string();
                     }
@@ -329,6 +332,7 @@ fn open_stream<M: StreamService, H: Hooks>(
                 Err(status) => match malformed(&status) {
                     Some(problem) => {
                         tracing::warn!(%caller, %problem, "malformed message from a peer; closing its stream");
+                        // As above: fails only when the peer already left.
                         let _ = tx.send(Status::invalid_argument(problem.clone())).await;
                         break problem;
                     }

@@ -12,9 +12,7 @@
 //! answers each command with a reading of -1; exits when stdin closes, or
 //! after 300 s at most.
 
-use std::io::BufRead;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tsercom::runtime::RuntimeConfig;
@@ -58,16 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     manager.check_error()?;
     println!("ready {id}");
 
-    let stdin_open = Arc::new(AtomicBool::new(true));
-    let flag = Arc::clone(&stdin_open);
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            if line.is_err() {
-                break;
-            }
-        }
-        flag.store(false, Ordering::Release);
-    });
+    let stdin_open = tsercom_test_build_wiring::stdin_open();
 
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut value = start;

@@ -93,6 +93,25 @@ impl Drop for Peer {
     }
 }
 
+/// Sends `signal` (e.g. `-STOP`) to a peer process this test started, by
+/// its PID.
+pub fn signal(peer: &Peer, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([signal, &peer.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal}");
+}
+
+/// A loopback port nobody listens on now, for a server that must bind the
+/// same port again after a restart (so it must be known in advance). Bound
+/// and released: another process could take it in between, which fails the
+/// test loudly, never silently.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
 /// Spawns `command` (stdin and stdout piped) and waits for its
 /// `ready <caller id>` line.
 pub fn spawn_ready(command: &mut std::process::Command) -> Peer {
