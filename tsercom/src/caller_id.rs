@@ -1,8 +1,6 @@
 //! `CallerId`: the identity of a data producer.
 
 use std::fmt;
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -59,60 +57,52 @@ impl CallerId {
             .map_err(|_| invalid("not a UUID in hyphenated form (8-4-4-4-12 hex digits)"))
     }
 
-    /// Loads the id stored at `path`, or creates a random one and stores it
-    /// there (atomically: temp file, fsync, rename, fsync of the directory)
-    /// when the file does not exist. Parent directories are created.
+    /// Loads the id stored at `path`, or creates a random one there when
+    /// nothing is (exactly once, even when several processes race: see
+    /// [`identity_file`](crate::identity_file)). Parent directories are
+    /// created. Does not lock the file; a runtime holds it with
+    /// [`identity_file::acquire`](crate::identity_file::acquire).
     ///
     /// # Errors
     /// [`Error::CorruptCallerIdFile`] when the file exists but does not hold
-    /// a valid id (it is never replaced), [`Error::Io`] when it cannot be
-    /// read or written.
+    /// a valid id (it is never replaced), [`Error::IdentityFile`] when the
+    /// path is not a regular file (a FIFO, a device, a dangling link) or is
+    /// too long, [`Error::Io`] when it cannot be read or written.
     pub fn load_or_create(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let io = |source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        match fs::read(path) {
-            Ok(bytes) => {
-                let text = std::str::from_utf8(&bytes).map_err(|_| Error::CorruptCallerIdFile {
-                    path: path.to_path_buf(),
-                    reason: "not UTF-8 text".into(),
-                })?;
-                CallerId::parse(text.trim_end_matches(['\n', '\r'])).map_err(|e| {
-                    Error::CorruptCallerIdFile {
-                        path: path.to_path_buf(),
-                        reason: e.to_string(),
-                    }
-                })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let id = CallerId::random();
-                write_atomically(path, format!("{id}\n").as_bytes()).map_err(io)?;
-                Ok(id)
-            }
-            Err(e) => Err(io(e)),
-        }
+        crate::identity_file::load_or_create(path.as_ref())
     }
 
     /// Where a producer named `name` keeps its id by default:
-    /// `$TSERCOM_STATE_DIR/<name>.caller_id` if that variable is set, else
-    /// `$XDG_STATE_HOME/tsercom/<name>.caller_id`, else
-    /// `~/.local/state/tsercom/<name>.caller_id`.
+    /// `$TSERCOM_STATE_DIR/<file>` if that variable is set, else
+    /// `$XDG_STATE_HOME/tsercom/<file>`, else
+    /// `~/.local/state/tsercom/<file>`, where `<file>` is
+    /// `<name>.caller_id`, or `<name>@<instance>.caller_id` when
+    /// `TSERCOM_INSTANCE` is set (several instances of one program on one
+    /// host, each with its own identity).
     ///
     /// # Errors
-    /// [`Error::Invalid`] when `name` is empty or not a plain file name, or
-    /// when no home directory is known.
+    /// [`Error::Invalid`] when `name` or `TSERCOM_INSTANCE` is empty or not
+    /// a plain file name, or when no home directory is known.
     pub fn default_path(name: &str) -> Result<PathBuf> {
-        let plain =
-            !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
-        if !plain {
+        let plain = |name: &str| {
+            !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+        };
+        if !plain(name) {
             return Err(Error::Invalid {
                 what: "caller id name",
                 reason: format!("{name:?} is not a plain file name"),
             });
         }
-        let file = format!("{name}.caller_id");
+        let file = match std::env::var("TSERCOM_INSTANCE") {
+            Ok(instance) if plain(&instance) => format!("{name}@{instance}.caller_id"),
+            Ok(instance) => {
+                return Err(Error::Invalid {
+                    what: "TSERCOM_INSTANCE",
+                    reason: format!("{instance:?} is not a plain file name"),
+                });
+            }
+            Err(_) => format!("{name}.caller_id"),
+        };
         if let Some(dir) = std::env::var_os("TSERCOM_STATE_DIR").filter(|d| !d.is_empty()) {
             return Ok(PathBuf::from(dir).join(file));
         }
@@ -192,32 +182,6 @@ impl TryFrom<proto::CallerId> for CallerId {
     }
 }
 
-/// Writes `bytes` to `path` so that a crash leaves either the old file or
-/// the new one, never a torn one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir)?;
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(&dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// A message with a `tsercom.CallerId` field. `tsercom-build` implements it
 /// for every message that has one, whatever the field is called, so the
 /// runtime can read and attach CallerIds generically.
@@ -248,6 +212,7 @@ pub trait HasCallerId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn parse_accepts_canonical_and_round_trips() {

@@ -48,6 +48,33 @@ pub enum Error {
         reason: String,
     },
 
+    /// Another process holds this identity file: two runtimes never share
+    /// one CallerId (their data would merge into one series).
+    #[error(
+        "identity file {path} is in use by {} (one CallerId per running instance); \
+         give each instance its own identity: set TSERCOM_INSTANCE to a distinct name per \
+         instance (or TSERCOM_STATE_DIR to a distinct directory), or configure \
+         Identity::PersistentAt / Identity::Fixed",
+        pid.map_or_else(|| "another process".to_owned(), |p| format!("process {p}"))
+    )]
+    IdentityInUse {
+        /// The identity file.
+        path: PathBuf,
+        /// The holder's process id, when it could be read.
+        pid: Option<u32>,
+    },
+
+    /// An identity file's path is not a regular file of sane size (a FIFO,
+    /// a device, a directory, a dangling link): refused, never read or
+    /// replaced.
+    #[error("identity file {path}: {reason}")]
+    IdentityFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there instead.
+        reason: String,
+    },
+
     /// A bounded queue is full and its policy is
     /// [`OverflowPolicy::Error`](crate::OverflowPolicy::Error).
     #[error("queue `{queue}` is full (capacity {capacity})")]
@@ -105,6 +132,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// A peer answered a tsercom RPC with an error status (e.g. a handshake
+    /// refused with `ALREADY_EXISTS`: another live process holds this
+    /// CallerId).
+    #[error("{what}: {}: {}", .status.code(), .status.message())]
+    Rpc {
+        /// Which call.
+        what: &'static str,
+        /// The peer's status.
+        #[source]
+        status: Box<tonic::Status>,
+    },
+
     /// Connecting to a peer failed.
     #[error("connecting to {target}: {reason}")]
     Connect {
@@ -142,6 +181,32 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// The gRPC status code a peer answered with, when this is
+    /// [`Error::Rpc`].
+    pub fn rpc_code(&self) -> Option<tonic::Code> {
+        match self {
+            Error::Rpc { status, .. } => Some(status.code()),
+            _ => None,
+        }
+    }
+
+    /// Whether the peer refused us for who we are (our CallerId is held by
+    /// another live process, not allowed, or our protocol version is not
+    /// spoken): retrying will not help until something changes.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self.rpc_code(),
+            Some(
+                tonic::Code::AlreadyExists
+                    | tonic::Code::PermissionDenied
+                    | tonic::Code::Unauthenticated
+                    | tonic::Code::FailedPrecondition
+            )
+        )
+    }
 }
 
 /// `Result` with tsercom's [`Error`].

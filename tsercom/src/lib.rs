@@ -58,6 +58,7 @@ pub mod caller_id;
 pub mod data;
 pub mod discovery;
 mod error;
+pub mod identity_file;
 pub mod proto;
 pub mod queue;
 pub mod rpc;

@@ -88,6 +88,7 @@ async fn handshake_rejections_carry_clear_statuses() {
     let call = |caller_id: Option<&str>, protocol_version| proto::HandshakeRequest {
         caller_id: caller_id.map(|id| proto::CallerId { id: id.into() }),
         protocol_version,
+        incarnation: 1,
     };
     let status = client.handshake(call(None, 1)).await.expect_err("missing");
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -285,6 +286,7 @@ async fn oversized_messages_are_refused_and_the_server_goes_on() {
                 id: "x".repeat(4096),
             }),
             protocol_version: 1,
+            incarnation: 1,
         })
         .await
         .expect_err("too large");

@@ -191,10 +191,20 @@ async fn connect_sensor(
     addr: SocketAddr,
 ) -> tsercom_test_build_wiring::sensor_client::SensorClient<tsercom::tonic::transport::Channel> {
     use tsercom_test_build_wiring::sensor_client::SensorClient;
-    let endpoint = format!("http://{addr}");
+    let channel = channel_to(addr).await;
+    tsercom::rpc::handshake(channel.clone(), CallerId::random(), None)
+        .await
+        .expect("handshake");
+    SensorClient::new(channel)
+}
+
+/// A connection to `addr`, without tsercom's handshake.
+async fn channel_to(addr: SocketAddr) -> tsercom::tonic::transport::Channel {
+    let endpoint =
+        tsercom::tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("uri");
     tokio::time::timeout(WAIT, async {
         loop {
-            if let Ok(c) = SensorClient::connect(endpoint.clone()).await {
+            if let Ok(c) = endpoint.connect().await {
                 break c;
             }
             tokio::task::yield_now().await;
@@ -202,17 +212,6 @@ async fn connect_sensor(
     })
     .await
     .expect("the producer is serving")
-}
-
-/// `stream` as a stream call from a random CallerId (the metadata tsercom
-/// sends after its handshake).
-fn as_caller<T>(stream: T) -> tsercom::tonic::Request<T> {
-    let mut request = tsercom::tonic::Request::new(stream);
-    request.metadata_mut().insert(
-        tsercom::service::CALLER_ID_METADATA,
-        CallerId::random().to_string().parse().expect("ascii"),
-    );
-    request
 }
 
 /// The status a response stream ends with; `why_not_ok` when it ends OK.
@@ -251,17 +250,17 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
     manager.start_in_process().expect("start");
     let client = tokio::runtime::Runtime::new().expect("tokio");
     client.block_on(async {
-        // No `tsercom-caller-id` metadata: refused before anything else.
+        // No handshake on the connection: refused before anything else.
         let one = tokio_stream::iter(vec![Command::default()]);
-        let refused = connect_sensor(addr)
-            .await
-            .stream(one)
-            .await
-            .expect_err("refused");
-        assert_eq!(refused.code(), Code::InvalidArgument);
+        let refused =
+            tsercom_test_build_wiring::sensor_client::SensorClient::new(channel_to(addr).await)
+                .stream(one)
+                .await
+                .expect_err("refused");
+        assert_eq!(refused.code(), Code::Unauthenticated);
         assert!(
-            refused.message().contains("tsercom-caller-id"),
-            "names the missing metadata: {}",
+            refused.message().contains("Handshake"),
+            "names the missing handshake: {}",
             refused.message()
         );
 
@@ -277,7 +276,7 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
             action: "bad".into(),
         };
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        let request = as_caller(tokio_stream::wrappers::ReceiverStream::new(rx));
+        let request = tsercom::tonic::Request::new(tokio_stream::wrappers::ReceiverStream::new(rx));
         let replies = connect_sensor(addr)
             .await
             .stream(request)
@@ -298,15 +297,13 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
         // over the size limit. Each ends the stream with INVALID_ARGUMENT
         // naming the problem, never with OK.
         let malformed = |message: Reading| async move {
-            let channel =
-                tsercom::tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-                    .expect("uri")
-                    .connect()
-                    .await
-                    .expect("connect");
+            let channel = channel_to(addr).await;
+            tsercom::rpc::handshake(channel.clone(), CallerId::random(), None)
+                .await
+                .expect("handshake");
             let mut grpc = tsercom::tonic::client::Grpc::new(channel);
             grpc.ready().await.expect("ready");
-            let request = as_caller(tokio_stream::iter(vec![message]));
+            let request = tsercom::tonic::Request::new(tokio_stream::iter(vec![message]));
             let codec = tsercom::__private::tonic_prost::ProstCodec::<Reading, Reading>::default();
             let response = grpc
                 .streaming(
@@ -450,7 +447,8 @@ fn a_refused_event_ends_the_stream_with_a_status_not_ok() {
             action: format!("c{i}"),
             ..Command::default()
         });
-        let request = as_caller(tokio_stream::iter(commands.collect::<Vec<_>>()));
+        let request =
+            tsercom::tonic::Request::new(tokio_stream::iter(commands.collect::<Vec<_>>()));
         let replies = sensor
             .stream(request)
             .await

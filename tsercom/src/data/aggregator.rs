@@ -65,6 +65,8 @@ pub struct DataStats {
 }
 
 struct Entry<D> {
+    /// The newest registration's generation (0 before any).
+    generation: u64,
     store: CallerStore<D>,
     state: ConnectionState,
     peer: Option<String>,
@@ -446,11 +448,21 @@ impl<D> RemoteDataAggregator<D> {
 
     // ---- runtime side ----
 
-    /// Registers (or re-registers, after a reconnect) `caller`.
-    pub(crate) fn register(&self, caller: CallerId, peer: Option<String>) {
+    /// Registers (or re-registers, after a reconnect) `caller` as its
+    /// registration number `generation`; an older registration's news is
+    /// ignored from then on.
+    pub(crate) fn register(&self, caller: CallerId, peer: Option<String>, generation: u64) {
         let mut state = self.lock();
+        if state
+            .callers
+            .get(&caller)
+            .is_some_and(|e| e.generation > generation)
+        {
+            return;
+        }
         let is_new = !state.callers.contains_key(&caller);
         let entry = state.callers.entry(caller).or_insert_with(|| Entry {
+            generation: 0,
             store: CallerStore::new(),
             state: ConnectionState::Connected,
             peer: None,
@@ -461,6 +473,7 @@ impl<D> RemoteDataAggregator<D> {
             || (peer.is_some() && entry.peer != peer)
             || entry.deregistered_at.is_some();
         entry.state = ConnectionState::Connected;
+        entry.generation = generation;
         entry.deregistered_at = None;
         if peer.is_some() {
             entry.peer = peer;
@@ -483,11 +496,13 @@ impl<D> RemoteDataAggregator<D> {
         }
     }
 
-    /// Marks `caller` disconnected; its store is freed once read and past
-    /// retention.
-    pub(crate) fn deregister(&self, caller: CallerId) {
+    /// Marks `caller` disconnected (when `generation` is still its
+    /// registration); its store is freed once read and past retention.
+    pub(crate) fn deregister(&self, caller: CallerId, generation: u64) {
         let mut state = self.lock();
-        if let Some(e) = state.callers.get_mut(&caller) {
+        if let Some(e) = state.callers.get_mut(&caller)
+            && e.generation <= generation
+        {
             e.state = ConnectionState::Disconnected;
             e.deregistered_at = Some(Instant::now());
             self.callers_changed(&mut state);
@@ -561,6 +576,7 @@ impl<D> RemoteDataAggregator<D> {
             // registration frame may follow): a new caller all the same.
             created = true;
             Entry {
+                generation: 0,
                 store: CallerStore::new(),
                 state: ConnectionState::Connected,
                 peer: None,
@@ -711,7 +727,7 @@ mod tests {
     fn queries_per_caller_and_for_all() {
         let a = agg(100, OverflowPolicy::DropOldest);
         let (x, y) = (CallerId::random(), CallerId::random());
-        a.register(x, Some("127.0.0.1:1".into()));
+        a.register(x, Some("127.0.0.1:1".into()), 1);
         for i in 0..5 {
             a.push_blocking(x, t(i * 10), i as f64).expect("push");
             a.push_blocking(y, t(i * 10 + 5), 100.0 + i as f64)
@@ -775,9 +791,9 @@ mod tests {
     fn deregistered_callers_are_freed_once_read() {
         let a = agg(10, OverflowPolicy::DropOldest);
         let x = CallerId::random();
-        a.register(x, None);
+        a.register(x, None, 1);
         a.push_blocking(x, t(0), 1.0).expect("push");
-        a.deregister(x);
+        a.deregister(x, 1);
         assert_eq!(a.callers().len(), 1, "unread data keeps the store");
         assert_eq!(a.callers()[0].state, ConnectionState::Disconnected);
         assert_eq!(a.take_new().len(), 1);

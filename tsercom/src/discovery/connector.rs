@@ -65,6 +65,16 @@ pub enum PeerEvent {
         /// Why.
         reason: String,
     },
+    /// The peer refused us for who we are (e.g. `ALREADY_EXISTS`: another
+    /// live process holds our CallerId); retried with backoff.
+    Refused {
+        /// The peer.
+        peer: PeerKey,
+        /// The peer's status code.
+        code: tonic::Code,
+        /// Its message.
+        reason: String,
+    },
     /// The peer was removed (after the grace period) and is no longer
     /// connected.
     Gone {
@@ -202,6 +212,11 @@ where
                         },
                         ConnectionEvent::Disconnected { reason, .. } => PeerEvent::Disconnected {
                             peer: key_for_events.clone(),
+                            reason,
+                        },
+                        ConnectionEvent::Refused { code, reason, .. } => PeerEvent::Refused {
+                            peer: key_for_events.clone(),
+                            code,
                             reason,
                         },
                     };

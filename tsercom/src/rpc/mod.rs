@@ -13,6 +13,7 @@
 //! Every [`Server`] hosts the user's services plus `tsercom.Peer`,
 //! `grpc.health.v1.Health` and server reflection.
 
+mod connections;
 mod keepalive;
 mod killable;
 mod peer;
@@ -21,8 +22,9 @@ mod server;
 pub mod tls;
 mod validate;
 
+pub use connections::{Binding, ConnectionLimits, PeerConnection, ServerStats};
 pub use keepalive::Keepalive;
-pub use peer::{HandshakePolicy, PeerService, handshake, run_clock_sync, sync_once};
+pub use peer::{HandshakePolicy, PeerService, handshake, incarnation, run_clock_sync, sync_once};
 pub use reconnect::{
     ADDRESS_DEADLINE, Backoff, BoxFutureUnit, ConnectConfig, Connection, ConnectionEvent, Outbox,
     Sleeper, TokioSleeper, spawn_connection,

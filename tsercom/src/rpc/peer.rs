@@ -1,12 +1,13 @@
 //! `tsercom.Peer`: the handshake and the clock-sync exchange, both sides.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tonic::{Request, Response, Status};
 
 use super::PROTOCOL_VERSION;
+use super::connections::{Binding, ConnHandle, Connections};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::proto::{self, peer_client::PeerClient, peer_server::Peer};
@@ -37,14 +38,37 @@ pub struct PeerService {
     id: CallerId,
     clock: Arc<dyn Clock>,
     policy: HandshakePolicy,
+    connections: Option<Arc<Connections>>,
 }
 
 impl PeerService {
     /// A peer service answering as `id`, with time from `clock` (the
     /// timebase's clock on an aggregator).
     pub fn new(id: CallerId, clock: Arc<dyn Clock>, policy: HandshakePolicy) -> Self {
-        PeerService { id, clock, policy }
+        PeerService {
+            id,
+            clock,
+            policy,
+            connections: None,
+        }
     }
+
+    /// Binds each handshake's CallerId to its connection in `connections`
+    /// (what a [`Server`](super::Server) does).
+    pub(crate) fn with_connections(mut self, connections: Arc<Connections>) -> Self {
+        self.connections = Some(connections);
+        self
+    }
+}
+
+/// This process's incarnation: a random non-zero number drawn once per
+/// process start, sent in every handshake (see `tsercom.HandshakeRequest`).
+pub fn incarnation() -> u64 {
+    static INCARNATION: OnceLock<u64> = OnceLock::new();
+    *INCARNATION.get_or_init(|| {
+        let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
+        (high ^ low).max(1)
+    })
 }
 
 #[tonic::async_trait]
@@ -54,6 +78,7 @@ impl Peer for PeerService {
         request: Request<proto::HandshakeRequest>,
     ) -> Result<Response<proto::HandshakeResponse>, Status> {
         let remote = request.remote_addr();
+        let conn = request.extensions().get::<ConnHandle>().cloned();
         let req = request.into_inner();
         let Some(id) = req.caller_id.as_ref() else {
             tracing::warn!(?remote, "handshake without a caller id");
@@ -81,6 +106,17 @@ impl Peer for PeerService {
             return Err(Status::permission_denied(format!(
                 "handshake: caller {id} is not expected here"
             )));
+        }
+        if let (Some(connections), Some(ConnHandle(state))) = (&self.connections, &conn) {
+            connections
+                .bind(
+                    state,
+                    Binding {
+                        caller: id,
+                        incarnation: req.incarnation,
+                    },
+                )
+                .await?;
         }
         if let Some(callback) = &self.policy.on_handshake {
             callback(id, remote);
@@ -111,19 +147,21 @@ impl Peer for PeerService {
     }
 }
 
-fn status_error(what: &'static str, status: &Status) -> Error {
-    Error::Invalid {
+fn status_error(what: &'static str, status: Status) -> Error {
+    Error::Rpc {
         what,
-        reason: format!("{:?}: {}", status.code(), status.message()),
+        status: Box::new(status),
     }
 }
 
 /// Performs the handshake as `id` on `channel`; returns the peer's id.
 ///
 /// # Errors
-/// [`Error::Invalid`] when the peer rejects us (its status code and
-/// message), answers with a missing or invalid id, a different `expected`
-/// id, or an incompatible version.
+/// [`Error::Rpc`] when the peer refuses us (its status: e.g.
+/// `ALREADY_EXISTS` when another live process holds our CallerId, see
+/// [`Error::is_refusal`]); [`Error::Invalid`] when it answers with a
+/// missing or invalid id, a different `expected` id, or an incompatible
+/// version.
 pub async fn handshake(
     channel: tonic::transport::Channel,
     id: CallerId,
@@ -134,9 +172,10 @@ pub async fn handshake(
         .handshake(proto::HandshakeRequest {
             caller_id: Some(id.to_proto()),
             protocol_version: PROTOCOL_VERSION,
+            incarnation: incarnation(),
         })
         .await
-        .map_err(|s| status_error("handshake", &s))?
+        .map_err(|s| status_error("handshake", s))?
         .into_inner();
     if reply.protocol_version != PROTOCOL_VERSION {
         return Err(Error::Invalid {
@@ -169,7 +208,7 @@ pub async fn handshake(
 /// One clock-sync exchange over `channel`, timed with `local`.
 ///
 /// # Errors
-/// [`Error::Invalid`] on an RPC failure; range errors on bad timestamps.
+/// [`Error::Rpc`] on an RPC failure; range errors on bad timestamps.
 pub async fn sync_once(channel: tonic::transport::Channel, local: &dyn Clock) -> Result<Exchange> {
     let mut client = PeerClient::new(channel);
     let t1 = local.now();
@@ -178,7 +217,7 @@ pub async fn sync_once(channel: tonic::transport::Channel, local: &dyn Clock) ->
             client_send: Some(t1.to_prost()),
         })
         .await
-        .map_err(|s| status_error("clock sync", &s))?
+        .map_err(|s| status_error("clock sync", s))?
         .into_inner();
     let t4 = local.now();
     let field = |ts: &Option<prost_types::Timestamp>, name| {

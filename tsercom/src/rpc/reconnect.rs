@@ -97,6 +97,16 @@ pub enum ConnectionEvent {
         /// The address actually connected to.
         addr: SocketAddr,
     },
+    /// The peer refused us for who we are (e.g. `ALREADY_EXISTS`: another
+    /// live process holds our CallerId); a retry follows after `retry_in`.
+    Refused {
+        /// The peer's status code.
+        code: tonic::Code,
+        /// Its message.
+        reason: String,
+        /// The backoff delay before the next attempt.
+        retry_in: Duration,
+    },
     /// The connection failed or ended; a retry follows after `retry_in`.
     Disconnected {
         /// Why.
@@ -248,6 +258,7 @@ where
     let task = tokio::spawn(async move {
         let mut attempt: u32 = 0;
         loop {
+            let mut refused = None;
             let reason = match connect_any(&config).await {
                 Ok((channel, peer, addr)) => {
                     attempt = 0;
@@ -260,12 +271,24 @@ where
                         Err(e) => e.to_string(),
                     }
                 }
-                Err(e) => e.to_string(),
+                Err(e) => {
+                    if e.is_refusal() {
+                        refused = e.rpc_code();
+                    }
+                    e.to_string()
+                }
             };
             let retry_in = config.backoff.delay(attempt, jitter_unit());
             attempt = attempt.saturating_add(1);
             tracing::debug!(targets = ?config.targets, %reason, ?retry_in, "disconnected");
-            emit(ConnectionEvent::Disconnected { reason, retry_in });
+            emit(match refused {
+                Some(code) => ConnectionEvent::Refused {
+                    code,
+                    reason,
+                    retry_in,
+                },
+                None => ConnectionEvent::Disconnected { reason, retry_in },
+            });
             sleeper.sleep(retry_in).await;
         }
     });
@@ -318,6 +341,9 @@ async fn connect_any(
                 });
             match outcome {
                 Ok((channel, peer)) => return Ok((channel, peer, addr)),
+                // The peer answered and refused us: definitive for this
+                // attempt (its other addresses are the same peer).
+                Err(e) if e.is_refusal() => return Err(e),
                 Err(e) => {
                     tracing::debug!(%target, %addr, error = %e, "address failed; trying the next");
                     let reason = match e {

@@ -13,7 +13,8 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use super::Keepalive;
-use super::killable::Killable;
+use super::connections::{ConnectionLayer, ConnectionLimits, Connections, ServerStats};
+use super::killable::Accept;
 use super::peer::{HandshakePolicy, PeerService};
 use super::tls::ServerTls;
 use crate::caller_id::CallerId;
@@ -82,6 +83,7 @@ pub struct Server {
     grace: Duration,
     tls: ServerTls,
     keepalive: Keepalive,
+    limits: ConnectionLimits,
 }
 
 impl std::fmt::Debug for Server {
@@ -107,7 +109,15 @@ impl Server {
             grace: Duration::from_secs(5),
             keepalive: Keepalive::default(),
             tls: ServerTls::Insecure,
+            limits: ConnectionLimits::default(),
         }
+    }
+
+    /// With these bounds on connections (default
+    /// [`ConnectionLimits::default`]: 1 024 at once, 10 s to handshake).
+    pub fn with_connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// With these HTTP/2 keepalive settings (default
@@ -202,7 +212,10 @@ impl Server {
                 reason: e.to_string(),
             })?;
         }
-        let mut builder = builder.layer(ArrivalLayer(Arc::clone(&self.clock)));
+        let connections = Arc::new(Connections::new(self.limits, self.keepalive.interval));
+        let mut builder = builder
+            .layer(ArrivalLayer(Arc::clone(&self.clock)))
+            .layer(ConnectionLayer(Arc::clone(&connections)));
         let mut bound = Vec::new();
         let mut incoming: Option<Incoming> = None;
         for addr in addrs {
@@ -241,8 +254,11 @@ impl Server {
             what: "reflection descriptor set",
             reason: e.to_string(),
         })?;
-        let peer = PeerServer::new(PeerService::new(self.id, self.clock, self.policy))
-            .max_decoding_message_size(self.max_message_size);
+        let peer = PeerServer::new(
+            PeerService::new(self.id, self.clock, self.policy)
+                .with_connections(Arc::clone(&connections)),
+        )
+        .max_decoding_message_size(self.max_message_size);
 
         let mut routes = self.routes;
         routes
@@ -251,7 +267,13 @@ impl Server {
             .add_service(reflection);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (kill, switch) = tokio::sync::watch::channel(false);
-        let incoming = incoming.map(move |conn| conn.map(|tcp| Killable::new(tcp, switch.clone())));
+        let incoming = Accept {
+            inner: incoming,
+            connections: Arc::clone(&connections),
+            switch,
+            pause: None,
+            last_warning: None,
+        };
         let task = tokio::spawn(
             builder
                 .add_routes(routes.routes())
@@ -261,6 +283,7 @@ impl Server {
         );
         tracing::info!(addrs = ?bound, "tsercom server serving");
         Ok(RunningServer {
+            connections,
             addrs: bound,
             health,
             service_names: self.service_names,
@@ -275,6 +298,7 @@ impl Server {
 /// A serving [`Server`]; stops on [`stop`](RunningServer::stop) or drop.
 #[derive(Debug)]
 pub struct RunningServer {
+    connections: Arc<Connections>,
     addrs: Vec<SocketAddr>,
     health: HealthReporter,
     service_names: Vec<&'static str>,
@@ -288,6 +312,12 @@ impl RunningServer {
     /// The bound addresses, with real ports.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Connection counters: open, refused, duplicates, streams refused for
+    /// want of a handshake, ...
+    pub fn stats(&self) -> ServerStats {
+        self.connections.stats()
     }
 
     /// Sets one service's health status (independent of the overall one,

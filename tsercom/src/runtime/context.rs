@@ -269,6 +269,7 @@ impl<D: prost::Message> DataSink<D> {
         caller: CallerId,
         registered: bool,
         peer: Option<String>,
+        generation: u64,
     ) -> ipc::Frame {
         ipc::Frame {
             kind: Some(ipc::frame::Kind::Caller(ipc::Caller {
@@ -277,18 +278,19 @@ impl<D: prost::Message> DataSink<D> {
                 registered,
                 peer: peer.unwrap_or_default(),
                 state_only: false,
+                generation,
             })),
         }
     }
 
     /// Shows the caller connected (at `peer`) or disconnected, leaving its
     /// event queue alone.
-    fn set_state(&self, caller: CallerId, connected: bool, peer: Option<String>) {
+    fn set_state(&self, caller: CallerId, connected: bool, peer: Option<String>, generation: u64) {
         match self {
-            DataSink::Local(a) if connected => a.register(caller, peer),
-            DataSink::Local(a) => a.deregister(caller),
+            DataSink::Local(a) if connected => a.register(caller, peer, generation),
+            DataSink::Local(a) => a.deregister(caller, generation),
             DataSink::Ipc { runtime, tx } => {
-                let mut frame = Self::caller_frame(*runtime, caller, connected, peer);
+                let mut frame = Self::caller_frame(*runtime, caller, connected, peer, generation);
                 if let Some(ipc::frame::Kind::Caller(c)) = &mut frame.kind {
                     c.state_only = true;
                 }
@@ -297,12 +299,13 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
-    fn register(&self, caller: CallerId, peer: Option<String>) {
+    fn register(&self, caller: CallerId, peer: Option<String>, generation: u64) {
         match self {
-            DataSink::Local(a) => a.register(caller, peer),
-            DataSink::Ipc { runtime, tx } => {
-                send_control(tx, Self::caller_frame(*runtime, caller, true, peer))
-            }
+            DataSink::Local(a) => a.register(caller, peer, generation),
+            DataSink::Ipc { runtime, tx } => send_control(
+                tx,
+                Self::caller_frame(*runtime, caller, true, peer, generation),
+            ),
         }
     }
 
@@ -324,12 +327,13 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
-    fn deregister(&self, caller: CallerId) {
+    fn deregister(&self, caller: CallerId, generation: u64) {
         match self {
-            DataSink::Local(a) => a.deregister(caller),
-            DataSink::Ipc { runtime, tx } => {
-                send_control(tx, Self::caller_frame(*runtime, caller, false, None))
-            }
+            DataSink::Local(a) => a.deregister(caller, generation),
+            DataSink::Ipc { runtime, tx } => send_control(
+                tx,
+                Self::caller_frame(*runtime, caller, false, None, generation),
+            ),
         }
     }
 
@@ -379,6 +383,8 @@ pub struct RuntimeContext<D, E> {
     pub(crate) events: EventRouter<E>,
     pub(crate) errors: ErrorSink,
     pub(crate) tokio: tokio::runtime::Handle,
+    /// Numbers each caller registration (see `ipc.Caller.generation`).
+    pub(crate) registrations: Arc<AtomicU64>,
 }
 
 impl<D, E> Clone for RuntimeContext<D, E> {
@@ -390,6 +396,7 @@ impl<D, E> Clone for RuntimeContext<D, E> {
             events: self.events.clone(),
             errors: self.errors.clone(),
             tokio: self.tokio.clone(),
+            registrations: Arc::clone(&self.registrations),
         }
     }
 }
@@ -417,10 +424,12 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
     /// reconnect) continues its series; events queued for the previous
     /// endpoint are not carried over.
     pub fn register_caller(&self, caller: CallerId, peer: Option<String>) -> Endpoint<D, E> {
-        self.data.register(caller, peer);
+        let generation = self.registrations.fetch_add(1, Ordering::Relaxed) + 1;
+        self.data.register(caller, peer, generation);
         let events = self.events.register(caller);
         Endpoint {
             caller,
+            generation,
             data: self.data.clone(),
             router: self.events.clone(),
             events,
@@ -463,6 +472,7 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
 /// deregisters the caller.
 pub struct Endpoint<D: prost::Message, E> {
     caller: CallerId,
+    generation: u64,
     data: DataSink<D>,
     router: EventRouter<E>,
     events: Arc<BoundedQueue<E>>,
@@ -509,14 +519,16 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// Records where the caller is now (after a reconnection, perhaps
     /// elsewhere): shown in [`CallerInfo::peer`](crate::data::CallerInfo::peer).
     pub fn set_peer_addr(&self, addr: impl Into<String>) {
-        self.data.set_state(self.caller, true, Some(addr.into()));
+        self.data
+            .set_state(self.caller, true, Some(addr.into()), self.generation);
     }
 
     /// Shows the caller `Disconnected` on the handle while keeping this
     /// endpoint (its queued items wait for the next connection);
     /// [`set_peer_addr`](Self::set_peer_addr) shows it connected again.
     pub fn set_disconnected(&self) {
-        self.data.set_state(self.caller, false, None);
+        self.data
+            .set_state(self.caller, false, None, self.generation);
     }
 
     /// The caller's event queue (to stream it, see `queue::queue_stream`).
@@ -539,7 +551,7 @@ impl<D: prost::Message, E> Endpoint<D, E> {
 impl<D: prost::Message, E> Drop for Endpoint<D, E> {
     fn drop(&mut self) {
         if !self.deregistered.swap(true, Ordering::AcqRel) {
-            self.data.deregister(self.caller);
+            self.data.deregister(self.caller, self.generation);
             self.router.deregister(self.caller, &self.events);
         }
     }

@@ -89,6 +89,7 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             events: self.events.clone(),
             tx,
             tokio,
+            generations: Default::default(),
         })
     }
 
@@ -125,6 +126,7 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             events: events.clone(),
             errors: errors.clone(),
             tokio: tokio.clone(),
+            registrations: Arc::default(),
         };
         let slot: Slot = Arc::new(tokio::sync::Mutex::new(None));
         let task_slot = Arc::clone(&slot);

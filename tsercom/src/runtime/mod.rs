@@ -86,19 +86,37 @@ pub enum Identity {
 }
 
 impl Identity {
-    /// The id for a runtime called `name`.
+    /// The id for a runtime called `name`, held for as long as the result
+    /// lives: a persistent identity's file is locked, so a second process
+    /// resolving the same file gets [`Error::IdentityInUse`](crate::Error::IdentityInUse).
     ///
     /// # Errors
     /// The errors of [`CallerId::default_path`] and
-    /// [`CallerId::load_or_create`] (a corrupt file is an error, never
-    /// replaced).
-    pub fn resolve(&self, name: &str) -> Result<CallerId> {
-        match self {
-            Identity::Persistent => CallerId::load_or_create(CallerId::default_path(name)?),
-            Identity::PersistentAt(path) => CallerId::load_or_create(path),
-            Identity::Fixed(id) => Ok(*id),
-        }
+    /// [`identity_file::acquire`](crate::identity_file::acquire) (a
+    /// corrupt file is an error, never replaced; a held one is refused).
+    pub fn resolve(&self, name: &str) -> Result<HeldIdentity> {
+        let (id, lock) = match self {
+            Identity::Persistent => {
+                let (id, lock) = crate::identity_file::acquire(&CallerId::default_path(name)?)?;
+                (id, Some(lock))
+            }
+            Identity::PersistentAt(path) => {
+                let (id, lock) = crate::identity_file::acquire(path)?;
+                (id, Some(lock))
+            }
+            Identity::Fixed(id) => (*id, None),
+        };
+        Ok(HeldIdentity { id, _lock: lock })
     }
+}
+
+/// A resolved [`Identity`]: the id, and the lock on its file (released on
+/// drop) when it is persistent.
+#[derive(Debug)]
+pub struct HeldIdentity {
+    /// The id.
+    pub id: CallerId,
+    _lock: Option<crate::identity_file::IdentityLock>,
 }
 
 /// How a runtime behaves; [`RuntimeInitializer::config`] returns it.

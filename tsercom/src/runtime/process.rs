@@ -173,6 +173,8 @@ pub(crate) struct ParentPart<D, E> {
     pub(crate) events: EventRouter<E>,
     pub(crate) tx: mpsc::Sender<ipc::Frame>,
     pub(crate) tokio: tokio::runtime::Handle,
+    /// Each caller's current registration (`ipc.Caller.generation`).
+    pub(crate) generations: std::sync::Mutex<std::collections::HashMap<CallerId, u64>>,
 }
 
 impl<D, E> ParentSide for ParentPart<D, E>
@@ -224,16 +226,20 @@ where
             // on queueing here); only what the handle shows changes.
             if c.registered {
                 self.data
-                    .register(caller, (!c.peer.is_empty()).then_some(c.peer));
+                    .register(caller, (!c.peer.is_empty()).then_some(c.peer), c.generation);
             } else {
-                self.data.deregister(caller);
+                self.data.deregister(caller, c.generation);
             }
             return Ok(());
         }
         if c.registered {
             let peer = (!c.peer.is_empty()).then_some(c.peer);
-            self.data.register(caller, peer);
+            self.data.register(caller, peer, c.generation);
             let queue = self.events.register(caller);
+            self.generations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(caller, c.generation);
             let (tx, index) = (self.tx.clone(), self.index);
             // Forward what the handle sends this caller, in order.
             self.tokio.spawn(async move {
@@ -249,9 +255,15 @@ where
                 }
             });
         } else {
-            self.data.deregister(caller);
-            if let Some(queue) = self.events.queue_of(caller) {
-                self.events.deregister(caller, &queue);
+            self.data.deregister(caller, c.generation);
+            // Only the queue of that registration (not a newer one's).
+            let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+            if generations.get(&caller) == Some(&c.generation) {
+                generations.remove(&caller);
+                drop(generations);
+                if let Some(queue) = self.events.queue_of(caller) {
+                    self.events.deregister(caller, &queue);
+                }
             }
         }
         Ok(())

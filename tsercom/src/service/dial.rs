@@ -19,7 +19,7 @@ use crate::discovery::{self, ConnectorConfig, PeerEvent, PeerKey, spawn_connecto
 use crate::error::{Error, Result};
 use crate::queue::{OverflowPolicy, QueueConfig};
 use crate::rpc::{Backoff, Outbox, TokioSleeper, run_clock_sync};
-use crate::runtime::{BoxFuture, Endpoint, Runtime, RuntimeContext, StopReason};
+use crate::runtime::{BoxFuture, Endpoint, HeldIdentity, Runtime, RuntimeContext, StopReason};
 use crate::time::{Clock, SyncState, SynchronizedClock};
 
 /// Clock-sync exchanges per connection: one per second, min-RTT over the
@@ -38,6 +38,8 @@ const REMOVAL_GRACE: Duration = Duration::from_secs(10);
 pub struct Dialer<M: StreamService, H> {
     shared: Arc<Shared<M, H>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// Held (its file locked) while the runtime runs.
+    identity: Option<HeldIdentity>,
 }
 
 impl<M: StreamService, H> std::fmt::Debug for Dialer<M, H> {
@@ -82,6 +84,7 @@ pub fn dial<M: StreamService, H: Hooks>(
             _m: PhantomData,
         }),
         task: None,
+        identity: None,
     }))
 }
 
@@ -90,7 +93,9 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
         Box::pin(async move {
             let config = self.shared.ctx.config().clone();
             let name = self.shared.ctx.name().to_owned();
-            let id = config.identity.resolve(&name)?;
+            let identity = config.identity.resolve(&name)?;
+            let id = identity.id;
+            self.identity = Some(identity);
             let Some(discovery) =
                 discovery::open(&config.discovery.peers, &config.discovery.interfaces)?
             else {
@@ -124,14 +129,40 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
             );
             let shared = Arc::clone(&self.shared);
             self.task = Some(tokio::spawn(async move {
+                // Each peer's health as last reported: a change is logged
+                // once (and a refusal reported on `check_error`), not every
+                // retry.
+                let mut health: HashMap<PeerKey, Health> = HashMap::new();
                 while let Some(event) = connector.next_event().await {
                     match event {
-                        PeerEvent::Gone {
-                            peer: PeerKey::Caller(caller),
-                        } => {
-                            shared.endpoints().remove(&caller);
+                        PeerEvent::Gone { peer } => {
+                            if let PeerKey::Caller(caller) = &peer {
+                                shared.endpoints().remove(caller);
+                            }
+                            health.remove(&peer);
                         }
-                        other => tracing::debug!(?other, "peer event"),
+                        PeerEvent::Connected { peer, addr } => {
+                            if health.insert(peer.clone(), Health::Up) != Some(Health::Up) {
+                                tracing::info!(?peer, %addr, "connected to the peer");
+                            }
+                        }
+                        PeerEvent::Disconnected { peer, reason } => {
+                            let was = health.insert(peer.clone(), Health::Down);
+                            if was != Some(Health::Down) {
+                                tracing::warn!(?peer, %reason, "peer unreachable or disconnected; retrying with backoff (logged again when this changes)");
+                            }
+                        }
+                        PeerEvent::Refused { peer, code, reason } => {
+                            let was = health.insert(peer.clone(), Health::Refused(code));
+                            if was != Some(Health::Refused(code)) {
+                                let error = Error::Rpc {
+                                    what: "handshake",
+                                    status: Box::new(tonic::Status::new(code, reason)),
+                                };
+                                tracing::warn!(?peer, %error, "the peer refused this runtime; retrying with backoff");
+                                shared.ctx.report_error(&error);
+                            }
+                        }
                     }
                 }
             }));
@@ -148,9 +179,18 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                 let _ = task.await;
             }
             self.shared.endpoints().clear();
+            self.identity.take();
             Ok(())
         })
     }
+}
+
+/// A dialed peer's health, as last logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Health {
+    Up,
+    Down,
+    Refused(tonic::Code),
 }
 
 /// Shows a session's peer disconnected when the session ends.

@@ -21,8 +21,8 @@ use super::{CALLER_ID_METADATA, Hooks, StreamService, bad_peer, read_timestamp, 
 use crate::caller_id::CallerId;
 use crate::discovery::{self, Interfaces, Publisher};
 use crate::error::{Error, Result};
-use crate::rpc::{RunningServer, Server};
-use crate::runtime::{BoxFuture, Runtime, RuntimeContext, StopReason};
+use crate::rpc::{PeerConnection, RunningServer, Server};
+use crate::runtime::{BoxFuture, HeldIdentity, Runtime, RuntimeContext, StopReason};
 use crate::time::Clock;
 
 /// A hosting runtime for the stream method `M` with hooks `H` (what
@@ -31,6 +31,8 @@ pub struct Host<M: StreamService, H> {
     shared: Arc<Shared<M, H>>,
     server: Option<RunningServer>,
     publisher: Option<Publisher>,
+    /// Held (its file locked) while the runtime runs.
+    identity: Option<HeldIdentity>,
 }
 
 impl<M: StreamService, H> std::fmt::Debug for Host<M, H> {
@@ -65,6 +67,7 @@ pub fn host<M: StreamService, H: Hooks>(
         }),
         server: None,
         publisher: None,
+        identity: None,
     }))
 }
 
@@ -73,7 +76,9 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
         Box::pin(async move {
             let config = self.shared.ctx.config().clone();
             let name = self.shared.ctx.name().to_owned();
-            let id = config.identity.resolve(&name)?;
+            let identity = config.identity.resolve(&name)?;
+            let id = identity.id;
+            self.identity = Some(identity);
             let service = StreamServer::<M, H> {
                 shared: Arc::clone(&self.shared),
                 other: self.shared.hooks.other_rpcs(),
@@ -127,6 +132,7 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
             if let Some(server) = self.server.take() {
                 server.stop().await;
             }
+            self.identity.take();
             Ok(())
         })
     }
@@ -243,17 +249,28 @@ impl<M: StreamService, H: Hooks> tonic::server::StreamingService<M::Request>
     }
 }
 
-/// The dialer's id from the call's metadata.
+/// The dialer's id: the CallerId its connection's handshake established
+/// (a `tsercom-caller-id` metadata value, when sent, must be the same).
 fn caller_of<T>(request: &tonic::Request<T>) -> std::result::Result<CallerId, Status> {
-    let value = request.metadata().get(CALLER_ID_METADATA).ok_or_else(|| {
-        Status::invalid_argument(format!(
-            "stream: missing `{CALLER_ID_METADATA}` metadata (dial through tsercom, which sends it after the handshake)"
-        ))
-    })?;
-    let text = value.to_str().map_err(|_| {
-        Status::invalid_argument(format!("stream: `{CALLER_ID_METADATA}` is not text"))
-    })?;
-    CallerId::parse(text).map_err(|e| bad_peer(&format!("stream: `{CALLER_ID_METADATA}`"), &e))
+    let claimed = match request.metadata().get(CALLER_ID_METADATA) {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().map_err(|_| {
+                Status::invalid_argument(format!("stream: `{CALLER_ID_METADATA}` is not text"))
+            })?;
+            Some(
+                CallerId::parse(text)
+                    .map_err(|e| bad_peer(&format!("stream: `{CALLER_ID_METADATA}`"), &e))?,
+            )
+        }
+    };
+    let connection = request
+        .extensions()
+        .get::<PeerConnection>()
+        .ok_or_else(|| {
+            Status::unauthenticated("stream: not on a connection of tsercom's server")
+        })?;
+    Ok(connection.authenticate("stream", claimed)?.caller)
 }
 
 fn open_stream<M: StreamService, H: Hooks>(
