@@ -159,6 +159,9 @@ pub struct RuntimeConfig {
     /// stops answering is disconnected within about `interval + timeout`
     /// (default 1 s + 2 s).
     pub keepalive: Keepalive,
+    /// Bounds on a hosting runtime's connections: how many at once, how
+    /// long one may stay without a handshake.
+    pub connection_limits: crate::rpc::ConnectionLimits,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -198,6 +201,7 @@ impl Default for RuntimeConfig {
             identity: Identity::default(),
             clock: RuntimeClock::default(),
             keepalive: Keepalive::default(),
+            connection_limits: crate::rpc::ConnectionLimits::default(),
         }
     }
 }
@@ -263,6 +267,12 @@ impl RuntimeConfig {
     /// With these HTTP/2 keepalive settings.
     pub fn with_keepalive(mut self, keepalive: Keepalive) -> Self {
         self.keepalive = keepalive;
+        self
+    }
+
+    /// With these bounds on a hosting runtime's connections.
+    pub fn with_connection_limits(mut self, limits: crate::rpc::ConnectionLimits) -> Self {
+        self.connection_limits = limits;
         self
     }
 

@@ -88,6 +88,7 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
                 .with_clock(Arc::clone(&config.clock.0))
                 .with_tls(config.server_tls.clone())
                 .with_keepalive(config.keepalive)
+                .with_connection_limits(config.connection_limits)
                 .add_service(service)
                 .serve(&listen_addresses(
                     &config.listen,
