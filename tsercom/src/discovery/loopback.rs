@@ -42,6 +42,13 @@ const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 251);
 pub const MDNS_PORT: u16 = 5353;
 /// Time to live of our records (RFC 6762 §10 recommends 120 s for SRV/A).
 const TTL: u32 = 120;
+/// Instances a browser tracks at most: a flood of announcements (every
+/// datagram a new name) past it is ignored (logged once), so a hostile
+/// sender cannot grow the browser without bound.
+pub const MAX_INSTANCES: usize = 1024;
+/// Longest TTL a browser honours (RFC 6762 §10 recommends 4 500 s for
+/// PTR records); a record claiming more expires after this.
+const MAX_TTL: u32 = 4500;
 /// How often a worker thread looks at its stop flag and its timers.
 const TICK: Duration = Duration::from_millis(100);
 /// Longest interval between a browser's queries.
@@ -525,7 +532,7 @@ impl LoopbackBrowser {
             .spawn(move || {
                 let mut state = BrowseState {
                     service_type,
-                    instances: HashMap::new(),
+                    ..BrowseState::default()
                 };
                 browser_loop(&socket, &mut state, &tx, &thread_stop, mdns_port);
             })
@@ -557,10 +564,12 @@ struct Instance {
     reported: Option<ServiceInfo>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct BrowseState {
     service_type: String,
     instances: HashMap<String, Instance>,
+    /// Announcements ignored because [`MAX_INSTANCES`] were tracked.
+    ignored: u64,
 }
 
 impl BrowseState {
@@ -570,6 +579,9 @@ impl BrowseState {
         if !message.response {
             return events;
         }
+        // The instances this message is about: only they can change (a
+        // flood of names costs one datagram's work each, not the cache's).
+        let mut touched: std::collections::HashSet<String> = std::collections::HashSet::new();
         // PTRs first: they say which instances exist (or left).
         for record in &message.records {
             let Rdata::Ptr(instance) = &record.data else {
@@ -579,6 +591,7 @@ impl BrowseState {
                 continue;
             }
             let key = instance.to_ascii_lowercase();
+            touched.insert(key.clone());
             if record.ttl == 0 {
                 if self
                     .instances
@@ -591,19 +604,29 @@ impl BrowseState {
                 }
                 continue;
             }
+            if !self.instances.contains_key(&key) && self.instances.len() >= MAX_INSTANCES {
+                if self.ignored == 0 {
+                    tracing::warn!(service_type = %self.service_type, limit = MAX_INSTANCES, "mDNS browser: too many instances announced; further new ones are ignored");
+                }
+                self.ignored += 1;
+                continue;
+            }
             let entry = self.instances.entry(key).or_default();
-            entry.expires = Some(now + Duration::from_secs(u64::from(record.ttl)));
+            let ttl = record.ttl.min(MAX_TTL);
+            entry.expires = Some(now + Duration::from_secs(u64::from(ttl)));
         }
         // Then SRV / TXT / addresses of the instances we know.
         for record in &message.records {
             match &record.data {
                 Rdata::Srv { port, target } => {
+                    touched.insert(record.name.to_ascii_lowercase());
                     if let Some(entry) = self.instances.get_mut(&record.name.to_ascii_lowercase()) {
                         entry.port = Some(*port);
                         entry.host = Some(target.to_ascii_lowercase());
                     }
                 }
                 Rdata::Txt(entries) => {
+                    touched.insert(record.name.to_ascii_lowercase());
                     if let Some(entry) = self.instances.get_mut(&record.name.to_ascii_lowercase()) {
                         entry.txt = Some(entries.clone());
                     }
@@ -626,7 +649,11 @@ impl BrowseState {
             }
         }
         for (key, entry) in &mut self.instances {
-            if let Some(addresses) = entry.host.as_ref().and_then(|h| fresh_addresses.get(h)) {
+            let fresh = entry.host.as_ref().and_then(|h| fresh_addresses.get(h));
+            if fresh.is_none() && !touched.contains(key) {
+                continue;
+            }
+            if let Some(addresses) = fresh {
                 let mut addresses = addresses.clone();
                 addresses.sort();
                 addresses.dedup();
@@ -740,7 +767,7 @@ mod tests {
         assert_eq!(message.records.len(), 4);
         let mut state = BrowseState {
             service_type: "_sensors._tcp.local.".into(),
-            instances: HashMap::new(),
+            ..BrowseState::default()
         };
         let events = state.absorb(&message, Instant::now());
         let [DiscoveryEvent::Added(info)] = events.as_slice() else {
@@ -774,7 +801,7 @@ mod tests {
     fn records_expire_after_their_ttl() {
         let mut state = BrowseState {
             service_type: "_sensors._tcp.local.".into(),
-            instances: HashMap::new(),
+            ..BrowseState::default()
         };
         let now = Instant::now();
         let message = decode(&advert().encode(TTL)).expect("decodes");
@@ -813,6 +840,34 @@ mod tests {
         let mut looped = header(0x8400, 1, 0);
         looped.extend_from_slice(&[0xC0, 12, 0, 12, 0, 1]);
         assert_eq!(decode(&looped), None);
+    }
+
+    #[test]
+    fn a_flood_of_announcements_is_bounded_and_ttls_are_capped() {
+        let mut state = BrowseState {
+            service_type: "_sensors._tcp.local.".into(),
+            ..BrowseState::default()
+        };
+        let now = Instant::now();
+        let mut added = 0;
+        for i in 0..3 * MAX_INSTANCES {
+            let mut flood = advert();
+            flood.instance = format!("flood-{i}._sensors._tcp.local.");
+            // A TTL of 136 years.
+            let message = decode(&flood.encode(u32::MAX)).expect("decodes");
+            added += state
+                .absorb(&message, now)
+                .iter()
+                .filter(|e| matches!(e, DiscoveryEvent::Added(_)))
+                .count();
+        }
+        assert_eq!(state.instances.len(), MAX_INSTANCES);
+        assert_eq!(added, MAX_INSTANCES);
+        assert_eq!(state.ignored, 2 * MAX_INSTANCES as u64);
+        // Every record expires within the capped TTL.
+        let gone = state.expire(now + Duration::from_secs(u64::from(MAX_TTL)));
+        assert_eq!(gone.len(), MAX_INSTANCES);
+        assert!(state.instances.is_empty());
     }
 
     #[test]
