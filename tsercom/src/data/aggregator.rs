@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Notify;
 
@@ -25,14 +25,66 @@ pub struct Sample<D> {
 }
 
 /// Whether a caller is currently connected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ConnectionState {
     /// Registered and connected.
     Connected,
-    /// Deregistered (disconnected); its data stays readable until retention
-    /// frees it.
-    Disconnected,
+    /// Deregistered (disconnected); its data stays readable until read and
+    /// past retention, or until it is forgotten
+    /// ([`Forgetting`]), whichever comes first.
+    Disconnected {
+        /// When it disconnected.
+        since: SystemTime,
+        /// Why (the stream's end, a keepalive timeout, a replacement, ...).
+        reason: String,
+    },
+}
+
+impl ConnectionState {
+    /// Whether this is [`ConnectionState::Connected`].
+    pub fn is_connected(&self) -> bool {
+        matches!(self, ConnectionState::Connected)
+    }
+}
+
+/// How long the aggregator keeps callers that left with data nobody read,
+/// and how many: past either bound their stores are dropped and counted
+/// ([`DataStats::forgotten`]), so peers that come and go cannot grow it
+/// without bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Forgetting {
+    /// A disconnected caller's unread data is dropped this long after it
+    /// left.
+    pub after: Duration,
+    /// At most this many disconnected callers are kept; past it the one
+    /// that left first is dropped.
+    pub max_callers: usize,
+}
+
+impl Default for Forgetting {
+    /// 10 minutes; 1 024 callers.
+    fn default() -> Self {
+        Forgetting {
+            after: Duration::from_secs(600),
+            max_callers: 1024,
+        }
+    }
+}
+
+impl Forgetting {
+    /// Dropped this long after leaving.
+    pub fn after(mut self, after: Duration) -> Self {
+        self.after = after;
+        self
+    }
+
+    /// At most this many kept.
+    pub fn max_callers(mut self, max: usize) -> Self {
+        self.max_callers = max;
+        self
+    }
 }
 
 /// A caller known to the aggregator.
@@ -62,6 +114,11 @@ pub struct DataStats {
     pub dropped: u64,
     /// Samples removed by retention after they were read (or by age).
     pub evicted: u64,
+    /// Unread samples dropped with a disconnected caller that was
+    /// forgotten ([`Forgetting`]).
+    pub forgotten: u64,
+    /// Disconnected callers forgotten with unread data.
+    pub callers_forgotten: u64,
 }
 
 struct Entry<D> {
@@ -96,6 +153,9 @@ struct Shared<D> {
     policy: OverflowPolicy,
     received: AtomicU64,
     evicted: AtomicU64,
+    forgotten: AtomicU64,
+    callers_forgotten: AtomicU64,
+    forgetting: Mutex<Forgetting>,
     drops: DropCounter,
 }
 
@@ -147,6 +207,9 @@ impl<D> RemoteDataAggregator<D> {
                 policy,
                 received: AtomicU64::new(0),
                 evicted: AtomicU64::new(0),
+                forgotten: AtomicU64::new(0),
+                callers_forgotten: AtomicU64::new(0),
+                forgetting: Mutex::new(Forgetting::default()),
                 drops: DropCounter::default(),
             }),
         }
@@ -161,14 +224,60 @@ impl<D> RemoteDataAggregator<D> {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// With these bounds on disconnected callers' unread data (default
+    /// [`Forgetting::default`]).
+    pub fn set_forgetting(&self, forgetting: Forgetting) {
+        *self
+            .shared
+            .forgetting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = forgetting;
+    }
+
     /// Frees deregistered callers whose data is all read and whose retention
-    /// (`max_age`, or nothing) has passed since they left.
+    /// (`max_age`, or nothing) has passed since they left; forgets those
+    /// past the [`Forgetting`] bounds, read or not (counted).
     fn sweep(&self, state: &mut State<D>) {
         let grace = self.shared.retention.max_age.unwrap_or(Duration::ZERO);
+        let forgetting = *self
+            .shared
+            .forgetting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         state.callers.retain(|_, e| match e.deregistered_at {
-            Some(at) => e.store.unread() > 0 || at.elapsed() < grace,
-            None => true,
+            Some(at) if e.store.unread() == 0 => at.elapsed() < grace,
+            _ => true,
         });
+        // Left with unread data: the oldest past the count, and all past
+        // the age.
+        let mut left: Vec<(Instant, CallerId)> = state
+            .callers
+            .iter()
+            .filter_map(|(id, e)| e.deregistered_at.map(|at| (at, *id)))
+            .collect();
+        left.sort();
+        let excess = left.len().saturating_sub(forgetting.max_callers);
+        let gone: Vec<(CallerId, Instant)> = left
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (at, _))| *i < excess || at.elapsed() >= forgetting.after)
+            .map(|(_, (at, id))| (id, at))
+            .collect();
+        for (id, _) in &gone {
+            if let Some(e) = state.callers.remove(id) {
+                let unread = e.store.unread();
+                if unread > 0 {
+                    state.callers_unread = state.callers_unread.saturating_sub(1);
+                }
+                self.shared
+                    .forgotten
+                    .fetch_add(unread as u64, Ordering::Relaxed);
+                self.shared
+                    .callers_forgotten
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(caller = %id, unread, "forgot a disconnected caller's unread data (Forgetting bounds)");
+            }
+        }
     }
 
     // ---- user side ----
@@ -426,7 +535,7 @@ impl<D> RemoteDataAggregator<D> {
             .iter()
             .map(|(id, e)| CallerInfo {
                 id: *id,
-                state: e.state,
+                state: e.state.clone(),
                 peer: e.peer.clone(),
                 stored: e.store.len(),
                 unread: e.store.unread(),
@@ -443,6 +552,8 @@ impl<D> RemoteDataAggregator<D> {
             received: self.shared.received.load(Ordering::Relaxed),
             dropped: self.shared.drops.total(),
             evicted: self.shared.evicted.load(Ordering::Relaxed),
+            forgotten: self.shared.forgotten.load(Ordering::Relaxed),
+            callers_forgotten: self.shared.callers_forgotten.load(Ordering::Relaxed),
         }
     }
 
@@ -498,12 +609,15 @@ impl<D> RemoteDataAggregator<D> {
 
     /// Marks `caller` disconnected (when `generation` is still its
     /// registration); its store is freed once read and past retention.
-    pub(crate) fn deregister(&self, caller: CallerId, generation: u64) {
+    pub(crate) fn deregister(&self, caller: CallerId, generation: u64, reason: String) {
         let mut state = self.lock();
         if let Some(e) = state.callers.get_mut(&caller)
             && e.generation <= generation
         {
-            e.state = ConnectionState::Disconnected;
+            e.state = ConnectionState::Disconnected {
+                since: SystemTime::now(),
+                reason,
+            };
             e.deregistered_at = Some(Instant::now());
             self.callers_changed(&mut state);
         }
@@ -748,8 +862,7 @@ mod tests {
             a.stats(),
             DataStats {
                 received: 10,
-                dropped: 0,
-                evicted: 0
+                ..DataStats::default()
             }
         );
     }
@@ -788,14 +901,40 @@ mod tests {
     }
 
     #[test]
+    fn disconnected_callers_unread_data_is_forgotten_within_bounds_and_counted() {
+        let a = agg(10, OverflowPolicy::DropOldest);
+        a.set_forgetting(Forgetting::default().max_callers(2));
+        let ids: Vec<CallerId> = (0..4).map(|_| CallerId::random()).collect();
+        for (i, id) in ids.iter().enumerate() {
+            a.register(*id, None, 1);
+            a.push_blocking(*id, t(1), 1.0).expect("push");
+            a.push_blocking(*id, t(2), 2.0).expect("push");
+            a.deregister(*id, 1, format!("left {i}"));
+        }
+        // Two kept (the last to leave), two forgotten with their data.
+        let kept: Vec<CallerId> = a.callers().iter().map(|c| c.id).collect();
+        assert_eq!(kept.len(), 2);
+        assert!(kept.contains(&ids[2]) && kept.contains(&ids[3]), "{kept:?}");
+        let stats = a.stats();
+        assert_eq!((stats.callers_forgotten, stats.forgotten), (2, 4));
+        // By age: gone once past `after`, read or not.
+        a.set_forgetting(Forgetting::default().after(Duration::ZERO));
+        assert!(a.callers().is_empty());
+        assert_eq!(a.stats().forgotten, 8);
+        assert!(a.take_new().is_empty());
+    }
+
+    #[test]
     fn deregistered_callers_are_freed_once_read() {
         let a = agg(10, OverflowPolicy::DropOldest);
         let x = CallerId::random();
         a.register(x, None, 1);
         a.push_blocking(x, t(0), 1.0).expect("push");
-        a.deregister(x, 1);
+        a.deregister(x, 1, "gone".into());
         assert_eq!(a.callers().len(), 1, "unread data keeps the store");
-        assert_eq!(a.callers()[0].state, ConnectionState::Disconnected);
+        assert!(
+            matches!(&a.callers()[0].state, ConnectionState::Disconnected { reason, .. } if reason == "gone")
+        );
         assert_eq!(a.take_new().len(), 1);
         assert!(a.callers().is_empty(), "freed after the data was read");
     }

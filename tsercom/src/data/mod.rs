@@ -11,6 +11,8 @@ mod aggregator;
 mod interpolate;
 mod store;
 
-pub use aggregator::{CallerInfo, ConnectionState, DataStats, RemoteDataAggregator, Sample};
+pub use aggregator::{
+    CallerInfo, ConnectionState, DataStats, Forgetting, RemoteDataAggregator, Sample,
+};
 pub use interpolate::Interpolate;
 pub use store::Retention;

@@ -279,20 +279,29 @@ impl<D: prost::Message> DataSink<D> {
                 peer: peer.unwrap_or_default(),
                 state_only: false,
                 generation,
+                reason: String::new(),
             })),
         }
     }
 
     /// Shows the caller connected (at `peer`) or disconnected, leaving its
     /// event queue alone.
-    fn set_state(&self, caller: CallerId, connected: bool, peer: Option<String>, generation: u64) {
+    fn set_state(
+        &self,
+        caller: CallerId,
+        connected: bool,
+        peer: Option<String>,
+        generation: u64,
+        reason: String,
+    ) {
         match self {
             DataSink::Local(a) if connected => a.register(caller, peer, generation),
-            DataSink::Local(a) => a.deregister(caller, generation),
+            DataSink::Local(a) => a.deregister(caller, generation, reason),
             DataSink::Ipc { runtime, tx } => {
                 let mut frame = Self::caller_frame(*runtime, caller, connected, peer, generation);
                 if let Some(ipc::frame::Kind::Caller(c)) = &mut frame.kind {
                     c.state_only = true;
+                    c.reason = reason;
                 }
                 send_control(tx, frame);
             }
@@ -327,13 +336,16 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
-    fn deregister(&self, caller: CallerId, generation: u64) {
+    fn deregister(&self, caller: CallerId, generation: u64, reason: String) {
         match self {
-            DataSink::Local(a) => a.deregister(caller, generation),
-            DataSink::Ipc { runtime, tx } => send_control(
-                tx,
-                Self::caller_frame(*runtime, caller, false, None, generation),
-            ),
+            DataSink::Local(a) => a.deregister(caller, generation, reason),
+            DataSink::Ipc { runtime, tx } => {
+                let mut frame = Self::caller_frame(*runtime, caller, false, None, generation);
+                if let Some(ipc::frame::Kind::Caller(c)) = &mut frame.kind {
+                    c.reason = reason;
+                }
+                send_control(tx, frame);
+            }
         }
     }
 
@@ -434,6 +446,7 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
             router: self.events.clone(),
             events,
             deregistered: AtomicBool::new(false),
+            reason: Mutex::new(None),
         }
     }
 
@@ -477,6 +490,9 @@ pub struct Endpoint<D: prost::Message, E> {
     router: EventRouter<E>,
     events: Arc<BoundedQueue<E>>,
     deregistered: AtomicBool,
+    /// Why the connection ended, when the runtime said
+    /// ([`disconnected_because`](Self::disconnected_because)).
+    reason: Mutex<Option<String>>,
 }
 
 impl<D: prost::Message, E> std::fmt::Debug for Endpoint<D, E> {
@@ -519,16 +535,37 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// Records where the caller is now (after a reconnection, perhaps
     /// elsewhere): shown in [`CallerInfo::peer`](crate::data::CallerInfo::peer).
     pub fn set_peer_addr(&self, addr: impl Into<String>) {
-        self.data
-            .set_state(self.caller, true, Some(addr.into()), self.generation);
+        self.data.set_state(
+            self.caller,
+            true,
+            Some(addr.into()),
+            self.generation,
+            String::new(),
+        );
     }
 
     /// Shows the caller `Disconnected` on the handle while keeping this
     /// endpoint (its queued items wait for the next connection);
     /// [`set_peer_addr`](Self::set_peer_addr) shows it connected again.
     pub fn set_disconnected(&self) {
+        let reason = self.take_reason();
         self.data
-            .set_state(self.caller, false, None, self.generation);
+            .set_state(self.caller, false, None, self.generation, reason);
+    }
+
+    /// Records why the caller's connection ended: shown in
+    /// [`ConnectionState::Disconnected`](crate::data::ConnectionState::Disconnected)
+    /// when it is next shown disconnected (or deregistered).
+    pub fn disconnected_because(&self, reason: impl Into<String>) {
+        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.into());
+    }
+
+    fn take_reason(&self) -> String {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| "the connection ended".to_owned())
     }
 
     /// The caller's event queue (to stream it, see `queue::queue_stream`).
@@ -551,7 +588,8 @@ impl<D: prost::Message, E> Endpoint<D, E> {
 impl<D: prost::Message, E> Drop for Endpoint<D, E> {
     fn drop(&mut self) {
         if !self.deregistered.swap(true, Ordering::AcqRel) {
-            self.data.deregister(self.caller, self.generation);
+            let reason = self.take_reason();
+            self.data.deregister(self.caller, self.generation, reason);
             self.router.deregister(self.caller, &self.events);
         }
     }

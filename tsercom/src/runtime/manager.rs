@@ -284,6 +284,7 @@ impl RuntimeManager {
         let config = init.config()?;
         config.discovery.validate()?;
         let data = RemoteDataAggregator::new(config.retention, config.data_policy);
+        data.set_forgetting(config.forgetting);
         let events = EventRouter::new(config.events);
         let handle = I::Handle::from_runtime_handle(RuntimeHandle {
             name: name.clone(),

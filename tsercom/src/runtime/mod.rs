@@ -162,6 +162,9 @@ pub struct RuntimeConfig {
     /// Bounds on a hosting runtime's connections: how many at once, how
     /// long one may stay without a handshake.
     pub connection_limits: crate::rpc::ConnectionLimits,
+    /// How long, and how many, disconnected callers with unread data are
+    /// kept before their data is dropped (counted in `DataStats`).
+    pub forgetting: crate::data::Forgetting,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -202,6 +205,7 @@ impl Default for RuntimeConfig {
             clock: RuntimeClock::default(),
             keepalive: Keepalive::default(),
             connection_limits: crate::rpc::ConnectionLimits::default(),
+            forgetting: crate::data::Forgetting::default(),
         }
     }
 }
@@ -273,6 +277,12 @@ impl RuntimeConfig {
     /// With these bounds on a hosting runtime's connections.
     pub fn with_connection_limits(mut self, limits: crate::rpc::ConnectionLimits) -> Self {
         self.connection_limits = limits;
+        self
+    }
+
+    /// With these bounds on disconnected callers' unread data.
+    pub fn with_forgetting(mut self, forgetting: crate::data::Forgetting) -> Self {
+        self.forgetting = forgetting;
         self
     }
 

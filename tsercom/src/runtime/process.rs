@@ -228,7 +228,7 @@ where
                 self.data
                     .register(caller, (!c.peer.is_empty()).then_some(c.peer), c.generation);
             } else {
-                self.data.deregister(caller, c.generation);
+                self.data.deregister(caller, c.generation, c.reason);
             }
             return Ok(());
         }
@@ -255,7 +255,7 @@ where
                 }
             });
         } else {
-            self.data.deregister(caller, c.generation);
+            self.data.deregister(caller, c.generation, c.reason);
             // Only the queue of that registration (not a newer one's).
             let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
             if generations.get(&caller) == Some(&c.generation) {

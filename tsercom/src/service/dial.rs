@@ -322,8 +322,9 @@ async fn session<M: StreamService, H: Hooks>(
         Ok(()) => "the peer ended the stream".to_owned(),
         Err(e) => e.to_string(),
     };
-    tracing::debug!(%peer, %addr, %reason, "stream to the peer ended");
+    tracing::info!(%peer, %addr, %reason, "stream to the peer ended");
     shared.hooks.on_disconnect(peer, &reason);
+    endpoint.disconnected_because(reason);
     outcome
 }
 

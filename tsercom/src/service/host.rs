@@ -358,8 +358,9 @@ fn open_stream<M: StreamService, H: Hooks>(
                 },
             }
         };
-        tracing::debug!(%caller, %reason, "peer stream ended");
+        tracing::info!(%caller, %reason, "peer stream ended");
         hooks.on_disconnect(caller, &reason);
+        endpoint.disconnected_because(reason);
         drop(endpoint);
     });
     Ok(tonic::Response::new(outgoing))
