@@ -135,7 +135,7 @@ pub enum Error {
     /// A peer answered a tsercom RPC with an error status (e.g. a handshake
     /// refused with `ALREADY_EXISTS`: another live process holds this
     /// CallerId).
-    #[error("{what}: {}: {}", .status.code(), .status.message())]
+    #[error("{what}: {:?}: {}", .status.code(), .status.message())]
     Rpc {
         /// Which call.
         what: &'static str,

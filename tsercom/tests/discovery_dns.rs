@@ -279,10 +279,21 @@ fn a_producer_registered_in_dns_is_found_and_dialed() {
                 Ok(())
             },
         );
-        let event = tokio::time::timeout(WAIT, connector.next_event())
-            .await
-            .expect("connected in time")
-            .expect("the connector is alive");
+        // Announced as connecting first, then connected.
+        let event = tokio::time::timeout(WAIT, async {
+            loop {
+                match connector
+                    .next_event()
+                    .await
+                    .expect("the connector is alive")
+                {
+                    PeerEvent::Connecting { .. } => continue,
+                    event => break event,
+                }
+            }
+        })
+        .await
+        .expect("connected in time");
         // The connector pinned the CallerId from TXT and the handshake
         // confirmed it, at the address the zone gave.
         assert_eq!(

@@ -204,6 +204,110 @@ async fn mutual_tls_with_a_private_ca() {
     running.stop().await;
 }
 
+/// A client certificate for a CallerId: its `urn:uuid:` SAN URI.
+fn leaf_for(dir: &Path, ca: &Ca, file: &str, id: CallerId) -> (PathBuf, PathBuf) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.subject_alt_names.push(SanType::URI(
+        format!("urn:uuid:{id}").try_into().expect("ia5"),
+    ));
+    params.distinguished_name.push(DnType::CommonName, file);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &ca.issuer).expect("signed");
+    (
+        write(dir, &format!("{file}.crt"), &cert.pem()),
+        write(dir, &format!("{file}.key"), &key.serialize_pem()),
+    )
+}
+
+#[tokio::test]
+async fn a_certificate_bound_caller_id_cannot_be_claimed_by_another_valid_certificate() {
+    use tsercom::rpc::CertBinding;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca1 = ca(dir.path(), "ca1");
+    let (cert, key) = leaf(dir.path(), &ca1, "server", &["localhost"], true, false);
+    let (alice, bob) = (CallerId::random(), CallerId::random());
+    let (alice_cert, alice_key) = leaf_for(dir.path(), &ca1, "alice", alice);
+    let (plain_cert, plain_key) = leaf(dir.path(), &ca1, "plain", &["producer"], false, true);
+    let server_id = CallerId::random();
+    let running = Server::new(server_id)
+        .with_tls(ServerTls::MutualTls {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: ca1.pem_path.clone(),
+        })
+        .with_cert_binding(CertBinding::UrnUuid)
+        .serve(&["127.0.0.1:0".parse().expect("addr")])
+        .await
+        .expect("serve");
+    let target = running.local_addrs()[0].to_string();
+    let as_client = |cert: &PathBuf, key: &PathBuf| ClientTls::Mutual {
+        ca: ca1.pem_path.clone(),
+        cert: cert.clone(),
+        key: key.clone(),
+        domain: None,
+    };
+    let claim = |tls: ClientTls, id: CallerId| {
+        let target = target.clone();
+        async move {
+            let channel = connect(&target, &tls).await.expect("TLS connects");
+            handshake(channel, id, Some(server_id)).await
+        }
+    };
+    // Alice's certificate: Alice, yes; Bob, no.
+    claim(as_client(&alice_cert, &alice_key), alice)
+        .await
+        .expect("its own id");
+    let refused = claim(as_client(&alice_cert, &alice_key), bob)
+        .await
+        .expect_err("another's id");
+    assert_eq!(
+        refused.rpc_code(),
+        Some(tsercom::tonic::Code::PermissionDenied),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains(&alice.to_string()),
+        "{refused}"
+    );
+    // A valid certificate binding no id claims none.
+    let refused = claim(as_client(&plain_cert, &plain_key), bob)
+        .await
+        .expect_err("binds nothing");
+    assert!(refused.to_string().contains("urn:uuid"), "{refused}");
+    running.stop().await;
+
+    // The same by fingerprint map.
+    let fingerprint = pem_fingerprint(&plain_cert).expect("fingerprint");
+    let running = Server::new(server_id)
+        .with_tls(ServerTls::MutualTls {
+            cert,
+            key,
+            client_ca: ca1.pem_path.clone(),
+        })
+        .with_cert_binding(CertBinding::Fingerprints([(fingerprint, bob)].into()))
+        .serve(&["127.0.0.1:0".parse().expect("addr")])
+        .await
+        .expect("serve");
+    let target = running.local_addrs()[0].to_string();
+    let claim = |tls: ClientTls, id: CallerId| {
+        let target = target.clone();
+        async move {
+            let channel = connect(&target, &tls).await.expect("TLS connects");
+            handshake(channel, id, Some(server_id)).await
+        }
+    };
+    claim(as_client(&plain_cert, &plain_key), bob)
+        .await
+        .expect("mapped");
+    assert!(
+        claim(as_client(&plain_cert, &plain_key), alice)
+            .await
+            .is_err()
+    );
+    running.stop().await;
+}
+
 #[tokio::test]
 async fn missing_and_malformed_files_are_named() {
     let dir = tempfile::tempdir().expect("tempdir");

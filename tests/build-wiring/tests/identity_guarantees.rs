@@ -519,3 +519,89 @@ fn a_thousand_connect_disconnect_cycles_leave_no_caller_behind() {
     manager.check_error().expect("no runtime error");
     manager.shutdown().expect("shutdown");
 }
+
+// ---- dialed peers that cannot be reached ----
+
+/// An aggregator dialing static peers.
+#[tsercom::runtime(aggregator, peers = self.peers, service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Dashboard {
+    peers: Vec<String>,
+}
+
+impl Hooks for Dashboard {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config.with_identity(Identity::Fixed(CallerId::random()))
+    }
+}
+
+/// A producer hosting `Sensor.Stream`.
+#[tsercom::runtime(producer, listen = self.listen, service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Thermometer {
+    listen: Option<SocketAddr>,
+}
+
+impl Hooks for Thermometer {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config.with_identity(Identity::Fixed(CallerId::random()))
+    }
+}
+
+#[test]
+fn a_mistyped_or_absent_static_peer_is_shown_unreachable_then_connected() {
+    use tsercom::data::PeerState;
+    let absent = format!("127.0.0.1:{}", free_port());
+    let mistyped = "no-such-host.invalid:50160".to_owned();
+    let mut manager = RuntimeManager::new();
+    let dashboard = manager
+        .register(Dashboard {
+            peers: vec![absent.clone(), mistyped.clone()],
+        })
+        .expect("register");
+    manager.start_in_process().expect("start");
+    let unreachable = |p: &tsercom::data::PeerInfo| matches!(&p.state, PeerState::Unreachable { last_error, .. } if last_error.contains(&p.target));
+    let peers = dashboard
+        .wait_peers(WAIT, |peers| {
+            peers.len() == 2 && peers.iter().all(unreachable)
+        })
+        .unwrap_or_else(|| panic!("both shown unreachable: {:?}", dashboard.peers()));
+    let targets: Vec<&str> = peers.iter().map(|p| p.target.as_str()).collect();
+    assert!(
+        targets.contains(&absent.as_str()) && targets.contains(&mistyped.as_str()),
+        "{targets:?}"
+    );
+    assert!(
+        dashboard.callers().is_empty(),
+        "no caller without a handshake"
+    );
+
+    // The absent one comes up: shown connected, with the address.
+    let mut producer_manager = RuntimeManager::new();
+    let thermometer = producer_manager
+        .register(Thermometer {
+            listen: Some(absent.parse().expect("addr")),
+        })
+        .expect("register");
+    producer_manager.start_in_process().expect("start");
+    let peers = dashboard
+        .wait_peers(WAIT, |peers| {
+            peers.iter().any(|p| {
+                p.target == absent
+                    && matches!(&p.state, PeerState::Connected { addr, .. } if *addr == absent)
+            })
+        })
+        .unwrap_or_else(|| panic!("connected: {:?}", dashboard.peers()));
+    assert!(
+        peers.iter().any(|p| p.target == mistyped && unreachable(p)),
+        "{peers:?}"
+    );
+    thermometer
+        .wait_callers(WAIT, |c| !c.is_empty())
+        .expect("the producer sees the dashboard");
+    producer_manager.shutdown().expect("shutdown");
+    manager
+        .check_error()
+        .expect("an unreachable peer is a state, not an error");
+    manager.shutdown().expect("shutdown");
+}

@@ -157,6 +157,7 @@ struct Shared<D> {
     callers_forgotten: AtomicU64,
     forgetting: Mutex<Forgetting>,
     drops: DropCounter,
+    peers: super::peers::PeerTable,
 }
 
 /// Every caller's samples, ordered by timestamp, bounded by [`Retention`]
@@ -211,6 +212,7 @@ impl<D> RemoteDataAggregator<D> {
                 callers_forgotten: AtomicU64::new(0),
                 forgetting: Mutex::new(Forgetting::default()),
                 drops: DropCounter::default(),
+                peers: super::peers::PeerTable::default(),
             }),
         }
     }
@@ -557,7 +559,33 @@ impl<D> RemoteDataAggregator<D> {
         }
     }
 
+    /// The peers a dialing runtime tries to reach, reached or not (by
+    /// target); empty for a runtime that only hosts.
+    pub fn peers(&self) -> Vec<super::PeerInfo> {
+        self.shared.peers.all()
+    }
+
+    /// Waits until `done` holds for [`peers`](Self::peers) (checked at
+    /// every change), or `timeout`; the peers then, or `None`.
+    pub fn wait_peers(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[super::PeerInfo]) -> bool,
+    ) -> Option<Vec<super::PeerInfo>> {
+        self.shared.peers.wait(timeout, done)
+    }
+
     // ---- runtime side ----
+
+    /// Records a dialed peer's state.
+    pub(crate) fn set_peer(&self, info: super::PeerInfo) {
+        self.shared.peers.set(info);
+    }
+
+    /// Forgets a dialed peer.
+    pub(crate) fn remove_peer(&self, target: &str) {
+        self.shared.peers.remove(target);
+    }
 
     /// Registers (or re-registers, after a reconnect) `caller` as its
     /// registration number `generation`; an older registration's news is

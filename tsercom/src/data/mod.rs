@@ -9,10 +9,12 @@
 
 mod aggregator;
 mod interpolate;
+mod peers;
 mod store;
 
 pub use aggregator::{
     CallerInfo, ConnectionState, DataStats, Forgetting, RemoteDataAggregator, Sample,
 };
 pub use interpolate::Interpolate;
+pub use peers::{PeerInfo, PeerState};
 pub use store::Retention;

@@ -51,6 +51,11 @@ pub struct ConnectorConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PeerEvent {
+    /// Found (or moved): connecting to it.
+    Connecting {
+        /// The peer's key.
+        peer: PeerKey,
+    },
     /// Connected (or reconnected) and handshaken.
     Connected {
         /// The peer's key (its CallerId when announced).
@@ -256,7 +261,11 @@ where
                                     }
                                 }
                                 _ => {
-                                    // New, or moved: (re)connect there.
+                                    // New, or moved: (re)connect there
+                                    // (said first, so its outcome follows).
+                                    let _ = events_tx
+                                        .send(PeerEvent::Connecting { peer: key.clone() })
+                                        .await;
                                     let peer = connect(&key, &info, targets);
                                     peers.insert(key, peer);
                                 }

@@ -13,6 +13,7 @@
 //! Every [`Server`] hosts the user's services plus `tsercom.Peer`,
 //! `grpc.health.v1.Health` and server reflection.
 
+mod cert_binding;
 mod connections;
 mod keepalive;
 mod killable;
@@ -22,6 +23,7 @@ mod server;
 pub mod tls;
 mod validate;
 
+pub use cert_binding::CertBinding;
 pub use connections::{Binding, ConnectionLimits, PeerConnection, ServerStats};
 pub use keepalive::Keepalive;
 pub use peer::{HandshakePolicy, PeerService, handshake, incarnation, run_clock_sync, sync_once};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tonic::{Request, Response, Status};
 
 use super::PROTOCOL_VERSION;
+use super::cert_binding::CertBinding;
 use super::connections::{Binding, ConnHandle, Connections};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
@@ -39,6 +40,7 @@ pub struct PeerService {
     clock: Arc<dyn Clock>,
     policy: HandshakePolicy,
     connections: Option<Arc<Connections>>,
+    cert_binding: CertBinding,
 }
 
 impl PeerService {
@@ -50,7 +52,14 @@ impl PeerService {
             clock,
             policy,
             connections: None,
+            cert_binding: CertBinding::None,
         }
+    }
+
+    /// Checks each handshake's CallerId against the client certificate.
+    pub fn with_cert_binding(mut self, binding: CertBinding) -> Self {
+        self.cert_binding = binding;
+        self
     }
 
     /// Binds each handshake's CallerId to its connection in `connections`
@@ -79,6 +88,9 @@ impl Peer for PeerService {
     ) -> Result<Response<proto::HandshakeResponse>, Status> {
         let remote = request.remote_addr();
         let conn = request.extensions().get::<ConnHandle>().cloned();
+        let leaf = request
+            .peer_certs()
+            .and_then(|certs| certs.first().map(|c| c.as_ref().to_vec()));
         let req = request.into_inner();
         let Some(id) = req.caller_id.as_ref() else {
             tracing::warn!(?remote, "handshake without a caller id");
@@ -106,6 +118,10 @@ impl Peer for PeerService {
             return Err(Status::permission_denied(format!(
                 "handshake: caller {id} is not expected here"
             )));
+        }
+        if let Err(status) = self.cert_binding.check(leaf.as_deref(), id) {
+            tracing::warn!(?remote, %id, reason = %status.message(), "handshake refused by the certificate binding");
+            return Err(status);
         }
         if let (Some(connections), Some(ConnHandle(state))) = (&self.connections, &conn) {
             connections

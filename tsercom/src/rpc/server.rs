@@ -84,6 +84,7 @@ pub struct Server {
     tls: ServerTls,
     keepalive: Keepalive,
     limits: ConnectionLimits,
+    cert_binding: super::CertBinding,
 }
 
 impl std::fmt::Debug for Server {
@@ -110,7 +111,15 @@ impl Server {
             keepalive: Keepalive::default(),
             tls: ServerTls::Insecure,
             limits: ConnectionLimits::default(),
+            cert_binding: super::CertBinding::None,
         }
+    }
+
+    /// Binds each handshake's CallerId to the client certificate (mutual
+    /// TLS): see [`CertBinding`](super::CertBinding).
+    pub fn with_cert_binding(mut self, binding: super::CertBinding) -> Self {
+        self.cert_binding = binding;
+        self
     }
 
     /// With these bounds on connections (default
@@ -256,7 +265,8 @@ impl Server {
         })?;
         let peer = PeerServer::new(
             PeerService::new(self.id, self.clock, self.policy)
-                .with_connections(Arc::clone(&connections)),
+                .with_connections(Arc::clone(&connections))
+                .with_cert_binding(self.cert_binding),
         )
         .max_decoding_message_size(self.max_message_size);
 

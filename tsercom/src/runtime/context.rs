@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::RuntimeConfig;
 use super::errors::{ErrorSink, panic_message};
 use crate::caller_id::CallerId;
-use crate::data::RemoteDataAggregator;
+use crate::data::{PeerInfo, PeerState, RemoteDataAggregator};
 use crate::error::{Error, Result};
 use crate::proto::ipc;
 use crate::queue::{BoundedQueue, QueueConfig, QueueStats};
@@ -336,6 +336,41 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
+    fn peer(&self, info: Option<PeerInfo>, target: &str) {
+        match self {
+            DataSink::Local(a) => match info {
+                Some(info) => a.set_peer(info),
+                None => a.remove_peer(target),
+            },
+            DataSink::Ipc { runtime, tx } => {
+                let (state, detail, caller) = match &info {
+                    None => (4, String::new(), None),
+                    Some(i) => {
+                        let (state, detail) = match &i.state {
+                            PeerState::Connected { addr, .. } => (1, addr.clone()),
+                            PeerState::Unreachable { last_error, .. } => (2, last_error.clone()),
+                            PeerState::Refused { reason, .. } => (3, reason.clone()),
+                            _ => (0, String::new()),
+                        };
+                        (state, detail, i.caller)
+                    }
+                };
+                send_control(
+                    tx,
+                    ipc::Frame {
+                        kind: Some(ipc::frame::Kind::Peer(ipc::Peer {
+                            runtime: *runtime,
+                            target: target.to_owned(),
+                            caller_id: caller.map(|c| c.to_string()).unwrap_or_default(),
+                            state,
+                            detail,
+                        })),
+                    },
+                );
+            }
+        }
+    }
+
     fn deregister(&self, caller: CallerId, generation: u64, reason: String) {
         match self {
             DataSink::Local(a) => a.deregister(caller, generation, reason),
@@ -472,6 +507,18 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
                 Err(_) => {} // cancelled at shutdown
             }
         });
+    }
+
+    /// Shows a dialed peer's state on the handle
+    /// ([`peers`](crate::data::RemoteDataAggregator::peers)).
+    pub fn report_peer(&self, info: PeerInfo) {
+        let target = info.target.clone();
+        self.data.peer(Some(info), &target);
+    }
+
+    /// Removes a dialed peer from the handle's view (discovery removed it).
+    pub fn forget_peer(&self, target: &str) {
+        self.data.peer(None, target);
     }
 
     /// Reports a failure without ending anything.

@@ -116,6 +116,22 @@ impl<In: Clone, Out: Clone> RuntimeHandle<In, Out> {
         self.inbound.wait_callers(timeout, done)
     }
 
+    /// The peers this runtime dials, reached or not (a mistyped static
+    /// peer shows as [`PeerState::Unreachable`](crate::data::PeerState::Unreachable)
+    /// with the error); empty for a runtime that only hosts.
+    pub fn peers(&self) -> Vec<crate::data::PeerInfo> {
+        self.inbound.peers()
+    }
+
+    /// Waits until `done` holds for [`peers`](Self::peers), or `timeout`.
+    pub fn wait_peers(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(&[crate::data::PeerInfo]) -> bool,
+    ) -> Option<Vec<crate::data::PeerInfo>> {
+        self.inbound.wait_peers(timeout, done)
+    }
+
     /// Counters of both directions.
     pub fn stats(&self) -> HandleStats {
         HandleStats {
@@ -262,6 +278,22 @@ impl<D: Clone, E: Clone> ProducerHandle<D, E> {
         self.raw.wait_callers(timeout, done)
     }
 
+    /// The peers this runtime dials, reached or not (a mistyped static
+    /// peer shows as [`PeerState::Unreachable`](crate::data::PeerState::Unreachable)
+    /// with the error); empty for a runtime that only hosts.
+    pub fn peers(&self) -> Vec<crate::data::PeerInfo> {
+        self.raw.peers()
+    }
+
+    /// Waits until `done` holds for [`peers`](Self::peers), or `timeout`.
+    pub fn wait_peers(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(&[crate::data::PeerInfo]) -> bool,
+    ) -> Option<Vec<crate::data::PeerInfo>> {
+        self.raw.wait_peers(timeout, done)
+    }
+
     /// Counters: `outbound` is the published data, `inbound` the events.
     pub fn stats(&self) -> HandleStats {
         self.raw.stats()
@@ -311,6 +343,22 @@ impl<D: Clone, E: Clone> AggregatorHandle<D, E> {
         done: impl Fn(&[CallerInfo]) -> bool,
     ) -> Option<Vec<CallerInfo>> {
         self.raw.wait_callers(timeout, done)
+    }
+
+    /// The peers this runtime dials, reached or not (a mistyped static
+    /// peer shows as [`PeerState::Unreachable`](crate::data::PeerState::Unreachable)
+    /// with the error); empty for a runtime that only hosts.
+    pub fn peers(&self) -> Vec<crate::data::PeerInfo> {
+        self.raw.peers()
+    }
+
+    /// Waits until `done` holds for [`peers`](Self::peers), or `timeout`.
+    pub fn wait_peers(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(&[crate::data::PeerInfo]) -> bool,
+    ) -> Option<Vec<crate::data::PeerInfo>> {
+        self.raw.wait_peers(timeout, done)
     }
 
     /// Counters: `inbound` is the data, `outbound` the events.

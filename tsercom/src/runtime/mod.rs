@@ -165,6 +165,9 @@ pub struct RuntimeConfig {
     /// How long, and how many, disconnected callers with unread data are
     /// kept before their data is dropped (counted in `DataStats`).
     pub forgetting: crate::data::Forgetting,
+    /// With mutual TLS on a hosting runtime: which CallerId each client
+    /// certificate may claim in its handshake.
+    pub cert_binding: crate::rpc::CertBinding,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -206,6 +209,7 @@ impl Default for RuntimeConfig {
             keepalive: Keepalive::default(),
             connection_limits: crate::rpc::ConnectionLimits::default(),
             forgetting: crate::data::Forgetting::default(),
+            cert_binding: crate::rpc::CertBinding::None,
         }
     }
 }
@@ -283,6 +287,12 @@ impl RuntimeConfig {
     /// With these bounds on disconnected callers' unread data.
     pub fn with_forgetting(mut self, forgetting: crate::data::Forgetting) -> Self {
         self.forgetting = forgetting;
+        self
+    }
+
+    /// With this binding of CallerIds to client certificates.
+    pub fn with_cert_binding(mut self, binding: crate::rpc::CertBinding) -> Self {
+        self.cert_binding = binding;
         self
     }
 

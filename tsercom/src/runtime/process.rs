@@ -138,6 +138,7 @@ pub(crate) trait ParentSide: Send + Sync {
     fn on_data(&self, data: ipc::Data) -> BoxFuture<'_, Result<()>>;
     fn on_caller(&self, caller: ipc::Caller) -> Result<()>;
     fn on_clock(&self, clock: ipc::Clock) -> Result<()>;
+    fn on_peer(&self, peer: ipc::Peer) -> Result<()>;
     fn close(&self);
 }
 
@@ -216,6 +217,41 @@ where
                 samples: c.samples as usize,
             },
         );
+        Ok(())
+    }
+
+    fn on_peer(&self, p: ipc::Peer) -> Result<()> {
+        use crate::data::{PeerInfo, PeerState};
+        let since = std::time::SystemTime::now();
+        let state = match p.state {
+            0 => PeerState::Connecting { since },
+            1 => PeerState::Connected {
+                since,
+                addr: p.detail,
+            },
+            2 => PeerState::Unreachable {
+                since,
+                last_error: p.detail,
+            },
+            3 => PeerState::Refused {
+                since,
+                reason: p.detail,
+            },
+            _ => {
+                self.data.remove_peer(&p.target);
+                return Ok(());
+            }
+        };
+        let caller = if p.caller_id.is_empty() {
+            None
+        } else {
+            Some(CallerId::parse(&p.caller_id)?)
+        };
+        self.data.set_peer(PeerInfo {
+            target: p.target,
+            caller,
+            state,
+        });
         Ok(())
     }
 
@@ -453,6 +489,15 @@ pub(crate) async fn start_parent(
                                 part.name(),
                                 format!("bad clock frame from the child: {e}"),
                             );
+                        }
+                    }
+                    Some(Kind::Peer(p)) => {
+                        if let Some(part) =
+                            usize::try_from(p.runtime).ok().and_then(|i| parts.get(i))
+                            && let Err(e) = part.on_peer(p)
+                        {
+                            errors
+                                .report(part.name(), format!("bad peer frame from the child: {e}"));
                         }
                     }
                     Some(Kind::Failure(f)) => errors.report(&f.runtime, f.message),

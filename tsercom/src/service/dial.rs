@@ -9,12 +9,13 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
+use crate::data::{PeerInfo, PeerState};
 use crate::discovery::{self, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 use crate::error::{Error, Result};
 use crate::queue::{OverflowPolicy, QueueConfig};
@@ -133,32 +134,73 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                 // once (and a refusal reported on `check_error`), not every
                 // retry.
                 let mut health: HashMap<PeerKey, Health> = HashMap::new();
+                let show = |peer: &PeerKey, state: PeerState| {
+                    let (target, caller) = match peer {
+                        PeerKey::Caller(id) => (id.to_string(), Some(*id)),
+                        PeerKey::Instance(name) => (name.clone(), None),
+                    };
+                    shared.ctx.report_peer(PeerInfo {
+                        target,
+                        caller,
+                        state,
+                    });
+                };
                 while let Some(event) = connector.next_event().await {
+                    let since = SystemTime::now();
                     match event {
+                        PeerEvent::Connecting { peer } => {
+                            show(&peer, PeerState::Connecting { since });
+                        }
                         PeerEvent::Gone { peer } => {
-                            if let PeerKey::Caller(caller) = &peer {
-                                shared.endpoints().remove(caller);
-                            }
+                            let target = match &peer {
+                                PeerKey::Caller(caller) => {
+                                    shared.endpoints().remove(caller);
+                                    caller.to_string()
+                                }
+                                PeerKey::Instance(name) => name.clone(),
+                            };
+                            shared.ctx.forget_peer(&target);
                             health.remove(&peer);
                         }
                         PeerEvent::Connected { peer, addr } => {
+                            show(
+                                &peer,
+                                PeerState::Connected {
+                                    since,
+                                    addr: addr.to_string(),
+                                },
+                            );
                             if health.insert(peer.clone(), Health::Up) != Some(Health::Up) {
                                 tracing::info!(?peer, %addr, "connected to the peer");
                             }
                         }
                         PeerEvent::Disconnected { peer, reason } => {
+                            show(
+                                &peer,
+                                PeerState::Unreachable {
+                                    since,
+                                    last_error: reason.clone(),
+                                },
+                            );
                             let was = health.insert(peer.clone(), Health::Down);
                             if was != Some(Health::Down) {
                                 tracing::warn!(?peer, %reason, "peer unreachable or disconnected; retrying with backoff (logged again when this changes)");
                             }
                         }
                         PeerEvent::Refused { peer, code, reason } => {
+                            let error = Error::Rpc {
+                                what: "handshake",
+                                status: Box::new(tonic::Status::new(code, reason)),
+                            };
+                            show(
+                                &peer,
+                                PeerState::Refused {
+                                    since,
+                                    reason: error.to_string(),
+                                },
+                            );
                             let was = health.insert(peer.clone(), Health::Refused(code));
                             if was != Some(Health::Refused(code)) {
-                                let error = Error::Rpc {
-                                    what: "handshake",
-                                    status: Box::new(tonic::Status::new(code, reason)),
-                                };
                                 tracing::warn!(?peer, %error, "the peer refused this runtime; retrying with backoff");
                                 shared.ctx.report_error(&error);
                             }

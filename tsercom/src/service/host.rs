@@ -89,6 +89,7 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
                 .with_tls(config.server_tls.clone())
                 .with_keepalive(config.keepalive)
                 .with_connection_limits(config.connection_limits)
+                .with_cert_binding(config.cert_binding.clone())
                 .add_service(service)
                 .serve(&listen_addresses(
                     &config.listen,
