@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Notify;
 
 use super::interpolate::Interpolate;
-use super::store::{CallerStore, Retention};
+use super::store::{CallerStore, EqualTimestamps, Retention};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::queue::{DropCounter, OverflowPolicy};
@@ -119,6 +119,9 @@ pub struct DataStats {
     pub forgotten: u64,
     /// Disconnected callers forgotten with unread data.
     pub callers_forgotten: u64,
+    /// Samples replaced by one with an equal timestamp (only under
+    /// [`EqualTimestamps::Replace`]; by default both are kept).
+    pub replaced: u64,
 }
 
 struct Entry<D> {
@@ -156,6 +159,8 @@ struct Shared<D> {
     forgotten: AtomicU64,
     callers_forgotten: AtomicU64,
     forgetting: Mutex<Forgetting>,
+    equal: Mutex<EqualTimestamps>,
+    replaced: AtomicU64,
     drops: DropCounter,
     peers: super::peers::PeerTable,
 }
@@ -211,6 +216,8 @@ impl<D> RemoteDataAggregator<D> {
                 forgotten: AtomicU64::new(0),
                 callers_forgotten: AtomicU64::new(0),
                 forgetting: Mutex::new(Forgetting::default()),
+                equal: Mutex::new(EqualTimestamps::default()),
+                replaced: AtomicU64::new(0),
                 drops: DropCounter::default(),
                 peers: super::peers::PeerTable::default(),
             }),
@@ -234,6 +241,12 @@ impl<D> RemoteDataAggregator<D> {
             .forgetting
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = forgetting;
+    }
+
+    /// What a sample with a timestamp equal to a stored one does (default:
+    /// both kept, [`EqualTimestamps::KeepAll`]).
+    pub fn set_equal_timestamps(&self, equal: EqualTimestamps) {
+        *self.shared.equal.lock().unwrap_or_else(|e| e.into_inner()) = equal;
     }
 
     /// Frees deregistered callers whose data is all read and whose retention
@@ -556,6 +569,7 @@ impl<D> RemoteDataAggregator<D> {
             evicted: self.shared.evicted.load(Ordering::Relaxed),
             forgotten: self.shared.forgotten.load(Ordering::Relaxed),
             callers_forgotten: self.shared.callers_forgotten.load(Ordering::Relaxed),
+            replaced: self.shared.replaced.load(Ordering::Relaxed),
         }
     }
 
@@ -751,7 +765,8 @@ impl<D> RemoteDataAggregator<D> {
             return Ok(true);
         };
         let was_unread = entry.store.unread() > 0;
-        let inserted = entry.store.insert(time, value, &retention);
+        let equal = *self.shared.equal.lock().unwrap_or_else(|e| e.into_inner());
+        let inserted = entry.store.insert(time, value, &retention, equal);
         let now_unread = entry.store.unread() > 0;
         let wake = match (was_unread, now_unread) {
             (false, true) => {
@@ -772,6 +787,11 @@ impl<D> RemoteDataAggregator<D> {
         self.shared
             .evicted
             .fetch_add(inserted.evicted, Ordering::Relaxed);
+        if inserted.replaced > 0 {
+            self.shared
+                .replaced
+                .fetch_add(inserted.replaced, Ordering::Relaxed);
+        }
         if inserted.dropped_unread > 0 {
             self.shared.drops.dropped("data", inserted.dropped_unread);
         } else {

@@ -17,4 +17,4 @@ pub use aggregator::{
 };
 pub use interpolate::Interpolate;
 pub use peers::{PeerInfo, PeerState};
-pub use store::Retention;
+pub use store::{EqualTimestamps, Retention};

@@ -34,16 +34,35 @@ pub(crate) struct Sample<D> {
     pub(crate) unread: bool,
 }
 
+/// What happens to a sample whose timestamp equals a stored one of the same
+/// caller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EqualTimestamps {
+    /// Both kept, in arrival order (a sensor with a coarse clock sampling
+    /// faster than it ticks loses nothing); `at_or_before` returns the
+    /// last to arrive, `interpolated` interpolates from it.
+    #[default]
+    KeepAll,
+    /// The newer replaces the stored one (counted in
+    /// [`DataStats::replaced`](super::DataStats::replaced)).
+    Replace,
+}
+
 /// What an insert did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Inserted {
+    /// Stored samples replaced by one with an equal timestamp
+    /// ([`EqualTimestamps::Replace`]).
+    pub(crate) replaced: u64,
     /// Read samples removed by retention (count or age).
     pub(crate) evicted: u64,
     /// Unread samples removed to make room (DropOldest) or by age.
     pub(crate) dropped_unread: u64,
 }
 
-/// Samples sorted by timestamp; equal timestamps replace.
+/// Samples sorted by timestamp; equal timestamps in arrival order (or
+/// replacing, by [`EqualTimestamps`]).
 #[derive(Debug)]
 pub(crate) struct CallerStore<D> {
     samples: VecDeque<Sample<D>>,
@@ -76,10 +95,17 @@ impl<D> CallerStore<D> {
     }
 
     /// Inserts in timestamp order (out-of-order arrivals in place; an equal
-    /// timestamp replaces), then applies retention: oldest read samples
-    /// first; unread ones only when every sample is unread (the caller
-    /// checked the policy allows it via `has_room`).
-    pub(crate) fn insert(&mut self, time: Timestamp, data: D, retention: &Retention) -> Inserted {
+    /// timestamp after the stored ones, or replacing the last of them under
+    /// [`EqualTimestamps::Replace`]), then applies retention: oldest read
+    /// samples first; unread ones only when every sample is unread (the
+    /// caller checked the policy allows it via `has_room`).
+    pub(crate) fn insert(
+        &mut self,
+        time: Timestamp,
+        data: D,
+        retention: &Retention,
+        equal: EqualTimestamps,
+    ) -> Inserted {
         let mut out = Inserted::default();
         let sample = Sample {
             time,
@@ -87,9 +113,13 @@ impl<D> CallerStore<D> {
             unread: true,
         };
         // In-order arrival (the common case) appends without a search.
-        let position = match self.samples.back() {
-            Some(last) if last.time < time => Err(self.samples.len()),
-            _ => self.samples.binary_search_by(|s| s.time.cmp(&time)),
+        let after = match self.samples.back() {
+            Some(last) if last.time <= time => self.samples.len(),
+            _ => self.samples.partition_point(|s| s.time <= time),
+        };
+        let position = match after.checked_sub(1) {
+            Some(i) if equal == EqualTimestamps::Replace && self.samples[i].time == time => Ok(i),
+            _ => Err(after),
         };
         match position {
             Ok(i) => {
@@ -98,6 +128,7 @@ impl<D> CallerStore<D> {
                 }
                 self.samples[i] = sample;
                 self.first_unread = self.first_unread.min(i);
+                out.replaced += 1;
             }
             Err(i) => {
                 self.samples.insert(i, sample);
@@ -199,18 +230,44 @@ mod tests {
     }
 
     #[test]
-    fn out_of_order_inserted_in_place_and_equal_replaces() {
+    fn out_of_order_inserted_in_place_and_equal_replaces_only_when_asked() {
         let mut s = CallerStore::new();
         let r = Retention::default();
-        s.insert(t(3), 3, &r);
-        s.insert(t(1), 1, &r);
-        s.insert(t(2), 2, &r);
-        s.insert(t(2), 22, &r);
+        let replace = EqualTimestamps::Replace;
+        s.insert(t(3), 3, &r, replace);
+        s.insert(t(1), 1, &r, replace);
+        s.insert(t(2), 2, &r, replace);
+        assert_eq!(s.insert(t(2), 22, &r, replace).replaced, 1);
         assert_eq!(times(&mut s), [(1, 1), (2, 22), (3, 3)]);
         assert!(times(&mut s).is_empty());
         // A late arrival is still delivered, once.
-        s.insert(t(0), 0, &r);
+        s.insert(t(0), 0, &r, replace);
         assert_eq!(times(&mut s), [(0, 0)]);
+    }
+
+    #[test]
+    fn equal_timestamps_are_all_kept_in_arrival_order() {
+        // 1 000 samples with one timestamp: 1 000 kept (was 1).
+        let mut s = CallerStore::new();
+        let r = Retention::default();
+        for i in 0..1000 {
+            let inserted = s.insert(t(5), i, &r, EqualTimestamps::KeepAll);
+            assert_eq!(inserted, Inserted::default());
+        }
+        let all = times(&mut s);
+        assert_eq!(all.len(), 1000);
+        assert!(all.iter().enumerate().all(|(i, &(_, v))| v == i as u32));
+        // Out of order among equals: after the equal ones already stored.
+        s.insert(t(7), 7, &r, EqualTimestamps::KeepAll);
+        s.insert(t(5), 1000, &r, EqualTimestamps::KeepAll);
+        assert_eq!(times(&mut s), [(5, 1000), (7, 7)]);
+        // at_or_before: the last to arrive; around: from it.
+        assert_eq!(s.at_or_before(t(5)).map(|x| x.data), Some(1000));
+        let (before, after) = s.around(t(5));
+        assert_eq!(
+            (before.map(|x| x.data), after.map(|x| x.data)),
+            (Some(1000), Some(7))
+        );
     }
 
     #[test]
@@ -221,15 +278,15 @@ mod tests {
             max_age: None,
         };
         for i in 0..3 {
-            s.insert(t(i), 0, &r);
+            s.insert(t(i), 0, &r, EqualTimestamps::Replace);
         }
         s.take_new();
-        let out = s.insert(t(10), 0, &r);
+        let out = s.insert(t(10), 0, &r, EqualTimestamps::Replace);
         assert_eq!(
             out,
             Inserted {
                 evicted: 1,
-                dropped_unread: 0
+                ..Inserted::default()
             }
         );
         assert_eq!(s.len(), 3);
@@ -244,13 +301,13 @@ mod tests {
             max_age: None,
         };
         for i in [10, 20, 30, 40] {
-            s.insert(t(i), 0, &r);
+            s.insert(t(i), 0, &r, EqualTimestamps::Replace);
         }
         assert_eq!(times(&mut s).len(), 4);
-        s.insert(t(50), 5, &r); // evicts 10 (read)
-        s.insert(t(15), 1, &r); // evicts 20 (read); lands before the read mark
+        s.insert(t(50), 5, &r, EqualTimestamps::Replace); // evicts 10 (read)
+        s.insert(t(15), 1, &r, EqualTimestamps::Replace); // evicts 20 (read); lands before the read mark
         assert_eq!(times(&mut s), [(15, 1), (50, 5)]);
-        s.insert(t(35), 3, &r);
+        s.insert(t(35), 3, &r, EqualTimestamps::Replace);
         assert_eq!(times(&mut s), [(35, 3)]);
         assert!(times(&mut s).is_empty());
     }
@@ -264,7 +321,7 @@ mod tests {
         };
         // Synthetic timestamps far in the past are kept as a window.
         for i in 0..30 {
-            s.insert(t(1000 + i), 0, &r);
+            s.insert(t(1000 + i), 0, &r, EqualTimestamps::Replace);
         }
         assert_eq!(s.len(), 11);
         assert_eq!(s.at_or_before(t(0)).map(|x| x.time), None);

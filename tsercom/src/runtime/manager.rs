@@ -285,6 +285,7 @@ impl RuntimeManager {
         config.discovery.validate()?;
         let data = RemoteDataAggregator::new(config.retention, config.data_policy);
         data.set_forgetting(config.forgetting);
+        data.set_equal_timestamps(config.equal_timestamps);
         let events = EventRouter::new(config.events);
         let handle = I::Handle::from_runtime_handle(RuntimeHandle {
             name: name.clone(),

@@ -168,6 +168,9 @@ pub struct RuntimeConfig {
     /// With mutual TLS on a hosting runtime: which CallerId each client
     /// certificate may claim in its handshake.
     pub cert_binding: crate::rpc::CertBinding,
+    /// What a sample with the timestamp of a stored one does (default:
+    /// both kept, in arrival order).
+    pub equal_timestamps: crate::data::EqualTimestamps,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -210,6 +213,7 @@ impl Default for RuntimeConfig {
             connection_limits: crate::rpc::ConnectionLimits::default(),
             forgetting: crate::data::Forgetting::default(),
             cert_binding: crate::rpc::CertBinding::None,
+            equal_timestamps: crate::data::EqualTimestamps::KeepAll,
         }
     }
 }
@@ -293,6 +297,12 @@ impl RuntimeConfig {
     /// With this binding of CallerIds to client certificates.
     pub fn with_cert_binding(mut self, binding: crate::rpc::CertBinding) -> Self {
         self.cert_binding = binding;
+        self
+    }
+
+    /// With this handling of equal timestamps.
+    pub fn with_equal_timestamps(mut self, equal: crate::data::EqualTimestamps) -> Self {
+        self.equal_timestamps = equal;
         self
     }
 
