@@ -11,7 +11,7 @@ use crate::caller_id::CallerId;
 use crate::data::{PeerInfo, PeerState, RemoteDataAggregator};
 use crate::error::{Error, Result};
 use crate::proto::ipc;
-use crate::queue::{BoundedQueue, QueueConfig, QueueStats};
+use crate::queue::{BoundedQueue, OverflowPolicy, QueueConfig, QueueStats};
 use crate::time::{Estimate, Timestamp};
 
 /// Per-caller event queues; shared by the handle (which sends) and the
@@ -22,6 +22,10 @@ pub(crate) struct EventRouter<E> {
 
 struct RouterInner<E> {
     queues: Mutex<HashMap<CallerId, Arc<BoundedQueue<E>>>>,
+    /// What is sent to all while nobody is connected: kept (bounded,
+    /// drop-oldest, counted) and handed to the first caller to register.
+    waiting: BoundedQueue<E>,
+    has_waiting: AtomicBool,
     config: QueueConfig,
     closed: AtomicBool,
     // Totals of queues already removed, so stats survive deregistration.
@@ -50,6 +54,14 @@ impl<E> EventRouter<E> {
         EventRouter {
             inner: Arc::new(RouterInner {
                 queues: Mutex::new(HashMap::new()),
+                waiting: BoundedQueue::new(
+                    "sent while no peer was connected",
+                    QueueConfig {
+                        capacity: config.capacity,
+                        policy: OverflowPolicy::DropOldest,
+                    },
+                ),
+                has_waiting: AtomicBool::new(false),
                 config,
                 closed: AtomicBool::new(false),
                 retired_pushed: AtomicU64::new(0),
@@ -67,14 +79,75 @@ impl<E> EventRouter<E> {
             format!("events to {caller}"),
             self.inner.config,
         ));
-        if let Some(old) = self.lock().insert(caller, Arc::clone(&queue)) {
+        let old = self.lock().get(&caller).cloned();
+        let mut moved = 0;
+        if let Some(old) = &old {
+            // The same caller again (a reconnect): what its previous queue
+            // still held goes first, then what waited for a peer.
+            old.close();
+            let mut left = Vec::new();
+            while let Some(item) = old.try_pop() {
+                left.push(item);
+            }
+            moved = left.len() as u64;
+            if !left.is_empty() {
+                let _ = queue.push_many_blocking(left);
+            }
+        }
+        self.hand_over_waiting(&queue);
+        let replaced = self.lock().insert(caller, Arc::clone(&queue));
+        if let Some(old) = replaced {
             self.retire(&old);
         }
+        // Moved items count as pushed once (by the new queue).
+        self.inner
+            .retired_pushed
+            .fetch_sub(moved, Ordering::Relaxed);
         queue
     }
 
+    /// Moves what was sent while nobody was connected into `queue`, in
+    /// order.
+    fn hand_over_waiting(&self, queue: &BoundedQueue<E>) {
+        if !self.inner.has_waiting.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let mut items = Vec::new();
+        while let Some(item) = self.inner.waiting.try_pop() {
+            items.push(item);
+        }
+        if !items.is_empty() {
+            // A new queue has the room (same capacity); an old one applies
+            // its policy, counted.
+            let _ = queue.push_many_blocking(items);
+        }
+    }
+
+    /// Keeps `items` (sent to all) until a caller registers.
+    fn keep_waiting(&self, items: Vec<E>) -> Result<()> {
+        let n = items.len();
+        self.inner.waiting.push_many_blocking(items)?;
+        self.inner.has_waiting.store(true, Ordering::Release);
+        if n > 0 {
+            tracing::trace!(n, "sent while no peer is connected: kept for the first one");
+        }
+        // A caller may have registered meanwhile: hand it over now.
+        let first = self.lock().values().next().cloned();
+        if let Some(queue) = first {
+            self.hand_over_waiting(&queue);
+        }
+        Ok(())
+    }
+
+    /// Closes a caller's queue. What it still held is not lost silently:
+    /// with no other caller left it waits for the next one (a producer's
+    /// aggregator reconnecting gets it), else it is counted as dropped.
     fn retire(&self, queue: &BoundedQueue<E>) {
         queue.close();
+        let mut left = Vec::new();
+        while let Some(item) = queue.try_pop() {
+            left.push(item);
+        }
         let stats = queue.stats();
         self.inner
             .retired_pushed
@@ -82,6 +155,25 @@ impl<E> EventRouter<E> {
         self.inner
             .retired_dropped
             .fetch_add(stats.dropped, Ordering::Relaxed);
+        if left.is_empty() {
+            return;
+        }
+        let alone = self.lock().is_empty() && !self.inner.closed.load(Ordering::Acquire);
+        if alone {
+            // Counted as pushed again when handed over.
+            self.inner
+                .retired_pushed
+                .fetch_sub(left.len() as u64, Ordering::Relaxed);
+            let _ = self.keep_waiting(left);
+        } else {
+            tracing::warn!(
+                lost = left.len(),
+                "items queued for a caller that left were dropped (counted)"
+            );
+            self.inner
+                .retired_dropped
+                .fetch_add(left.len() as u64, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn deregister(&self, caller: CallerId, queue: &Arc<BoundedQueue<E>>) {
@@ -101,17 +193,24 @@ impl<E> EventRouter<E> {
     {
         if to == super::To::All && !self.inner.closed.load(Ordering::Acquire) {
             // One caller (a producer's usual case): no list to build.
-            let only = {
+            let (only, none) = {
                 let callers = self.lock();
-                (callers.len() == 1)
-                    .then(|| callers.values().next().map(Arc::clone))
-                    .flatten()
+                (
+                    (callers.len() == 1)
+                        .then(|| callers.values().next().map(Arc::clone))
+                        .flatten(),
+                    callers.is_empty(),
+                )
             };
             if let Some(queue) = only {
+                self.hand_over_waiting(&queue);
                 return match queue.push_blocking(event) {
                     Ok(()) | Err(Error::Closed(_)) => Ok(()),
                     Err(e) => Err(e),
                 };
+            }
+            if none {
+                return self.keep_waiting(vec![event]);
             }
         }
         fan_out(self.targets(to)?, event, to, |queue, event| {
@@ -148,7 +247,14 @@ impl<E> EventRouter<E> {
     where
         E: Clone,
     {
-        fan_out(self.targets(to)?, items, to, |queue, batch| {
+        let targets = self.targets(to)?;
+        if to == super::To::All && targets.is_empty() {
+            return self.keep_waiting(items);
+        }
+        if let Some(first) = targets.first() {
+            self.hand_over_waiting(first);
+        }
+        fan_out(targets, items, to, |queue, batch| {
             queue.push_many_blocking(batch)
         })
     }
@@ -159,6 +265,12 @@ impl<E> EventRouter<E> {
         E: Clone,
     {
         let targets = self.targets(to)?;
+        if to == super::To::All && targets.is_empty() {
+            return self.keep_waiting(vec![event]);
+        }
+        if let Some(first) = targets.first() {
+            self.hand_over_waiting(first);
+        }
         let mut first_error = None;
         for (queue, item) in targets.iter().zip(copies(event, targets.len())) {
             note_error(to, &mut first_error, queue.push(item).await);
@@ -183,9 +295,12 @@ impl<E> EventRouter<E> {
 
     pub(crate) fn stats(&self) -> QueueStats {
         let queues = self.lock();
+        // What waits for a peer counts as pushed once handed over; what
+        // its bound dropped counts now.
         let mut stats = QueueStats {
             pushed: self.inner.retired_pushed.load(Ordering::Relaxed),
-            dropped: self.inner.retired_dropped.load(Ordering::Relaxed),
+            dropped: self.inner.retired_dropped.load(Ordering::Relaxed)
+                + self.inner.waiting.stats().dropped,
         };
         for q in queues.values() {
             let s = q.stats();
@@ -197,6 +312,7 @@ impl<E> EventRouter<E> {
 
     pub(crate) fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
+        self.inner.waiting.close();
         for q in self.lock().values() {
             q.close();
         }

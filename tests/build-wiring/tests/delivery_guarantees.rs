@@ -1,0 +1,203 @@
+//! Delivery you can count on — the parts of the delivery issue that hold
+//! today, each as a test:
+//!
+//! - published with no peer connected: kept (bounded, drop-oldest,
+//!   counted) and delivered in order to the first peer that connects; `Ok`
+//!   never means "dropped";
+//! - items queued for a peer that disconnects are not lost: with no other
+//!   peer they wait for the next one;
+//! - equal timestamps are all kept, in arrival order, end to end.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::free_port;
+use tsercom::queue::{OverflowPolicy, QueueConfig};
+use tsercom::runtime::{Identity, RuntimeConfig};
+use tsercom::service::Hooks;
+use tsercom::{AggregatorHandle, CallerId, ProducerHandle, RuntimeManager, Timestamp};
+use tsercom_test_build_wiring::{self as sensors, Command, Reading};
+
+const WAIT: Duration = Duration::from_secs(60);
+const CAPACITY: usize = 100;
+
+/// A producer hosting `Sensor.Stream`, with a small outbound queue.
+#[tsercom::runtime(producer, listen = self.listen, service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Thermometer {
+    listen: Option<SocketAddr>,
+}
+
+impl Hooks for Thermometer {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config
+            .with_identity(Identity::Fixed(CallerId::random()))
+            .with_events(QueueConfig {
+                capacity: CAPACITY,
+                policy: OverflowPolicy::Block,
+            })
+    }
+}
+
+/// An aggregator dialing it.
+#[tsercom::runtime(aggregator, peers = self.producer, service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Dashboard {
+    producer: Option<SocketAddr>,
+}
+
+impl Hooks for Dashboard {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config.with_identity(Identity::Fixed(CallerId::random()))
+    }
+}
+
+fn reading(value: f64, at: Option<Timestamp>) -> Reading {
+    Reading {
+        celsius: value,
+        timestamp: at.map(|t| t.to_proto()),
+        ..Reading::default()
+    }
+}
+
+/// Every value `handle` receives until `n` arrived.
+fn receive(handle: &AggregatorHandle<Reading, Command>, n: usize) -> Vec<(Timestamp, f64)> {
+    let deadline = Instant::now() + WAIT;
+    let mut got = Vec::new();
+    while got.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "{n} samples in time, got {}: {got:?}",
+            got.len()
+        );
+        handle.data().wait_new(Duration::from_millis(200));
+        for (_, samples) in handle.data().take_new() {
+            got.extend(samples.into_iter().map(|s| (s.timestamp, s.data.celsius)));
+        }
+    }
+    got
+}
+
+fn start_producer(addr: SocketAddr) -> (RuntimeManager, ProducerHandle<Reading, Command>) {
+    let mut manager = RuntimeManager::new();
+    let handle = manager
+        .register(Thermometer { listen: Some(addr) })
+        .expect("register");
+    manager.start_in_process().expect("start");
+    (manager, handle)
+}
+
+fn start_dashboard(addr: SocketAddr) -> (RuntimeManager, AggregatorHandle<Reading, Command>) {
+    let mut manager = RuntimeManager::new();
+    let handle = manager
+        .register(Dashboard {
+            producer: Some(addr),
+        })
+        .expect("register");
+    manager.start_in_process().expect("start");
+    (manager, handle)
+}
+
+#[test]
+fn published_with_no_peer_is_kept_and_delivered_on_connect_or_counted() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (mut producer_manager, producer) = start_producer(addr);
+    // Nobody connected: more than the bound, one at a time and in a batch.
+    for i in 0..CAPACITY + 20 {
+        producer
+            .publish(reading(i as f64, None))
+            .expect("Ok: kept, not dropped");
+    }
+    producer
+        .publish_many(
+            (0..10)
+                .map(|i| reading(1000.0 + f64::from(i), None))
+                .collect(),
+        )
+        .expect("batch kept");
+    let stats = producer.stats().outbound;
+    assert_eq!(
+        stats.dropped, 30,
+        "the oldest 30 dropped, counted: {stats:?}"
+    );
+
+    // The first aggregator gets the newest CAPACITY, in order.
+    let (mut dashboard_manager, dashboard) = start_dashboard(addr);
+    let got: Vec<f64> = receive(&dashboard, CAPACITY)
+        .iter()
+        .map(|(_, v)| *v)
+        .collect();
+    let expected: Vec<f64> = (30..CAPACITY + 20)
+        .map(|i| i as f64)
+        .chain((0..10).map(|i| 1000.0 + f64::from(i)))
+        .collect();
+    assert_eq!(got, expected);
+    // Sent while connected: straight through, after the backlog.
+    producer.publish(reading(-1.0, None)).expect("publish");
+    assert_eq!(receive(&dashboard, 1)[0].1, -1.0);
+    let stats = producer.stats().outbound;
+    assert_eq!(
+        (stats.pushed, stats.dropped),
+        (CAPACITY as u64 + 1, 30),
+        "each delivered item counted once, each drop once"
+    );
+    dashboard_manager.check_error().expect("no error");
+    dashboard_manager.shutdown().expect("shutdown");
+    producer_manager.check_error().expect("no error");
+    producer_manager.shutdown().expect("shutdown");
+}
+
+#[test]
+fn items_queued_for_a_peer_that_left_wait_for_the_next_one() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (mut producer_manager, producer) = start_producer(addr);
+    let (mut first_manager, first) = start_dashboard(addr);
+    producer
+        .wait_callers(WAIT, |c| c.len() == 1)
+        .expect("the first aggregator connected");
+    producer.publish(reading(1.0, None)).expect("publish");
+    assert_eq!(receive(&first, 1)[0].1, 1.0);
+    // The aggregator goes away; what is published meanwhile is kept.
+    first_manager.shutdown().expect("shutdown");
+    producer
+        .wait_callers(WAIT, |c| c.iter().all(|c| !c.state.is_connected()))
+        .expect("the producer saw it leave");
+    for i in 2..12 {
+        producer.publish(reading(f64::from(i), None)).expect("kept");
+    }
+    let (mut second_manager, second) = start_dashboard(addr);
+    let got: Vec<f64> = receive(&second, 10).iter().map(|(_, v)| *v).collect();
+    assert_eq!(got, (2..12).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(producer.stats().outbound.dropped, 0);
+    second_manager.shutdown().expect("shutdown");
+    producer_manager.check_error().expect("no error");
+    producer_manager.shutdown().expect("shutdown");
+}
+
+#[test]
+fn equal_timestamps_are_all_kept_end_to_end() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (mut producer_manager, producer) = start_producer(addr);
+    let (mut dashboard_manager, dashboard) = start_dashboard(addr);
+    producer
+        .wait_callers(WAIT, |c| c.len() == 1)
+        .expect("connected");
+    // A sensor whose clock ticks slower than it samples: 50 samples, one
+    // timestamp.
+    let at = Timestamp::now();
+    producer
+        .publish_many((0..50).map(|i| reading(f64::from(i), Some(at))).collect())
+        .expect("publish");
+    let got = receive(&dashboard, 50);
+    assert!(got.iter().all(|(t, _)| *t == got[0].0), "one timestamp");
+    assert_eq!(
+        got.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+        (0..50).map(f64::from).collect::<Vec<_>>(),
+        "all kept, in arrival order"
+    );
+    assert_eq!(dashboard.stats().inbound.replaced, 0);
+    dashboard_manager.shutdown().expect("shutdown");
+    producer_manager.shutdown().expect("shutdown");
+}
