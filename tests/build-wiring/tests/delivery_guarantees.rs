@@ -201,3 +201,42 @@ fn equal_timestamps_are_all_kept_end_to_end() {
     dashboard_manager.shutdown().expect("shutdown");
     producer_manager.shutdown().expect("shutdown");
 }
+
+#[test]
+fn a_sample_with_an_invalid_timestamp_is_refused_counted_and_the_stream_goes_on() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (mut producer_manager, producer) = start_producer(addr);
+    let (mut dashboard_manager, dashboard) = start_dashboard(addr);
+    producer
+        .wait_callers(WAIT, |c| c.len() == 1)
+        .expect("connected");
+    let bad = Reading {
+        celsius: -1.0,
+        timestamp: Some(tsercom::proto::ServerTimestamp {
+            timestamp: Some(tsercom::well_known_types::Timestamp {
+                seconds: 1,
+                nanos: 2_000_000_000,
+            }),
+        }),
+        ..Reading::default()
+    };
+    producer.publish(bad).expect("publish");
+    for i in 0..5 {
+        producer
+            .publish(reading(f64::from(i), None))
+            .expect("publish");
+    }
+    let got: Vec<f64> = receive(&dashboard, 5).iter().map(|(_, v)| *v).collect();
+    assert_eq!(got, vec![0.0, 1.0, 2.0, 3.0, 4.0], "the stream went on");
+    assert_eq!(dashboard.stats().inbound.refused, 1, "counted");
+    let error = dashboard_manager
+        .check_error()
+        .expect_err("the user hears of it");
+    assert!(error.to_string().contains("timestamp"), "{error}");
+    // One connection throughout: no reconnect loop.
+    let callers = dashboard.callers();
+    assert_eq!(callers.len(), 1);
+    assert!(callers[0].state.is_connected());
+    dashboard_manager.shutdown().expect("shutdown");
+    producer_manager.shutdown().expect("shutdown");
+}

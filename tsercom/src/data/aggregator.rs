@@ -119,6 +119,9 @@ pub struct DataStats {
     pub forgotten: u64,
     /// Disconnected callers forgotten with unread data.
     pub callers_forgotten: u64,
+    /// Samples refused before storing (a peer's invalid timestamp): the
+    /// stream went on without them.
+    pub refused: u64,
     /// Samples replaced by one with an equal timestamp (only under
     /// [`EqualTimestamps::Replace`]; by default both are kept).
     pub replaced: u64,
@@ -161,6 +164,7 @@ struct Shared<D> {
     forgetting: Mutex<Forgetting>,
     equal: Mutex<EqualTimestamps>,
     replaced: AtomicU64,
+    refused: AtomicU64,
     drops: DropCounter,
     peers: super::peers::PeerTable,
 }
@@ -218,6 +222,7 @@ impl<D> RemoteDataAggregator<D> {
                 forgetting: Mutex::new(Forgetting::default()),
                 equal: Mutex::new(EqualTimestamps::default()),
                 replaced: AtomicU64::new(0),
+                refused: AtomicU64::new(0),
                 drops: DropCounter::default(),
                 peers: super::peers::PeerTable::default(),
             }),
@@ -570,6 +575,7 @@ impl<D> RemoteDataAggregator<D> {
             forgotten: self.shared.forgotten.load(Ordering::Relaxed),
             callers_forgotten: self.shared.callers_forgotten.load(Ordering::Relaxed),
             replaced: self.shared.replaced.load(Ordering::Relaxed),
+            refused: self.shared.refused.load(Ordering::Relaxed),
         }
     }
 
@@ -590,6 +596,12 @@ impl<D> RemoteDataAggregator<D> {
     }
 
     // ---- runtime side ----
+
+    /// Counts a sample of `caller` refused before storing.
+    pub(crate) fn refused(&self, caller: CallerId) {
+        self.shared.refused.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%caller, "sample refused");
+    }
 
     /// Records a dialed peer's state.
     pub(crate) fn set_peer(&self, info: super::PeerInfo) {

@@ -252,10 +252,14 @@ where
                             let key = key_of(&info);
                             match peers.get_mut(&key) {
                                 Some(peer) if peer.targets == targets => {
-                                    // Same peer, same place: another announcement.
+                                    // Same peer, same place: another
+                                    // announcement (it may be back after
+                                    // an outage: retry now, not after the
+                                    // backoff).
                                     if let Some(r) = peer.removal.take() {
                                         r.abort();
                                     }
+                                    peer.connection.retry_now();
                                     if !peer.instances.contains(&info.instance) {
                                         peer.instances.push(info.instance.clone());
                                     }

@@ -14,8 +14,11 @@
 //! only when every address of every target failed, with an error naming
 //! each one.
 //!
-//! Backoff defaults: 100 ms initial, ×2 per failed attempt, capped at 10 s,
-//! ±20 % jitter; the attempt counter resets after a successful handshake.
+//! Backoff defaults: 100 ms initial, ×2 per failed attempt, capped at 2 s
+//! (a peer back after any outage is retried within 2 s), ±20 % jitter; the
+//! attempt counter resets after a successful handshake, and
+//! [`Connection::retry_now`] cuts a wait short (discovery announced the
+//! peer again).
 //! The sleeper is injectable, so tests check the delays without wall time.
 
 use std::future::Future;
@@ -49,7 +52,7 @@ impl Default for Backoff {
         Backoff {
             initial: Duration::from_millis(100),
             multiplier: 2.0,
-            max: Duration::from_secs(10),
+            max: Duration::from_secs(2),
             jitter: 0.2,
         }
     }
@@ -168,6 +171,7 @@ impl<T: Send + 'static> Outbox<T> {
 /// A logical connection, re-established on failure until dropped.
 pub struct Connection<T> {
     queue: Arc<BoundedQueue<T>>,
+    retry: Arc<tokio::sync::Notify>,
     events: mpsc::Receiver<ConnectionEvent>,
     events_dropped: Arc<std::sync::atomic::AtomicU64>,
     task: tokio::task::JoinHandle<()>,
@@ -207,6 +211,12 @@ impl<T> Connection<T> {
     pub fn events_dropped(&self) -> u64 {
         self.events_dropped
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Ends the current backoff wait now (e.g. discovery announced the
+    /// peer again): the next attempt starts at once.
+    pub fn retry_now(&self) {
+        self.retry.notify_one();
     }
 
     /// Outbox counters (pushed, dropped by policy).
@@ -255,6 +265,8 @@ where
         }
     };
     let task_queue = Arc::clone(&queue);
+    let retry = Arc::new(tokio::sync::Notify::new());
+    let task_retry = Arc::clone(&retry);
     let task = tokio::spawn(async move {
         let mut attempt: u32 = 0;
         loop {
@@ -281,6 +293,7 @@ where
             let retry_in = config.backoff.delay(attempt, jitter_unit());
             attempt = attempt.saturating_add(1);
             tracing::debug!(targets = ?config.targets, %reason, ?retry_in, "disconnected");
+            let wait = sleeper.sleep(retry_in);
             emit(match refused {
                 Some(code) => ConnectionEvent::Refused {
                     code,
@@ -289,11 +302,17 @@ where
                 },
                 None => ConnectionEvent::Disconnected { reason, retry_in },
             });
-            sleeper.sleep(retry_in).await;
+            tokio::select! {
+                () = wait => {}
+                () = task_retry.notified() => {
+                    tracing::debug!(targets = ?config.targets, "retrying now");
+                }
+            }
         }
     });
     Connection {
         queue,
+        retry,
         events,
         events_dropped,
         task,
@@ -391,11 +410,11 @@ mod tests {
         assert_eq!(no_jitter[1], Duration::from_millis(200));
         assert_eq!(no_jitter[2], Duration::from_millis(400));
         assert!(no_jitter.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(no_jitter[9], Duration::from_secs(10), "capped");
-        assert_eq!(backoff.delay(u32::MAX, 0.5), Duration::from_secs(10));
+        assert_eq!(no_jitter[9], Duration::from_secs(2), "capped");
+        assert_eq!(backoff.delay(u32::MAX, 0.5), Duration::from_secs(2));
         // Jitter stays within ±20 %.
         assert_eq!(backoff.delay(0, 0.0), Duration::from_millis(80));
         assert_eq!(backoff.delay(0, 1.0), Duration::from_millis(120));
-        assert!(backoff.delay(20, 1.0) <= Duration::from_secs(12));
+        assert!(backoff.delay(20, 1.0) <= Duration::from_millis(2400));
     }
 }

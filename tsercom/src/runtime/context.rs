@@ -500,6 +500,24 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
+    fn refused(&self, caller: CallerId) {
+        match self {
+            DataSink::Local(a) => a.refused(caller),
+            DataSink::Ipc { runtime, tx } => send_control(
+                tx,
+                ipc::Frame {
+                    kind: Some(ipc::frame::Kind::Data(ipc::Data {
+                        runtime: *runtime,
+                        caller_id: caller.to_string(),
+                        timestamp: None,
+                        payload: Vec::new(),
+                        refused: true,
+                    })),
+                },
+            ),
+        }
+    }
+
     async fn push(&self, caller: CallerId, timestamp: Timestamp, data: D) -> Result<()> {
         match self {
             DataSink::Local(a) => a.push(caller, timestamp, data).await,
@@ -510,6 +528,7 @@ impl<D: prost::Message> DataSink<D> {
                         caller_id: caller.to_string(),
                         timestamp: Some(timestamp.to_proto()),
                         payload: data.encode_to_vec(),
+                        refused: false,
                     })),
                 };
                 // The IPC queue blocks when full (back-pressure); the data
@@ -680,6 +699,12 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// after shutdown.
     pub async fn push(&self, data: D, timestamp: Timestamp) -> Result<()> {
         self.data.push(self.caller, timestamp, data).await
+    }
+
+    /// Counts one of this caller's samples as refused (e.g. its timestamp
+    /// was out of range): shown in `DataStats::refused`.
+    pub fn refuse(&self) {
+        self.data.refused(self.caller);
     }
 
     /// The next event for this caller, in the order sent; `None` once the

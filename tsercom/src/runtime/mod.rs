@@ -171,6 +171,9 @@ pub struct RuntimeConfig {
     /// What a sample with the timestamp of a stored one does (default:
     /// both kept, in arrival order).
     pub equal_timestamps: crate::data::EqualTimestamps,
+    /// Retry delays of a dialing runtime (default 100 ms doubling to a cap
+    /// of 2 s, ±20 % jitter); a re-announced peer is retried at once.
+    pub backoff: crate::rpc::Backoff,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -214,6 +217,7 @@ impl Default for RuntimeConfig {
             forgetting: crate::data::Forgetting::default(),
             cert_binding: crate::rpc::CertBinding::None,
             equal_timestamps: crate::data::EqualTimestamps::KeepAll,
+            backoff: crate::rpc::Backoff::default(),
         }
     }
 }
@@ -303,6 +307,12 @@ impl RuntimeConfig {
     /// With this handling of equal timestamps.
     pub fn with_equal_timestamps(mut self, equal: crate::data::EqualTimestamps) -> Self {
         self.equal_timestamps = equal;
+        self
+    }
+
+    /// With these retry delays (a dialing runtime).
+    pub fn with_backoff(mut self, backoff: crate::rpc::Backoff) -> Self {
+        self.backoff = backoff;
         self
     }
 

@@ -190,6 +190,10 @@ where
     fn on_data(&self, data: ipc::Data) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
             let caller = CallerId::parse(&data.caller_id)?;
+            if data.refused {
+                self.data.refused(caller);
+                return Ok(());
+            }
             let timestamp = data
                 .timestamp
                 .as_ref()

@@ -19,7 +19,7 @@ use crate::data::{PeerInfo, PeerState};
 use crate::discovery::{self, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 use crate::error::{Error, Result};
 use crate::queue::{OverflowPolicy, QueueConfig};
-use crate::rpc::{Backoff, Outbox, TokioSleeper, run_clock_sync};
+use crate::rpc::{Outbox, TokioSleeper, run_clock_sync};
 use crate::runtime::{BoxFuture, Endpoint, HeldIdentity, Runtime, RuntimeContext, StopReason};
 use crate::time::{Clock, SyncState, SynchronizedClock};
 
@@ -110,7 +110,7 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
             let connector_config = ConnectorConfig {
                 id,
                 tls: config.client_tls.clone(),
-                backoff: Backoff::default(),
+                backoff: config.backoff,
                 // Outbound items wait in each peer's endpoint, not in the
                 // connector's outbox, which stays unused.
                 outbox: QueueConfig::new(1, OverflowPolicy::Error),
@@ -338,6 +338,7 @@ async fn session<M: StreamService, H: Hooks>(
     endpoint.set_peer_addr(addr.to_string());
     shared.hooks.on_connect(peer, Some(addr));
     let mut incoming = response.into_inner();
+    let mut refused: u64 = 0;
     let outcome = loop {
         match incoming.message().await {
             Ok(Some(mut sample)) => {
@@ -345,10 +346,22 @@ async fn session<M: StreamService, H: Hooks>(
                     Ok(Some(t)) => clock.to_local(t),
                     Ok(None) => clock.local_now(),
                     Err(e) => {
-                        break Err(Error::Invalid {
-                            what: "timestamp from a peer",
-                            reason: format!("{peer}: {e}"),
-                        });
+                        // Refused and counted; the stream goes on (ending
+                        // it made a silent reconnect loop). Reported once
+                        // per connection.
+                        endpoint.refuse();
+                        refused += 1;
+                        if refused == 1 {
+                            let error = Error::Invalid {
+                                what: "timestamp from a peer",
+                                reason: format!(
+                                    "{peer}: {e}; such samples are refused (counted in DataStats::refused) and the stream goes on"
+                                ),
+                            };
+                            tracing::warn!(%peer, %error, "sample refused");
+                            shared.ctx.report_error(&error);
+                        }
+                        continue;
                     }
                 };
                 write_timestamp(M::response_timestamp(&mut sample), time);
@@ -357,7 +370,25 @@ async fn session<M: StreamService, H: Hooks>(
                 }
             }
             Ok(None) => break Ok(()),
-            Err(status) => break Err(failed(status)),
+            Err(status) => {
+                // The peer refused what we sent (a bad timestamp, a
+                // malformed or oversized message, its store full under the
+                // Error policy): not a network failure, so the user hears
+                // of it, not only the reconnect loop.
+                if matches!(
+                    status.code(),
+                    tonic::Code::InvalidArgument
+                        | tonic::Code::ResourceExhausted
+                        | tonic::Code::PermissionDenied
+                        | tonic::Code::Unauthenticated
+                ) {
+                    shared.ctx.report_error(&Error::Rpc {
+                        what: "stream refused by the peer",
+                        status: Box::new(status.clone()),
+                    });
+                }
+                break Err(failed(status));
+            }
         }
     };
     let reason = match &outcome {
