@@ -111,6 +111,7 @@ fn ipc_round_trip(c: &mut Criterion) {
                     caller_id: caller.clone(),
                     timestamp: stamped.timestamp,
                     payload: stamped.encode_to_vec(),
+                    refused: false,
                 })),
             },
             |frame| {

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -107,6 +107,10 @@ pub(crate) struct BoundedQueue<T> {
     items: Notify,
     pushed: AtomicU64,
     drops: DropCounter,
+    /// Set when a bounded push gave up on this queue (a slow or dead
+    /// consumer); further bounded pushes drop at once (counted) until the
+    /// consumer drains it to its low-water mark.
+    stalled: std::sync::atomic::AtomicBool,
 }
 
 impl<T> std::fmt::Debug for BoundedQueue<T> {
@@ -141,6 +145,7 @@ impl<T> BoundedQueue<T> {
             items: Notify::new(),
             pushed: AtomicU64::new(0),
             drops: DropCounter::default(),
+            stalled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -227,6 +232,41 @@ impl<T> BoundedQueue<T> {
                 let _unused = self
                     .space_cv
                     .wait_timeout(state, Duration::from_millis(100))
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    }
+
+    /// Pushes from blocking code, waiting under `Block` at most until
+    /// `deadline` (one of several peers of a broadcast must not stall the
+    /// others). `Ok(false)`: not pushed — the wait ran out, or an earlier
+    /// one did and the consumer has not caught up since — counted as a
+    /// drop of this queue.
+    pub(crate) fn push_blocking_until(&self, mut item: T, deadline: Instant) -> Result<bool> {
+        if self.config.policy != OverflowPolicy::Block {
+            return self.push_blocking(item).map(|()| true);
+        }
+        loop {
+            let stalled = self.stalled.load(Ordering::Acquire);
+            match self.try_push(item)? {
+                TryPush::Done => return Ok(true),
+                TryPush::Full(back) => item = back,
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if stalled || left.is_zero() {
+                self.stalled.store(true, Ordering::Release);
+                self.drops.dropped(&self.name, 1);
+                drop(item);
+                return Ok(false);
+            }
+            let state = self.lock();
+            if state.closed {
+                return Err(Error::Closed(self.name.clone()));
+            }
+            if state.items.len() >= self.config.capacity {
+                let _unused = self
+                    .space_cv
+                    .wait_timeout(state, left.min(Duration::from_millis(100)))
                     .unwrap_or_else(|e| e.into_inner());
             }
         }
@@ -339,6 +379,7 @@ impl<T> BoundedQueue<T> {
 
     /// Wakes pushers waiting for room (see [`low_water`](Self::low_water)).
     fn took(&self) {
+        self.stalled.store(false, Ordering::Release);
         self.space_cv.notify_all();
         self.space.notify_waiters();
     }

@@ -69,8 +69,9 @@ fn receive(handle: &AggregatorHandle<Reading, Command>, n: usize) -> Vec<(Timest
     while got.len() < n {
         assert!(
             Instant::now() < deadline,
-            "{n} samples in time, got {}: {got:?}",
-            got.len()
+            "{n} samples in time, got {} (first {:?})",
+            got.len(),
+            got.first()
         );
         handle.data().wait_new(Duration::from_millis(200));
         for (_, samples) in handle.data().take_new() {
@@ -238,5 +239,72 @@ fn a_sample_with_an_invalid_timestamp_is_refused_counted_and_the_stream_goes_on(
     assert_eq!(callers.len(), 1);
     assert!(callers[0].state.is_connected());
     dashboard_manager.shutdown().expect("shutdown");
+    producer_manager.shutdown().expect("shutdown");
+}
+
+/// An aggregator dialing the producer that never reads: its store (Block,
+/// 10 samples) fills, its stream stops, and the producer's queue for it
+/// fills too.
+#[tsercom::runtime(aggregator, peers = self.producer, service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Stalled {
+    producer: Option<SocketAddr>,
+}
+
+impl Hooks for Stalled {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config
+            .with_identity(Identity::Fixed(CallerId::random()))
+            .with_retention(tsercom::data::Retention {
+                max_samples: 10,
+                max_age: None,
+            })
+            .with_data_policy(OverflowPolicy::Block)
+    }
+}
+
+#[test]
+fn a_stalled_peer_never_stalls_a_broadcast_to_the_others() {
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let (mut producer_manager, producer) = start_producer(addr);
+    let (mut healthy_manager, healthy) = start_dashboard(addr);
+    let mut stalled_manager = RuntimeManager::new();
+    let _stalled = stalled_manager
+        .register(Stalled {
+            producer: Some(addr),
+        })
+        .expect("register");
+    stalled_manager.start_in_process().expect("start");
+    producer
+        .wait_callers(WAIT, |c| {
+            c.iter().filter(|c| c.state.is_connected()).count() == 2
+        })
+        .expect("both connected");
+
+    // Far more than the stalled peer's store, queue and the transport's
+    // buffers hold.
+    const N: usize = 200_000;
+    let publisher = {
+        let producer = producer.clone();
+        std::thread::spawn(move || {
+            for i in 0..N {
+                producer.publish(reading(i as f64, None)).expect("publish");
+            }
+        })
+    };
+    let got: Vec<f64> = receive(&healthy, N).iter().map(|(_, v)| *v).collect();
+    assert_eq!(
+        got,
+        (0..N).map(|i| i as f64).collect::<Vec<_>>(),
+        "all, in order"
+    );
+    publisher.join().expect("the publisher was never stuck");
+    let stats = producer.stats().outbound;
+    assert!(
+        stats.dropped > 0,
+        "the stalled peer's copies counted: {stats:?}"
+    );
+    healthy_manager.shutdown().expect("shutdown");
+    stalled_manager.shutdown().expect("shutdown");
     producer_manager.shutdown().expect("shutdown");
 }

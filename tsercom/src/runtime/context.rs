@@ -26,6 +26,10 @@ struct RouterInner<E> {
     /// drop-oldest, counted) and handed to the first caller to register.
     waiting: BoundedQueue<E>,
     has_waiting: AtomicBool,
+    /// How long a broadcast under `Block` waits for each peer's room (then
+    /// that peer's copy is dropped, counted, and the peer is skipped until
+    /// it catches up).
+    broadcast_wait: std::time::Duration,
     config: QueueConfig,
     closed: AtomicBool,
     // Totals of queues already removed, so stats survive deregistration.
@@ -50,7 +54,7 @@ impl<E> std::fmt::Debug for EventRouter<E> {
 }
 
 impl<E> EventRouter<E> {
-    pub(crate) fn new(config: QueueConfig) -> Self {
+    pub(crate) fn new(config: QueueConfig, broadcast_wait: std::time::Duration) -> Self {
         EventRouter {
             inner: Arc::new(RouterInner {
                 queues: Mutex::new(HashMap::new()),
@@ -62,6 +66,7 @@ impl<E> EventRouter<E> {
                     },
                 ),
                 has_waiting: AtomicBool::new(false),
+                broadcast_wait,
                 config,
                 closed: AtomicBool::new(false),
                 retired_pushed: AtomicU64::new(0),
@@ -213,7 +218,19 @@ impl<E> EventRouter<E> {
                 return self.keep_waiting(vec![event]);
             }
         }
-        fan_out(self.targets(to)?, event, to, |queue, event| {
+        let targets = self.targets(to)?;
+        if to == super::To::All && targets.len() > 1 {
+            // Each peer's wait is bounded; one that ran out is skipped at
+            // once (counted) until it catches up, so a stalled peer costs
+            // the others one bounded wait, not one per item.
+            let wait = self.inner.broadcast_wait;
+            return fan_out(targets, event, to, |queue, event| {
+                queue
+                    .push_blocking_until(event, std::time::Instant::now() + wait)
+                    .map(|_| ())
+            });
+        }
+        fan_out(targets, event, to, |queue, event| {
             queue.push_blocking(event)
         })
     }
@@ -253,6 +270,19 @@ impl<E> EventRouter<E> {
         }
         if let Some(first) = targets.first() {
             self.hand_over_waiting(first);
+        }
+        if to == super::To::All
+            && targets.len() > 1
+            && self.inner.config.policy == OverflowPolicy::Block
+        {
+            let wait = self.inner.broadcast_wait;
+            return fan_out(targets, items, to, |queue, batch| {
+                let deadline = std::time::Instant::now() + wait;
+                for item in batch {
+                    queue.push_blocking_until(item, deadline)?;
+                }
+                Ok(())
+            });
         }
         fan_out(targets, items, to, |queue, batch| {
             queue.push_many_blocking(batch)

@@ -113,10 +113,13 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             // applies and every drop is counted in the handle's stats.
             SinkKind::Ipc { index, tx } => (
                 DataSink::Ipc { runtime: index, tx },
-                EventRouter::new(QueueConfig {
-                    policy: OverflowPolicy::Block,
-                    ..config.events
-                }),
+                EventRouter::new(
+                    QueueConfig {
+                        policy: OverflowPolicy::Block,
+                        ..config.events
+                    },
+                    config.broadcast_wait,
+                ),
             ),
         };
         let ctx = RuntimeContext {
@@ -286,7 +289,7 @@ impl RuntimeManager {
         let data = RemoteDataAggregator::new(config.retention, config.data_policy);
         data.set_forgetting(config.forgetting);
         data.set_equal_timestamps(config.equal_timestamps);
-        let events = EventRouter::new(config.events);
+        let events = EventRouter::new(config.events, config.broadcast_wait);
         let handle = I::Handle::from_runtime_handle(RuntimeHandle {
             name: name.clone(),
             inbound: data.clone(),

@@ -174,6 +174,12 @@ pub struct RuntimeConfig {
     /// Retry delays of a dialing runtime (default 100 ms doubling to a cap
     /// of 2 s, ±20 % jitter); a re-announced peer is retried at once.
     pub backoff: crate::rpc::Backoff,
+    /// Under the `Block` policy, how long a send to all waits for each
+    /// peer's room when there are several (default 1 s): then that peer's
+    /// copy is dropped (counted) and it is skipped until it catches up, so
+    /// one slow or dead peer never stalls the others. With one peer, `Block`
+    /// waits as long as it takes (back-pressure).
+    pub broadcast_wait: Duration,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -218,6 +224,7 @@ impl Default for RuntimeConfig {
             cert_binding: crate::rpc::CertBinding::None,
             equal_timestamps: crate::data::EqualTimestamps::KeepAll,
             backoff: crate::rpc::Backoff::default(),
+            broadcast_wait: Duration::from_secs(1),
         }
     }
 }
@@ -313,6 +320,13 @@ impl RuntimeConfig {
     /// With these retry delays (a dialing runtime).
     pub fn with_backoff(mut self, backoff: crate::rpc::Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// With this bound on a broadcast's wait per peer (see
+    /// [`RuntimeConfig::broadcast_wait`]).
+    pub fn with_broadcast_wait(mut self, wait: Duration) -> Self {
+        self.broadcast_wait = wait;
         self
     }
 
