@@ -605,3 +605,31 @@ fn a_mistyped_or_absent_static_peer_is_shown_unreachable_then_connected() {
         .expect("an unreachable peer is a state, not an error");
     manager.shutdown().expect("shutdown");
 }
+
+#[test]
+fn an_identity_survives_a_restart_and_a_corrupt_file_is_reported_not_replaced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state/producer.caller_id");
+    let run = || {
+        let mut child = probe(&[("PROBE_PATH", &path)], &[]);
+        let line = result_line(&mut child, WAIT);
+        let _ = child.wait();
+        line
+    };
+    let first = run();
+    assert!(first.starts_with("ID="), "{first}");
+    assert_eq!(run(), first, "the id survives a restart");
+    std::fs::write(&path, "12345").expect("corrupt it");
+    let refused = run();
+    assert!(
+        refused.starts_with("ERR=")
+            && refused.contains("corrupt")
+            && refused.contains("producer.caller_id"),
+        "{refused}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("read"),
+        "12345",
+        "never replaced"
+    );
+}
