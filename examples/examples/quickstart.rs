@@ -30,6 +30,7 @@ struct Thermometer;
 struct Collector;
 
 fn main() -> tsercom::Result<()> {
+    tsercom::logging::init();
     let seconds = std::env::args().skip_while(|a| a != "--seconds").nth(1);
     let seconds: u32 = seconds.and_then(|s| s.parse().ok()).unwrap_or(3);
     let mut manager = RuntimeManager::new();

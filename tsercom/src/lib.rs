@@ -59,6 +59,7 @@ pub mod data;
 pub mod discovery;
 mod error;
 pub mod identity_file;
+pub mod logging;
 pub mod proto;
 pub mod queue;
 pub mod rpc;
@@ -127,6 +128,11 @@ pub use tsercom_macros::runtime;
 /// (`tsercom::tonic::async_trait`, `Status`, `Request`, ...), so a user crate
 /// needs no tonic dependency of its own.
 pub use tonic;
+
+/// The `tracing` tsercom logs through (`tsercom::tracing::info!`), so a
+/// user crate needs no dependency of its own; turn output on with
+/// [`logging::init`].
+pub use tracing;
 
 /// Protobuf's well-known types (`google.protobuf.Timestamp`, `Duration`,
 /// `Any`, ...), as generated code and users name them.

@@ -229,6 +229,7 @@ fn spawn_robot(state: &Path, start: u32, trainer: SocketAddr) -> Peer {
         .env_remove("E2E_DISCOVER")
         .env_remove("E2E_CLOCK_OFFSET_MS")
         .env_remove("TSERCOM_INSTANCE")
+        .env_remove("RUST_LOG")
         .stderr(Stdio::piped());
     spawn_ready(&mut command)
 }
@@ -384,6 +385,13 @@ fn a_clone_is_refused_on_both_sides_and_a_restart_is_welcome() {
     assert!(
         stderr.contains("already connected") && stderr.contains("another live process"),
         "the clone learns why: {stderr}"
+    );
+    // And its log says so at WARN (`tsercom::logging::init()`, no RUST_LOG).
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains("refused this runtime")),
+        "a WARN line: {stderr}"
     );
     // Never merged: the holder's series goes on alone and unbroken.
     let (more, others) = take_from(&trainer, holder.id, 20);

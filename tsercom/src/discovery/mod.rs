@@ -34,6 +34,9 @@ use crate::error::{Error, Result};
 use crate::runtime::BoxFuture;
 use crate::time::Timestamp;
 
+/// How a static peer's instance name starts (`static:host:port`).
+pub const STATIC_INSTANCE_PREFIX: &str = "static:";
+
 /// TXT key: the publisher's persistent CallerId.
 pub const TXT_CALLER_ID: &str = "caller_id";
 /// TXT key: a readable name (as the Python library writes it).

@@ -71,7 +71,7 @@ impl StaticPeer {
             Host::Name(name) => (Vec::new(), Some(name)),
         };
         Ok(ServiceInfo {
-            instance: format!("static:{}", self.target),
+            instance: format!("{}{}", super::STATIC_INSTANCE_PREFIX, self.target),
             name: self.target.clone(),
             port,
             addresses,

@@ -135,10 +135,7 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                 // retry.
                 let mut health: HashMap<PeerKey, Health> = HashMap::new();
                 let show = |peer: &PeerKey, state: PeerState| {
-                    let (target, caller) = match peer {
-                        PeerKey::Caller(id) => (id.to_string(), Some(*id)),
-                        PeerKey::Instance(name) => (name.clone(), None),
-                    };
+                    let (target, caller) = target_of(peer);
                     shared.ctx.report_peer(PeerInfo {
                         target,
                         caller,
@@ -152,14 +149,10 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                             show(&peer, PeerState::Connecting { since });
                         }
                         PeerEvent::Gone { peer } => {
-                            let target = match &peer {
-                                PeerKey::Caller(caller) => {
-                                    shared.endpoints().remove(caller);
-                                    caller.to_string()
-                                }
-                                PeerKey::Instance(name) => name.clone(),
-                            };
-                            shared.ctx.forget_peer(&target);
+                            if let PeerKey::Caller(caller) = &peer {
+                                shared.endpoints().remove(caller);
+                            }
+                            shared.ctx.forget_peer(&target_of(&peer).0);
                             health.remove(&peer);
                         }
                         PeerEvent::Connected { peer, addr } => {
@@ -224,6 +217,21 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
             self.identity.take();
             Ok(())
         })
+    }
+}
+
+/// How a peer is shown in `peers()`: its CallerId when announced, else
+/// what was configured (`host:port` for a static peer) or its instance
+/// name.
+fn target_of(peer: &PeerKey) -> (String, Option<CallerId>) {
+    match peer {
+        PeerKey::Caller(id) => (id.to_string(), Some(*id)),
+        PeerKey::Instance(name) => (
+            name.strip_prefix(crate::discovery::STATIC_INSTANCE_PREFIX)
+                .unwrap_or(name)
+                .to_owned(),
+            None,
+        ),
     }
 }
 

@@ -291,7 +291,7 @@ fn open_stream<M: StreamService, H: Hooks>(
             .register_caller(caller, remote.map(|a| a.to_string())),
     );
     shared.hooks.on_connect(caller, remote);
-    tracing::debug!(%caller, ?remote, "peer stream opened");
+    tracing::info!(%caller, ?remote, "peer stream opened");
     // The reader's error status for the dialer (one at most).
     let (tx, errors) = mpsc::channel(1);
     let mut stopped_rx = shared.stopping.subscribe();

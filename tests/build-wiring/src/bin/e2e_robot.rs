@@ -44,6 +44,7 @@ fn skewed(config: RuntimeConfig) -> RuntimeConfig {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tsercom::logging::init();
     let start: u32 = std::env::var("E2E_START").map_or(Ok(0), |s| s.parse())?;
     let id = CallerId::load_or_create(CallerId::default_path("Robot")?)?;
     let mut manager = RuntimeManager::new();
