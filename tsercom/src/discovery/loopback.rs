@@ -273,7 +273,8 @@ impl<'a> Reader<'a> {
     }
 
     /// A possibly compressed name (RFC 1035 §4.1.4); at most 255 bytes and
-    /// 32 pointer jumps, so a crafted loop ends.
+    /// 128 steps (labels and pointer jumps together), and pointers only go
+    /// backwards, so a crafted loop ends.
     fn name(&mut self) -> Option<String> {
         let mut labels: Vec<String> = Vec::new();
         let mut length = 0usize;
