@@ -60,17 +60,14 @@ impl MuxState {
     }
 
     /// Stores `tensor` at `t`: `None` when the same tensor is already
-    /// there, else its index.
-    fn insert(&mut self, tensor: &Tensor, t: Timestamp) -> Option<usize> {
+    /// there, else its index and the tensor it replaced.
+    fn insert(&mut self, tensor: &Tensor, t: Timestamp) -> Option<(usize, Option<Tensor>)> {
         match self.timeline.find(t) {
             Ok(i) if self.timeline.entries[i].1 == *tensor => None,
-            Ok(i) => {
-                self.timeline.entries[i].1.clone_from(tensor);
-                Some(i)
-            }
+            Ok(i) => Some((i, Some(std::mem::replace(&mut self.timeline.entries[i].1, tensor.clone())))),
             Err(i) => {
                 self.timeline.entries.insert(i, (t, tensor.clone()));
-                Some(i)
+                Some((i, None))
             }
         }
     }
@@ -131,14 +128,19 @@ impl SparseMultiplexer {
 impl Multiplexer for SparseMultiplexer {
     fn process(&mut self, tensor: &Tensor, t: Timestamp) -> Result<Vec<Chunk>, TensorError> {
         self.state.check(tensor, t)?;
-        let Some(index) = self.state.insert(tensor, t) else {
+        let Some((index, replaced)) = self.state.insert(tensor, t) else {
             return Ok(Vec::new());
         };
         let tl = &self.state.timeline;
         let mut chunks = Vec::new();
         for i in index..tl.entries.len() {
             let (ti, ref new) = tl.entries[i];
-            diff(tl.before(i, |x| x), new, ti, self.gap, &mut chunks);
+            // A replaced tensor's earlier chunks still stand at `t` on the
+            // receiver: what changed since them is re-sent too (Python
+            // tsercom diffs against the predecessor only, and a receiver
+            // keeps stale values where the new tensor equals it).
+            let also = if i == index { replaced.as_ref() } else { None };
+            diff(tl.before(i, |x| x), also, new, ti, self.gap, &mut chunks);
         }
         self.state.timeline.evict(|x| x);
         Ok(chunks)
@@ -194,8 +196,36 @@ impl Multiplexer for CompleteMultiplexer {
 }
 
 /// Appends to `out` the chunks that turn `old` into `new` at `t`: runs of
-/// elements whose bytes differ, merged across gaps of at most `gap`.
-pub(crate) fn diff(old: &Tensor, new: &Tensor, t: Timestamp, gap: usize, out: &mut Vec<Chunk>) {
+/// elements whose bytes differ from `old` (or from `also`), merged across
+/// gaps of at most `gap`.
+pub(crate) fn diff(
+    old: &Tensor,
+    also: Option<&Tensor>,
+    new: &Tensor,
+    t: Timestamp,
+    gap: usize,
+    out: &mut Vec<Chunk>,
+) {
+    if let Some(also) = also {
+        // Rare (a tensor replaced at the same time): diff against a
+        // tensor that differs wherever either does.
+        let mut merged = old.clone();
+        let size = new.dtype().size();
+        for ((m, x), y) in merged
+            .bytes_mut()
+            .chunks_exact_mut(size)
+            .zip(also.as_bytes().chunks_exact(size))
+            .zip(new.as_bytes().chunks_exact(size))
+        {
+            if x != y {
+                // Differs from `new` wherever `also` does.
+                m.copy_from_slice(x);
+            }
+        }
+        // Where `old` == `new` but `also` != `new`, `merged` now holds
+        // `also`: a difference. Where `old` != `new`, it stays one.
+        return diff(&merged, None, new, t, gap, out);
+    }
     let size = new.dtype().size();
     let (a, b) = (old.as_bytes(), new.as_bytes());
     if a.len() != b.len() {
