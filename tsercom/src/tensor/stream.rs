@@ -147,9 +147,16 @@ impl TensorSource {
             if caller.state != ConnectionState::Connected {
                 self.greeted.remove(&caller.id);
             } else if !self.greeted.contains(&caller.id) {
-                handle.publish_to(self.initializer_frame(), caller.id)?;
-                self.greeted.insert(caller.id);
-                sent += 1;
+                match handle.publish_to(self.initializer_frame(), caller.id) {
+                    Ok(()) => {
+                        self.greeted.insert(caller.id);
+                        sent += 1;
+                    }
+                    // Known to the store, its queue not there yet (or gone):
+                    // greeted at the next call.
+                    Err(crate::Error::UnknownCaller(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(sent)
