@@ -14,8 +14,14 @@ pub enum Compression {
     /// Raw little-endian element bytes.
     #[default]
     None,
-    /// One LZ4 frame (the LZ4 frame format, as Python's `lz4.frame`).
+    /// One LZ4 frame (the LZ4 frame format, as Python's `lz4.frame`), for
+    /// every chunk.
     Lz4,
+    /// An LZ4 frame where it makes the chunk smaller, raw bytes elsewhere
+    /// (each chunk says which: receivers, Python's too, read that). Chunks
+    /// under 64 bytes are not tried (a frame's own bytes would outweigh
+    /// the gain).
+    Auto,
 }
 
 /// A run of elements of the flattened (row-major) tensor at one time.
@@ -60,6 +66,15 @@ impl Chunk {
         let (data_bytes, kind) = match compression {
             Compression::None => (self.data.clone(), CompressionType::None),
             Compression::Lz4 => (lz4_compress(&self.data), CompressionType::Lz4),
+            Compression::Auto if self.data.len() < 64 => (self.data.clone(), CompressionType::None),
+            Compression::Auto => {
+                let packed = lz4_compress(&self.data);
+                if packed.len() < self.data.len() {
+                    (packed, CompressionType::Lz4)
+                } else {
+                    (self.data.clone(), CompressionType::None)
+                }
+            }
         };
         proto::TensorChunk {
             timestamp: Some(self.timestamp.to_proto()),
@@ -190,6 +205,13 @@ mod tests {
         assert_eq!(c.to_proto(Compression::None).data_bytes, c.data);
         // An LZ4 frame starts with the frame magic number 0x184D2204.
         assert_eq!(c.to_proto(Compression::Lz4).data_bytes[..4], [0x04, 0x22, 0x4d, 0x18]);
+        // Auto: raw where LZ4 would not help, LZ4 where it does.
+        assert_eq!(c.to_proto(Compression::Auto).compression, CompressionType::None as i32);
+        let zeros = chunk(0, &[0.0; 100]);
+        let auto = zeros.to_proto(Compression::Auto);
+        assert_eq!(auto.compression, CompressionType::Lz4 as i32);
+        assert!(auto.data_bytes.len() < 100);
+        assert_eq!(Chunk::from_proto(&auto, DType::F32, 100), Ok(zeros));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::history::Timeline;
+use super::history::{Timeline, copy_into};
 use super::{Chunk, DType, History, Initializer, Tensor, TensorError};
 use crate::proto;
 use crate::time::Timestamp;
@@ -210,7 +210,8 @@ impl TensorDemuxer {
                 i
             }
             Err(i) => {
-                let mut state = self.timeline.before(i, |k| &k.state).clone();
+                let spare = self.timeline.take_spare();
+                let mut state = copy_into(spare, self.timeline.before(i, |k| &k.state));
                 state.bytes_mut()[bytes.clone()].copy_from_slice(&chunk.data);
                 let kf = Keyframe {
                     state,

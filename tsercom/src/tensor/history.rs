@@ -38,6 +38,9 @@ pub(crate) struct Timeline<T> {
     pub(crate) entries: Vec<(Timestamp, T)>,
     pub(crate) history: History,
     pub(crate) evicted: u64,
+    /// A state buffer to reuse (the last floor replaced): a new state is
+    /// copied into it instead of into fresh memory.
+    spare: Option<Tensor>,
 }
 
 impl<T> Timeline<T> {
@@ -51,7 +54,13 @@ impl<T> Timeline<T> {
                 ..history
             },
             evicted: 0,
+            spare: None,
         }
+    }
+
+    /// The spare state buffer, if any (see [`copy_into`]).
+    pub(crate) fn take_spare(&mut self) -> Option<Tensor> {
+        self.spare.take()
     }
 
     /// Where `t` is or would go: `Ok(i)` an entry at `t`, `Err(i)` the
@@ -89,7 +98,7 @@ impl<T> Timeline<T> {
         let last = removed.next_back();
         drop_rest(removed);
         if let Some((t, entry)) = last {
-            self.floor = state(entry);
+            self.spare = Some(std::mem::replace(&mut self.floor, state(entry)));
             self.floor_time = Some(t);
         }
         self.evicted += drop as u64;
@@ -106,4 +115,15 @@ impl<T> Timeline<T> {
 
 fn drop_rest<I: Iterator>(it: I) {
     it.for_each(drop);
+}
+
+/// A copy of `source`, made in `spare`'s buffer when there is one.
+pub(crate) fn copy_into(spare: Option<Tensor>, source: &Tensor) -> Tensor {
+    match spare {
+        Some(mut t) => {
+            t.clone_from(source);
+            t
+        }
+        None => source.clone(),
+    }
 }

@@ -2,6 +2,7 @@
 //! that differ from it (`tsercom.TensorInitializer`).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::value::element_count;
 use super::{Chunk, Compression, DType, Tensor, TensorError};
@@ -40,17 +41,24 @@ impl Initializer {
         let dtype = tensor.dtype();
         let size = dtype.size();
         let bytes = tensor.as_bytes();
-        let mut counts: HashMap<&[u8], usize> = HashMap::new();
+        // Elements as u64 keys (at most 8 bytes each), hashed cheaply.
+        let key = |e: &[u8]| {
+            let mut k = [0u8; 8];
+            k[..e.len()].copy_from_slice(e);
+            u64::from_le_bytes(k)
+        };
+        let mut counts: HashMap<u64, usize, BuildHasherDefault<Mix>> = HashMap::default();
         for e in bytes.chunks_exact(size) {
-            *counts.entry(e).or_default() += 1;
+            *counts.entry(key(e)).or_default() += 1;
         }
         let fill = counts
             .iter()
+            .map(|(k, n)| (k.to_le_bytes()[..size].to_vec(), *n))
             .max_by(|(a, n), (b, m)| {
                 n.cmp(m)
                     .then_with(|| dtype.read_f64(b).total_cmp(&dtype.read_f64(a)))
             })
-            .map(|(e, _)| e.to_vec());
+            .map(|(e, _)| e);
         let fill_value = fill.as_deref().map_or(0.0, |e| dtype.read_f64(e));
         // Elements equal to the fill as the receiver writes it are left out.
         let mut fill_bytes = vec![0; size];
@@ -149,6 +157,27 @@ impl Initializer {
             fill_value: msg.fill_value,
             initial_state,
         })
+    }
+}
+
+/// A multiplicative hash for u64 keys (FxHash's): element counts need
+/// speed, not DoS resistance (a tensor is the producer's own data).
+#[derive(Default)]
+struct Mix(u64);
+
+impl Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Multiplexers: successive tensors in, chunks out. Python tsercom's
 //! `SparseTensorMultiplexer` and `CompleteTensorMultiplexer`.
 
-use super::history::Timeline;
+use super::history::{Timeline, copy_into};
 use super::{Chunk, History, Initializer, Tensor, TensorError};
 use crate::time::Timestamp;
 
@@ -64,9 +64,13 @@ impl MuxState {
     fn insert(&mut self, tensor: &Tensor, t: Timestamp) -> Option<(usize, Option<Tensor>)> {
         match self.timeline.find(t) {
             Ok(i) if self.timeline.entries[i].1 == *tensor => None,
-            Ok(i) => Some((i, Some(std::mem::replace(&mut self.timeline.entries[i].1, tensor.clone())))),
+            Ok(i) => {
+                let copy = copy_into(self.timeline.take_spare(), tensor);
+                Some((i, Some(std::mem::replace(&mut self.timeline.entries[i].1, copy))))
+            }
             Err(i) => {
-                self.timeline.entries.insert(i, (t, tensor.clone()));
+                let copy = copy_into(self.timeline.take_spare(), tensor);
+                self.timeline.entries.insert(i, (t, copy));
                 Some((i, None))
             }
         }

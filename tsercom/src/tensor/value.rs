@@ -8,11 +8,29 @@ pub const MAX_ELEMENTS: usize = 1 << 31;
 
 /// A dense tensor: its shape, its dtype and its elements, row-major,
 /// little-endian (the bytes Python tsercom puts in a chunk).
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(PartialEq, Eq, Hash)]
 pub struct Tensor {
     shape: Vec<usize>,
     dtype: DType,
     data: Vec<u8>,
+}
+
+impl Clone for Tensor {
+    fn clone(&self) -> Self {
+        Tensor {
+            shape: self.shape.clone(),
+            dtype: self.dtype,
+            data: self.data.clone(),
+        }
+    }
+
+    /// Reuses `self`'s buffers (no allocation when the sizes match): the
+    /// multiplexers and demultiplexer recycle evicted states this way.
+    fn clone_from(&mut self, source: &Self) {
+        self.shape.clone_from(&source.shape);
+        self.dtype = source.dtype;
+        self.data.clone_from(&source.data);
+    }
 }
 
 /// The number of elements of `shape` (1 for `[]`, a scalar).
