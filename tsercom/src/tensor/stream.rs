@@ -16,8 +16,9 @@ use crate::runtime::ProducerHandle;
 use crate::time::Timestamp;
 
 /// The producer side: multiplexes successive tensors into
-/// [`TensorFrame`]s, one per timestamp, and greets each aggregator that
-/// connects with the current state (so a late joiner starts from it).
+/// [`TensorFrame`]s, one per timestamp, and sends each aggregator that
+/// connects the whole current state first (so a late joiner starts from
+/// it).
 pub struct TensorSource {
     mux: Box<dyn Multiplexer>,
     compression: Compression,
@@ -68,8 +69,8 @@ impl TensorSource {
         self
     }
 
-    /// Also sends the whole state to every aggregator every `n` publishes
-    /// (a receiver that missed its greeting recovers by then).
+    /// Sends the whole state instead of the changes every `n` publishes
+    /// (an aggregator that restarted unseen recovers by then).
     #[must_use]
     pub fn with_keyframe_every(mut self, n: u64) -> Self {
         self.keyframe_every = Some(n.max(1));
@@ -116,8 +117,11 @@ impl TensorSource {
         }
     }
 
-    /// Greets new aggregators ([`greet`](Self::greet)), then publishes the
-    /// frames of `tensor` at `t` to every aggregator.
+    /// Publishes the frames of `tensor` at `t` to every connected
+    /// aggregator; one that connected since the last call gets the whole
+    /// state instead (which includes this step), so a late joiner starts
+    /// exactly there. An aggregator that connects while this runs is
+    /// served at the next call.
     ///
     /// # Errors
     /// A [`TensorError`] (as [`crate::Error::Tensor`]) for a tensor unlike
@@ -128,42 +132,37 @@ impl TensorSource {
         tensor: &Tensor,
         t: Timestamp,
     ) -> Result<()> {
-        self.greet(handle)?;
         let frames = self.frames(tensor, t)?;
         self.published += 1;
-        if !frames.is_empty() {
-            handle.publish_many(frames)?;
-        }
-        if self.keyframe_every.is_some_and(|n| self.published % n == 0) {
-            handle.publish(self.initializer_frame())?;
-        }
-        Ok(())
-    }
-
-    /// Sends the current state to each aggregator connected since the last
-    /// call (and to each that reconnected); returns how many.
-    ///
-    /// # Errors
-    /// The handle's.
-    pub fn greet<E: Clone>(&mut self, handle: &ProducerHandle<TensorFrame, E>) -> Result<usize> {
-        let mut sent = 0;
+        let keyframe = self.keyframe_every.is_some_and(|n| self.published % n == 0);
+        let mut whole = None;
         for caller in handle.callers() {
             if caller.state != ConnectionState::Connected {
                 self.greeted.remove(&caller.id);
-            } else if !self.greeted.contains(&caller.id) {
-                match handle.publish_to(self.initializer_frame(), caller.id) {
-                    Ok(()) => {
-                        self.greeted.insert(caller.id);
-                        sent += 1;
-                    }
-                    // Known to the store, its queue not there yet (or gone):
-                    // greeted at the next call.
-                    Err(crate::Error::UnknownCaller(_)) => {}
-                    Err(e) => return Err(e),
+                continue;
+            }
+            let greeted = self.greeted.contains(&caller.id);
+            let sent = if greeted && !keyframe {
+                frames
+                    .iter()
+                    .try_for_each(|f| handle.publish_to(f.clone(), caller.id))
+            } else {
+                let frame = whole.get_or_insert_with(|| self.initializer_frame());
+                handle.publish_to(frame.clone(), caller.id)
+            };
+            match sent {
+                Ok(()) => {
+                    self.greeted.insert(caller.id);
                 }
+                // Known to the store, its queue not there yet (or gone):
+                // greeted at the next call.
+                Err(crate::Error::UnknownCaller(_)) => {
+                    self.greeted.remove(&caller.id);
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(sent)
+        Ok(())
     }
 }
 
