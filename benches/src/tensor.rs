@@ -74,20 +74,41 @@ fn run_one(
     let initial = Tensor::from_vec(&state);
     let history = History::default();
     let (mut mux, compression): (Box<dyn Multiplexer>, Compression) = match mode {
-        "sparse" => (Box::new(SparseMultiplexer::new(initial.clone(), history)), Compression::None),
+        "sparse" => (
+            Box::new(SparseMultiplexer::new(initial.clone(), history)),
+            Compression::None,
+        ),
         "sparse gap 0" => (
             Box::new(SparseMultiplexer::new(initial.clone(), history).with_gap(0)),
             Compression::None,
         ),
-        "sparse+LZ4" => (Box::new(SparseMultiplexer::new(initial.clone(), history)), Compression::Lz4),
-        "sparse+LZ4 auto" => (Box::new(SparseMultiplexer::new(initial.clone(), history)), Compression::Auto),
-        "complete" => (Box::new(CompleteMultiplexer::new(initial.clone(), history)), Compression::None),
-        "complete+LZ4" => (Box::new(CompleteMultiplexer::new(initial.clone(), history)), Compression::Lz4),
-        _ => (Box::new(CompleteMultiplexer::new(initial.clone(), history)), Compression::Auto),
+        "sparse+LZ4" => (
+            Box::new(SparseMultiplexer::new(initial.clone(), history)),
+            Compression::Lz4,
+        ),
+        "sparse+LZ4 auto" => (
+            Box::new(SparseMultiplexer::new(initial.clone(), history)),
+            Compression::Auto,
+        ),
+        "complete" => (
+            Box::new(CompleteMultiplexer::new(initial.clone(), history)),
+            Compression::None,
+        ),
+        "complete+LZ4" => (
+            Box::new(CompleteMultiplexer::new(initial.clone(), history)),
+            Compression::Lz4,
+        ),
+        _ => (
+            Box::new(CompleteMultiplexer::new(initial.clone(), history)),
+            Compression::Auto,
+        ),
     };
     let init = Initializer::filled(&[elements], initial.dtype(), 0.0);
     let mut demux = TensorDemuxer::new(&init, None, history)?;
-    demux.reset(&Initializer::from_tensor(&initial, Timestamp::UNIX_EPOCH), None)?;
+    demux.reset(
+        &Initializer::from_tensor(&initial, Timestamp::UNIX_EPOCH),
+        None,
+    )?;
     let changes = ((elements as f64 * changing) as usize).max(1);
     let base = Timestamp::new(1_700_000_000, 0)?;
     let warmup = 3;
@@ -110,14 +131,19 @@ fn run_one(
         let chunks = mux.process(&tensor, t)?;
         let wire = encode_update(&chunks, compression).encode_to_vec();
         let produced = start.elapsed();
-        let update = TensorUpdate::decode(wire.as_slice()).map_err(|e| tsercom::Error::Invalid {
-            what: "tensor update",
-            reason: e.to_string(),
-        })?;
+        let update =
+            TensorUpdate::decode(wire.as_slice()).map_err(|e| tsercom::Error::Invalid {
+                what: "tensor update",
+                reason: e.to_string(),
+            })?;
         let applied = demux.apply_update(&update);
         let total = start.elapsed();
         let cpu_step = cpu_seconds() - cpu_start;
-        assert!(applied.refused.is_empty(), "{mode}: refused {:?}", applied.refused.first());
+        assert!(
+            applied.refused.is_empty(),
+            "{mode}: refused {:?}",
+            applied.refused.first()
+        );
         if step >= warmup {
             producer.push(produced.as_secs_f64() * 1e3);
             receiver.push((total - produced).as_secs_f64() * 1e3);
@@ -161,7 +187,14 @@ pub(crate) fn run(elements: usize, steps: usize) -> tsercom::Result<Vec<String>>
     );
     println!(
         "{:<8} {:<17} {:>12} {:>12} {:>16} {:>16} {:>16} {:>10}",
-        "changing", "mode", "bytes/update", "MB/s @100Hz", "producer ms p50/99", "receiver ms p50/99", "latency ms p50/99", "cpu ms"
+        "changing",
+        "mode",
+        "bytes/update",
+        "MB/s @100Hz",
+        "producer ms p50/99",
+        "receiver ms p50/99",
+        "latency ms p50/99",
+        "cpu ms"
     );
     let mut rows = Vec::new();
     let mut json = Vec::new();
@@ -190,7 +223,9 @@ pub(crate) fn run(elements: usize, steps: usize) -> tsercom::Result<Vec<String>>
         }
     }
     let sparse_1 = rows.iter().find(|r| r.mode == "sparse" && r.changing < 0.5);
-    let complete_1 = rows.iter().find(|r| r.mode == "complete" && r.changing < 0.5);
+    let complete_1 = rows
+        .iter()
+        .find(|r| r.mode == "complete" && r.changing < 0.5);
     if let (Some(s), Some(c)) = (sparse_1, complete_1) {
         super::target_line(
             "sparse at 1 % sends < 10 % of complete's bytes",

@@ -5,7 +5,11 @@ fn main() {
         // `Envelope` has two ServerTimestamp fields: pick one.
         .timestamp_field("sensors.Envelope", "sent")
         .compile(
-            &["proto/sensors.proto", "proto/legacy.proto", "proto/tensors.proto"],
+            &[
+                "proto/sensors.proto",
+                "proto/legacy.proto",
+                "proto/tensors.proto",
+            ],
             &["proto"],
         )
         .expect("compile protos");

@@ -43,7 +43,7 @@ fn init(name: &str) -> Initializer {
 
 /// A whole-tensor chunk as a tensor of the stream's shape and dtype.
 fn whole(msg: &TensorChunk, init: &Initializer) -> (Timestamp, Tensor) {
-    let len = init.len().expect("len");
+    let len = init.element_count().expect("len");
     let chunk = Chunk::from_proto(msg, init.dtype, len).expect("whole chunk");
     let tensor = Tensor::from_bytes(&init.shape, init.dtype, chunk.data).expect("tensor");
     (chunk.timestamp, tensor)
@@ -150,7 +150,7 @@ fn raw(chunks: &[TensorChunk], dtype: DType, len: usize) -> Vec<Chunk> {
 fn our_multiplexers_emit_pythons_chunks() {
     for case in CASES.iter().filter(|c| **c != "aggregate") {
         let init = init(case);
-        let len = init.len().expect("len");
+        let len = init.element_count().expect("len");
         let python = raw(&delimited(&format!("{case}.chunks.pb")), init.dtype, len);
         let zeros = Tensor::zeros(&init.shape, init.dtype).expect("zeros");
         let mut mux: Box<dyn Multiplexer> = if case.starts_with("sparse") {
@@ -174,8 +174,9 @@ fn our_aggregate_emits_pythons_chunks() {
     let mut agg = AggregateMultiplexer::new(DType::F32, history());
     agg.add("p1", 5, PartKind::Sparse { gap: 0 }).expect("p1");
     agg.add("p2", 3, PartKind::Complete).expect("p2");
-    agg.add_at("p3", 10..14, PartKind::Sparse { gap: 0 }).expect("p3");
-    assert_eq!(agg.len(), init.len().expect("len"));
+    agg.add_at("p3", 10..14, PartKind::Sparse { gap: 0 })
+        .expect("p3");
+    assert_eq!(agg.len(), init.element_count().expect("len"));
     let mut ours = Vec::new();
     for input in delimited("aggregate.inputs.pb") {
         let part = match input.starting_index {
@@ -186,7 +187,10 @@ fn our_aggregate_emits_pythons_chunks() {
         let n = input.data_bytes.len() / 4;
         let chunk = Chunk::from_proto(&input, DType::F32, 14).expect("input");
         let tensor = Tensor::from_bytes(&[n], DType::F32, chunk.data).expect("tensor");
-        ours.extend(agg.process(part, &tensor, chunk.timestamp).expect("process"));
+        ours.extend(
+            agg.process(part, &tensor, chunk.timestamp)
+                .expect("process"),
+        );
     }
     assert_eq!(ours, python);
 }
@@ -240,9 +244,17 @@ fn rust_fixtures() -> Vec<(String, Vec<u8>)> {
                 let i = rng.below(len);
                 let v = (rng.below(200) as f64) - 100.0;
                 let size = dtype.size();
-                let mut one = Tensor::full(&[1], dtype, if dtype == DType::Bool { v.signum().max(0.0) } else { v / 4.0 })
-                    .expect("one")
-                    .into_bytes();
+                let mut one = Tensor::full(
+                    &[1],
+                    dtype,
+                    if dtype == DType::Bool {
+                        v.signum().max(0.0)
+                    } else {
+                        v / 4.0
+                    },
+                )
+                .expect("one")
+                .into_bytes();
                 one.truncate(size);
                 bytes[i * size..(i + 1) * size].copy_from_slice(&one);
             }
@@ -256,17 +268,25 @@ fn rust_fixtures() -> Vec<(String, Vec<u8>)> {
             });
         }
         let init = Initializer::filled(&[len], dtype, 0.0);
-        files.push((format!("{name}.init.pb"), init.to_proto(compression).encode_to_vec()));
+        files.push((
+            format!("{name}.init.pb"),
+            init.to_proto(compression).encode_to_vec(),
+        ));
         let encode = |cs: &[Chunk], c: Compression| -> Vec<u8> {
             cs.iter()
                 .flat_map(|x| x.to_proto(c).encode_length_delimited_to_vec())
                 .collect()
         };
         files.push((format!("{name}.chunks.pb"), encode(&chunks, compression)));
-        files.push((format!("{name}.expected.pb"), encode(&expected, Compression::None)));
+        files.push((
+            format!("{name}.expected.pb"),
+            encode(&expected, Compression::None),
+        ));
     }
     // An initializer with an LZ4 initial state, as a late joiner gets it.
-    let values: Vec<f32> = (0..500).map(|i| if i % 7 == 0 { i as f32 } else { 2.5 }).collect();
+    let values: Vec<f32> = (0..500)
+        .map(|i| if i % 7 == 0 { i as f32 } else { 2.5 })
+        .collect();
     let tensor = Tensor::from_slice(&[20, 25], &values).expect("tensor");
     let init = Initializer::from_tensor(&tensor, t(0));
     files.push((
@@ -281,7 +301,9 @@ fn rust_fixtures() -> Vec<(String, Vec<u8>)> {
     };
     files.push((
         "rust_initializer_lz4.expected.pb".into(),
-        expected.to_proto(Compression::None).encode_length_delimited_to_vec(),
+        expected
+            .to_proto(Compression::None)
+            .encode_length_delimited_to_vec(),
     ));
     files
 }
@@ -295,11 +317,21 @@ fn rust_fixtures_are_current_and_decode_here() {
             std::fs::write(&path, &bytes).expect("write fixture");
             continue;
         }
-        let committed = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e} (TSERCOM_BLESS=1 writes it)"));
-        assert!(committed == bytes, "{name} differs from what we encode now; TSERCOM_BLESS=1 rewrites it");
+        let committed = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{name}: {e} (TSERCOM_BLESS=1 writes it)"));
+        assert!(
+            committed == bytes,
+            "{name} differs from what we encode now; TSERCOM_BLESS=1 rewrites it"
+        );
     }
     // And they decode back here.
-    for case in ["rust_sparse_f32_lz4", "rust_complete_f32_lz4", "rust_sparse_i64", "rust_sparse_bool_lz4", "rust_complete_f64"] {
+    for case in [
+        "rust_sparse_f32_lz4",
+        "rust_complete_f32_lz4",
+        "rust_sparse_i64",
+        "rust_sparse_bool_lz4",
+        "rust_complete_f64",
+    ] {
         let init = init(case);
         let mut demux = TensorDemuxer::new(&init, None, history()).expect("demux");
         for c in delimited(&format!("{case}.chunks.pb")) {

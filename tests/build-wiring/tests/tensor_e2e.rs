@@ -65,7 +65,10 @@ fn a_late_aggregator_rebuilds_a_producers_tensor_stream() {
     });
     let mut first_step = None;
     loop {
-        assert!(handle.data().wait_new(WAIT), "tensor frames arrived in time");
+        assert!(
+            handle.data().wait_new(WAIT),
+            "tensor frames arrived in time"
+        );
         tensors.ingest(handle.data().take_new());
         manager.check_error().expect("no runtime error");
         if let Some((_, tensor)) = tensors.latest(producer.id) {
@@ -78,7 +81,10 @@ fn a_late_aggregator_rebuilds_a_producers_tensor_stream() {
     }
 
     let first = first_step.expect("a first state");
-    assert!(first >= 25, "the aggregator joined late (first state: step {first})");
+    assert!(
+        first >= 25,
+        "the aggregator joined late (first state: step {first})"
+    );
     let demux = tensors.demuxer(producer.id).expect("the producer's stream");
     let states: Vec<_> = demux.states().map(|(t, s)| (t, s.clone())).collect();
     assert!(states.len() >= 30, "{} states", states.len());
@@ -86,10 +92,17 @@ fn a_late_aggregator_rebuilds_a_producers_tensor_stream() {
     // one, the greeting, is the floor; the rest came as sparse LZ4 chunks).
     for (t, s) in &states {
         let exact = s.to_vec::<f32>().expect("f32") == tensors::after(step_of(s));
-        assert!(exact, "state at {t} (step {}) is the producer's", step_of(s));
+        assert!(
+            exact,
+            "state at {t} (step {}) is the producer's",
+            step_of(s)
+        );
     }
     let steps: Vec<u32> = states.iter().map(|(_, s)| step_of(s)).collect();
-    assert!(steps.windows(2).all(|w| w[1] == w[0] + 1), "consecutive steps: {steps:?}");
+    assert!(
+        steps.windows(2).all(|w| w[1] == w[0] + 1),
+        "consecutive steps: {steps:?}"
+    );
 
     // Between two states: at_or_before gives the earlier, interpolated the
     // mix half way.
@@ -98,9 +111,13 @@ fn a_late_aggregator_rebuilds_a_producers_tensor_stream() {
     let mid = ta
         .offset_by_nanos(tb.nanos_since(ta) / 2)
         .expect("mid time");
-    let (found_t, found) = tensors.at_or_before(producer.id, mid).expect("at or before");
+    let (found_t, found) = tensors
+        .at_or_before(producer.id, mid)
+        .expect("at or before");
     assert_eq!((found_t, found), (*ta, a));
-    let half = tensors.interpolated(producer.id, mid).expect("interpolated");
+    let half = tensors
+        .interpolated(producer.id, mid)
+        .expect("interpolated");
     let want: Vec<f32> = a
         .to_vec::<f32>()
         .expect("a")

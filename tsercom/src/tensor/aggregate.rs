@@ -63,7 +63,12 @@ impl AggregateMultiplexer {
     ///
     /// # Errors
     /// [`TensorError::Invalid`] for a name already used or `len` 0.
-    pub fn add(&mut self, name: &str, len: usize, kind: PartKind) -> Result<Range<usize>, TensorError> {
+    pub fn add(
+        &mut self,
+        name: &str,
+        len: usize,
+        kind: PartKind,
+    ) -> Result<Range<usize>, TensorError> {
         let start = self.len();
         let range = start..start + len;
         self.add_at(name, range.clone(), kind)?;
@@ -75,7 +80,12 @@ impl AggregateMultiplexer {
     /// # Errors
     /// [`TensorError::Invalid`] for a name already used, an empty range, or
     /// one overlapping another part's.
-    pub fn add_at(&mut self, name: &str, range: Range<usize>, kind: PartKind) -> Result<(), TensorError> {
+    pub fn add_at(
+        &mut self,
+        name: &str,
+        range: Range<usize>,
+        kind: PartKind,
+    ) -> Result<(), TensorError> {
         let invalid = |reason: String| TensorError::Invalid {
             what: "aggregate part",
             reason,
@@ -123,7 +133,10 @@ impl AggregateMultiplexer {
 
     /// The range of part `name`.
     pub fn range(&self, name: &str) -> Option<Range<usize>> {
-        self.parts.iter().find(|p| p.name == name).map(|p| p.range.clone())
+        self.parts
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.range.clone())
     }
 
     /// Takes part `name`'s tensor (1-D, its length) at `t`; returns chunks
@@ -132,7 +145,12 @@ impl AggregateMultiplexer {
     /// # Errors
     /// [`TensorError::Invalid`] for an unknown part, else as
     /// [`Multiplexer::process`].
-    pub fn process(&mut self, name: &str, tensor: &Tensor, t: Timestamp) -> Result<Vec<Chunk>, TensorError> {
+    pub fn process(
+        &mut self,
+        name: &str,
+        tensor: &Tensor,
+        t: Timestamp,
+    ) -> Result<Vec<Chunk>, TensorError> {
         let part = self
             .parts
             .iter_mut()
@@ -173,7 +191,8 @@ mod tests {
         assert_eq!(agg.add("b", 2, PartKind::Complete), Ok(3..5));
         assert!(agg.add_at("c", 4..6, PartKind::Complete).is_err());
         assert!(agg.add("a", 1, PartKind::Complete).is_err());
-        agg.add_at("d", 8..9, PartKind::Complete).expect("gap is fine");
+        agg.add_at("d", 8..9, PartKind::Complete)
+            .expect("gap is fine");
         assert_eq!(agg.len(), 9);
         let t = Timestamp::new(5, 0).expect("time");
         let chunks = agg

@@ -56,7 +56,11 @@ impl TensorDemuxer {
     ///
     /// # Errors
     /// The initializer's, when its chunks do not fit its shape.
-    pub fn new(init: &Initializer, at: Option<Timestamp>, history: History) -> Result<Self, TensorError> {
+    pub fn new(
+        init: &Initializer,
+        at: Option<Timestamp>,
+        history: History,
+    ) -> Result<Self, TensorError> {
         Ok(TensorDemuxer {
             timeline: Timeline::new(init.tensor()?, at, history),
             stats: DemuxStats::default(),
@@ -173,7 +177,11 @@ impl TensorDemuxer {
         result
     }
 
-    fn apply_inner(&mut self, chunk: &Chunk, changed: &mut Vec<Timestamp>) -> Result<(), TensorError> {
+    fn apply_inner(
+        &mut self,
+        chunk: &Chunk,
+        changed: &mut Vec<Timestamp>,
+    ) -> Result<(), TensorError> {
         if chunk.dtype != self.dtype() {
             return Err(TensorError::DTypeMismatch(format!(
                 "a {} chunk for a {} tensor",
@@ -229,7 +237,13 @@ impl TensorDemuxer {
 
     /// Recomputes `bytes` of the states after `index` from their
     /// predecessors and their own writes, until one does not change.
-    fn cascade(&mut self, index: usize, bytes: Range<usize>, size: usize, changed: &mut Vec<Timestamp>) {
+    fn cascade(
+        &mut self,
+        index: usize,
+        bytes: Range<usize>,
+        size: usize,
+        changed: &mut Vec<Timestamp>,
+    ) {
         let entries = &mut self.timeline.entries;
         for k in index + 1..entries.len() {
             let (done, rest) = entries.split_at_mut(k);
@@ -296,7 +310,11 @@ impl TensorDemuxer {
             return Some(before.clone());
         }
         let n = self.timeline.entries.partition_point(|(et, _)| *et <= t);
-        let (after_t, after) = self.timeline.entries.get(n).map(|(et, k)| (*et, &k.state))?;
+        let (after_t, after) = self
+            .timeline
+            .entries
+            .get(n)
+            .map(|(et, k)| (*et, &k.state))?;
         let span = after_t.nanos_since(&before_t);
         #[allow(clippy::cast_precision_loss)] // a fraction in 0..1: f64 is precise enough
         let f = t.nanos_since(&before_t) as f64 / span as f64;
@@ -311,7 +329,9 @@ impl TensorDemuxer {
 
     /// The time of the oldest state kept, the floor's if none.
     pub(crate) fn first_time(&self) -> Option<Timestamp> {
-        self.timeline.floor_time.or(self.timeline.entries.first().map(|(t, _)| *t))
+        self.timeline
+            .floor_time
+            .or(self.timeline.entries.first().map(|(t, _)| *t))
     }
 }
 
@@ -324,7 +344,11 @@ pub(crate) fn lerp(a: &Tensor, b: &Tensor, f: f64) -> Tensor {
         DType::F32 => {
             #[allow(clippy::cast_possible_truncation)] // f32 in, f32 out
             let f32_f = f as f32;
-            for (o, y) in out.bytes_mut().chunks_exact_mut(4).zip(b.as_bytes().chunks_exact(4)) {
+            for (o, y) in out
+                .bytes_mut()
+                .chunks_exact_mut(4)
+                .zip(b.as_bytes().chunks_exact(4))
+            {
                 let x = f32::from_le_bytes([o[0], o[1], o[2], o[3]]);
                 let y = f32::from_le_bytes([y[0], y[1], y[2], y[3]]);
                 o.copy_from_slice(&(x + (y - x) * f32_f).to_le_bytes());
@@ -332,7 +356,11 @@ pub(crate) fn lerp(a: &Tensor, b: &Tensor, f: f64) -> Tensor {
         }
         DType::Bool => {}
         _ => {
-            for (o, y) in out.bytes_mut().chunks_exact_mut(size).zip(b.as_bytes().chunks_exact(size)) {
+            for (o, y) in out
+                .bytes_mut()
+                .chunks_exact_mut(size)
+                .zip(b.as_bytes().chunks_exact(size))
+            {
                 let (x, y) = (dtype.read_f64(o), dtype.read_f64(y));
                 let v = x + (y - x) * f;
                 dtype.write_f64(if dtype.is_float() { v } else { v.round() }, o);

@@ -84,7 +84,7 @@ impl DType {
     /// Checks that `bytes` are whole elements of this type (and that `bool`
     /// bytes are 0 or 1).
     pub(crate) fn check(self, bytes: &[u8]) -> Result<(), TensorError> {
-        if bytes.len() % self.size() != 0 {
+        if !bytes.len().is_multiple_of(self.size()) {
             return Err(TensorError::DTypeMismatch(format!(
                 "{} byte(s) are not whole {} elements ({} bytes each)",
                 bytes.len(),

@@ -51,7 +51,9 @@ pub enum TensorError {
         limit: usize,
     },
     /// A dtype name tsercom does not know (or does not support).
-    #[error("unsupported dtype {0:?} (supported: bool, uint8, int8, int16, int32, int64, float32, float64)")]
+    #[error(
+        "unsupported dtype {0:?} (supported: bool, uint8, int8, int16, int32, int64, float32, float64)"
+    )]
     UnsupportedDType(String),
     /// A shape with a negative dimension, or too many elements.
     #[error("invalid shape {0:?}")]

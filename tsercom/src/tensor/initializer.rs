@@ -93,7 +93,7 @@ impl Initializer {
     ///
     /// # Errors
     /// [`TensorError::InvalidShape`] when too large.
-    pub fn len(&self) -> Result<usize, TensorError> {
+    pub fn element_count(&self) -> Result<usize, TensorError> {
         element_count(&self.shape)
     }
 
@@ -144,7 +144,8 @@ impl Initializer {
             .map(|d| usize::try_from(*d))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| TensorError::InvalidShape(msg.shape.clone()))?;
-        let len = element_count(&shape).map_err(|_| TensorError::InvalidShape(msg.shape.clone()))?;
+        let len =
+            element_count(&shape).map_err(|_| TensorError::InvalidShape(msg.shape.clone()))?;
         let initial_state = msg
             .initial_state
             .iter()
@@ -215,8 +216,14 @@ mod tests {
         ));
         msg.dtype = "float32".into();
         msg.shape = vec![-1];
-        assert!(matches!(Initializer::from_proto(&msg), Err(TensorError::InvalidShape(_))));
+        assert!(matches!(
+            Initializer::from_proto(&msg),
+            Err(TensorError::InvalidShape(_))
+        ));
         msg.shape = vec![i64::MAX, i64::MAX];
-        assert!(matches!(Initializer::from_proto(&msg), Err(TensorError::InvalidShape(_))));
+        assert!(matches!(
+            Initializer::from_proto(&msg),
+            Err(TensorError::InvalidShape(_))
+        ));
     }
 }

@@ -66,7 +66,10 @@ impl MuxState {
             Ok(i) if self.timeline.entries[i].1 == *tensor => None,
             Ok(i) => {
                 let copy = copy_into(self.timeline.take_spare(), tensor);
-                Some((i, Some(std::mem::replace(&mut self.timeline.entries[i].1, copy))))
+                Some((
+                    i,
+                    Some(std::mem::replace(&mut self.timeline.entries[i].1, copy)),
+                ))
             }
             Err(i) => {
                 let copy = copy_into(self.timeline.take_spare(), tensor);
@@ -310,7 +313,8 @@ mod tests {
     fn out_of_order_re_sends_later_diffs() {
         let zeros = Tensor::zeros(&[3], DType::F32).expect("zeros");
         let mut m = SparseMultiplexer::new(zeros, History::default()).with_gap(0);
-        m.process(&Tensor::from_vec(&[1.0f32, 1.0, 1.0]), t(2)).expect("t2");
+        m.process(&Tensor::from_vec(&[1.0f32, 1.0, 1.0]), t(2))
+            .expect("t2");
         let chunks = m
             .process(&Tensor::from_vec(&[1.0f32, 0.0, 0.0]), t(1))
             .expect("t1");
@@ -325,7 +329,10 @@ mod tests {
         let zeros = Tensor::zeros(&[2], DType::F32).expect("zeros");
         let mut m = CompleteMultiplexer::new(zeros, History::default());
         let x = Tensor::from_vec(&[1.0f32, 2.0]);
-        assert_eq!(runs(&m.process(&x, t(1)).expect("p")), vec![(1, 0, vec![1.0, 2.0])]);
+        assert_eq!(
+            runs(&m.process(&x, t(1)).expect("p")),
+            vec![(1, 0, vec![1.0, 2.0])]
+        );
         assert_eq!(m.process(&x, t(2)).expect("p").len(), 1);
         assert!(matches!(
             m.process(&Tensor::from_vec(&[1.0f32]), t(3)),

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use super::{TensorDemuxer, TensorError};
 use super::Tensor;
+use super::{TensorDemuxer, TensorError};
 use crate::time::Timestamp;
 
 /// A [`TensorDemuxer`] read on a grid of `period`: [`poll`](Self::poll)
@@ -63,7 +63,8 @@ impl SmoothedDemuxer {
     /// newest state, each with the interpolated tensor.
     pub fn poll(&mut self, up_to: Timestamp) -> Vec<(Timestamp, Tensor)> {
         let mut out = Vec::new();
-        let (Some(first), (Some(newest), _)) = (self.demux.first_time(), self.demux.latest()) else {
+        let (Some(first), (Some(newest), _)) = (self.demux.first_time(), self.demux.latest())
+        else {
             return out;
         };
         let mut next = match self.next {

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::{
-    Applied, Chunk, Compression, DemuxStats, History, Initializer, Multiplexer, SparseMultiplexer,
-    CompleteMultiplexer, Tensor, TensorDemuxer, TensorError,
+    Applied, Chunk, CompleteMultiplexer, Compression, DemuxStats, History, Initializer,
+    Multiplexer, SparseMultiplexer, Tensor, TensorDemuxer, TensorError,
 };
 use crate::caller_id::CallerId;
 use crate::data::{ConnectionState, Sample};
@@ -42,12 +42,18 @@ impl TensorSource {
     /// Sends only what changed ([`SparseMultiplexer`], default gap and
     /// [`History`]); `initial` is the state as of now.
     pub fn sparse(initial: Tensor) -> Self {
-        Self::with_multiplexer(Box::new(SparseMultiplexer::new(initial, History::default())))
+        Self::with_multiplexer(Box::new(SparseMultiplexer::new(
+            initial,
+            History::default(),
+        )))
     }
 
     /// Sends the whole tensor each time ([`CompleteMultiplexer`]).
     pub fn complete(initial: Tensor) -> Self {
-        Self::with_multiplexer(Box::new(CompleteMultiplexer::new(initial, History::default())))
+        Self::with_multiplexer(Box::new(CompleteMultiplexer::new(
+            initial,
+            History::default(),
+        )))
     }
 
     /// Uses `mux` (its initial state is the state as of now).
@@ -82,7 +88,11 @@ impl TensorSource {
     ///
     /// # Errors
     /// As [`Multiplexer::process`].
-    pub fn frames(&mut self, tensor: &Tensor, t: Timestamp) -> Result<Vec<TensorFrame>, TensorError> {
+    pub fn frames(
+        &mut self,
+        tensor: &Tensor,
+        t: Timestamp,
+    ) -> Result<Vec<TensorFrame>, TensorError> {
         let chunks = self.mux.process(tensor, t)?;
         let mut frames: Vec<TensorFrame> = Vec::new();
         let mut current: Option<Timestamp> = None;
@@ -134,7 +144,9 @@ impl TensorSource {
     ) -> Result<()> {
         let frames = self.frames(tensor, t)?;
         self.published += 1;
-        let keyframe = self.keyframe_every.is_some_and(|n| self.published % n == 0);
+        let keyframe = self
+            .keyframe_every
+            .is_some_and(|n| self.published.is_multiple_of(n));
         let mut whole = None;
         for caller in handle.callers() {
             if caller.state != ConnectionState::Connected {
@@ -229,7 +241,12 @@ impl TensorAggregator {
     /// # Errors
     /// A bad initializer, or an update before any initializer (counted; the
     /// state is unchanged). Refused chunks are in the result's `refused`.
-    pub fn ingest_frame(&mut self, caller: CallerId, t: Timestamp, frame: &TensorFrame) -> Result<Applied, TensorError> {
+    pub fn ingest_frame(
+        &mut self,
+        caller: CallerId,
+        t: Timestamp,
+        frame: &TensorFrame,
+    ) -> Result<Applied, TensorError> {
         let history = self.history;
         let stream = self.streams.entry(caller).or_default();
         stream.stats.frames += 1;
@@ -252,7 +269,12 @@ impl TensorAggregator {
         result
     }
 
-    fn apply(stream: &mut Stream, history: History, t: Timestamp, frame: &TensorFrame) -> Result<Applied, TensorError> {
+    fn apply(
+        stream: &mut Stream,
+        history: History,
+        t: Timestamp,
+        frame: &TensorFrame,
+    ) -> Result<Applied, TensorError> {
         let mut applied = Applied::default();
         if let Some(init) = &frame.initializer {
             let init = Initializer::from_proto(init)?;

@@ -236,7 +236,9 @@ impl Tensor {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown: Vec<f64> = (0..self.len().min(8)).filter_map(|i| self.get_f64(i)).collect();
+        let shown: Vec<f64> = (0..self.len().min(8))
+            .filter_map(|i| self.get_f64(i))
+            .collect();
         write!(
             f,
             "Tensor {{ shape: {:?}, dtype: {}, first: {shown:?}{} }}",
@@ -258,7 +260,10 @@ mod tests {
         assert_eq!(t.as_bytes()[..4], 1.5f32.to_le_bytes());
         assert_eq!(t.to_vec::<f32>(), Ok(vec![1.5, -2.0, 3.25, 0.0]));
         assert!(t.to_vec::<f64>().is_err());
-        assert_eq!(Tensor::from_vec(&[true, false]).to_vec::<bool>(), Ok(vec![true, false]));
+        assert_eq!(
+            Tensor::from_vec(&[true, false]).to_vec::<bool>(),
+            Ok(vec![true, false])
+        );
         assert_eq!(Tensor::from_vec(&[-3i64]).get_f64(0), Some(-3.0));
         assert_eq!(Tensor::from_vec(&[7u8, 9]).to_vec::<u8>(), Ok(vec![7, 9]));
         assert_eq!(Tensor::from_vec(&[-7i8]).to_vec::<i8>(), Ok(vec![-7]));
@@ -285,7 +290,11 @@ mod tests {
         t.write(2, &[0; 8]).expect("fits");
         assert!(matches!(
             t.write(3, &[0; 8]),
-            Err(TensorError::IndexOutOfRange { start: 3, len: 2, tensor_len: 4 })
+            Err(TensorError::IndexOutOfRange {
+                start: 3,
+                len: 2,
+                tensor_len: 4
+            })
         ));
         assert!(t.write(usize::MAX, &[0; 4]).is_err());
     }

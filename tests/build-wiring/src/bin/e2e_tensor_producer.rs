@@ -41,7 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => TensorSource::sparse(initial),
     };
     let lz4 = std::env::var("E2E_TENSOR_LZ4").is_ok_and(|v| v == "1");
-    let mut source = source.with_compression(if lz4 { Compression::Lz4 } else { Compression::None });
+    let mut source = source.with_compression(if lz4 {
+        Compression::Lz4
+    } else {
+        Compression::None
+    });
 
     let stdin_open = tsercom_test_build_wiring::stdin_open();
     let deadline = Instant::now() + Duration::from_secs(300);
