@@ -9,7 +9,7 @@ use super::{
     Multiplexer, SparseMultiplexer, Tensor, TensorDemuxer, TensorError,
 };
 use crate::caller_id::CallerId;
-use crate::data::{ConnectionState, Sample};
+use crate::data::Sample;
 use crate::error::Result;
 use crate::proto::{TensorFrame, TensorUpdate};
 use crate::runtime::ProducerHandle;
@@ -149,7 +149,7 @@ impl TensorSource {
             .is_some_and(|n| self.published.is_multiple_of(n));
         let mut whole = None;
         for caller in handle.callers() {
-            if caller.state != ConnectionState::Connected {
+            if !caller.state.is_connected() {
                 self.greeted.remove(&caller.id);
                 continue;
             }
