@@ -26,9 +26,15 @@ fn payloads() -> Vec<(&'static str, Vec<u8>)> {
         ("empty", Vec::new()),
         ("small", floats(4, &mut |i| i as f32)),
         // Mostly zeros: compresses; 400 KB is several 64 KiB blocks.
-        ("sparse_400k", floats(100_000, &mut |i| if i % 97 == 0 { i as f32 } else { 0.0 })),
+        (
+            "sparse_400k",
+            floats(100_000, &mut |i| if i % 97 == 0 { i as f32 } else { 0.0 }),
+        ),
         // Random mantissas: does not compress (stored blocks).
-        ("noise_1m", floats(262_144, &mut |_| (noise() >> 8) as f32 / 65_536.0)),
+        (
+            "noise_1m",
+            floats(262_144, &mut |_| (noise() >> 8) as f32 / 65_536.0),
+        ),
     ]
 }
 
@@ -44,7 +50,11 @@ fn lz4_frames_round_trip_through_python() {
     let payloads = payloads();
     for (name, raw) in &payloads {
         std::fs::write(dir.path().join(format!("{name}.raw")), raw).expect("write");
-        std::fs::write(dir.path().join(format!("{name}.rust.lz4")), lz4_compress(raw)).expect("write");
+        std::fs::write(
+            dir.path().join(format!("{name}.rust.lz4")),
+            lz4_compress(raw),
+        )
+        .expect("write");
     }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/lz4_frames.py");
     let out = Command::new(python)
@@ -58,10 +68,14 @@ fn lz4_frames_round_trip_through_python() {
         "Python could not read Rust's frames:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains(&format!("{} passed, 0 failed", payloads.len())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} passed, 0 failed", payloads.len())),
+        "{stdout}"
+    );
     for (name, raw) in &payloads {
         for variant in ["py", "py-indep-checksum"] {
-            let frame = std::fs::read(dir.path().join(format!("{name}.{variant}.lz4"))).expect("read");
+            let frame =
+                std::fs::read(dir.path().join(format!("{name}.{variant}.lz4"))).expect("read");
             assert_eq!(
                 lz4_decompress(&frame, raw.len()).as_ref(),
                 Ok(raw),
