@@ -1,6 +1,6 @@
 //! tsercom's benchmark harness.
 //!
-//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect|discovery|ingest|latency|scale> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]`
+//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect|discovery|ingest|latency|scale|tensor> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]`
 //!
 //! Scenarios:
 //! - `handle`: samples/s through the handle path — a runtime pushes
@@ -28,6 +28,11 @@
 //! - `scale`: 1, 10, 100, 1 000 producers, flood: samples/s, RSS, CPU per
 //!   sample, both ways.
 //!
+//! - `tensor`: a 1 M-element f32 tensor at 100 Hz with 1 % and 100 % of
+//!   its elements changing per step (`--elements N`, `--steps S`): bytes
+//!   on the wire, producer and receiver time, reconstruction latency and
+//!   CPU per update for sparse, complete and LZ4 (in process).
+//!
 //! Each prints a table and writes JSON (default `target/bench-<scenario>.json`).
 
 use std::time::{Duration, Instant};
@@ -44,6 +49,7 @@ mod bench {
 mod discovery;
 mod net;
 mod stream;
+mod tensor;
 
 /// The `i`-th sample of a handle run: timestamped `i` ns after a fixed
 /// base, values counting up.
@@ -458,14 +464,28 @@ fn main() -> tsercom::Result<()> {
             )];
             write_json(&args, "reconnect", &json)
         }
+        Some("tensor") => {
+            let number = |name: &str, default: usize| -> tsercom::Result<usize> {
+                arg_value(&args, name)
+                    .map(|s| s.parse())
+                    .transpose()
+                    .map_err(|e| tsercom::Error::Invalid {
+                        what: "tensor option",
+                        reason: format!("{name}: {e}"),
+                    })
+                    .map(|v| v.unwrap_or(default))
+            };
+            let json = tensor::run(number("--elements", 1_000_000)?, number("--steps", 100)?)?;
+            write_json(&args, "tensor", &json)
+        }
         _ => {
             eprintln!(
-                "usage: tsercom-bench <handle|clock|reconnect|discovery|ingest|latency|scale> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]"
+                "usage: tsercom-bench <handle|clock|reconnect|discovery|ingest|latency|scale|tensor> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]"
             );
             Err(tsercom::Error::Invalid {
                 what: "scenario",
                 reason: format!(
-                    "{:?} (valid: handle, clock, reconnect, discovery, ingest, latency, scale)",
+                    "{:?} (valid: handle, clock, reconnect, discovery, ingest, latency, scale, tensor)",
                     args.first()
                 ),
             })

@@ -172,6 +172,10 @@ pub enum Error {
         waited: std::time::Duration,
     },
 
+    /// A tensor, chunk or initializer was refused.
+    #[error("tensor: {0}")]
+    Tensor(#[from] crate::tensor::TensorError),
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

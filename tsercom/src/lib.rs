@@ -51,6 +51,9 @@
 //!   the hooks that customize them.
 //! - [`data`]: the per-caller sample stores behind a handle.
 //! - [`queue`]: bounded queues and their [`OverflowPolicy`].
+//! - [`tensor`]: tensor streams (sparse, complete and aggregate
+//!   multiplexers, demultiplexers, LZ4), wire-compatible with Python
+//!   tsercom.
 //! - [`proto`]: tsercom's wire messages (package `tsercom`, wire-compatible
 //!   with the Python tsercom library).
 
@@ -65,6 +68,7 @@ pub mod queue;
 pub mod rpc;
 pub mod runtime;
 pub mod service;
+pub mod tensor;
 pub mod time;
 
 pub use caller_id::{CallerId, HasCallerId};

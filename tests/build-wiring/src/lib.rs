@@ -8,6 +8,34 @@ pub mod legacy {
     tsercom::include_proto!("legacy");
 }
 
+/// A tensor stream's service (`proto/tensors.proto`).
+pub mod tensors {
+    tsercom::include_proto!("tensors");
+
+    /// Length of the e2e tensor stream's tensor.
+    pub const LEN: usize = 4096;
+
+    /// Step `k` (from 1) of the e2e tensor stream: element 0 becomes `k`,
+    /// 40 scattered elements change; the rest stays.
+    pub fn step(state: &mut [f32], k: u32) {
+        let n = state.len();
+        state[0] = k as f32;
+        for j in 0..40usize {
+            let i = (k as usize * 131 + j * 257) % n;
+            state[i.max(1)] = k as f32 + j as f32 / 64.0;
+        }
+    }
+
+    /// The tensor after steps `1..=k`.
+    pub fn after(k: u32) -> Vec<f32> {
+        let mut state = vec![0.0; LEN];
+        for s in 1..=k {
+            step(&mut state, s);
+        }
+        state
+    }
+}
+
 /// For the test programs in `src/bin`: a flag that turns false when stdin
 /// closes (the test that started the program ended or dropped it).
 pub fn stdin_open() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
