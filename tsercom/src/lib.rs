@@ -54,6 +54,9 @@
 //! - [`tensor`]: tensor streams (sparse, complete and aggregate
 //!   multiplexers, demultiplexers, LZ4), wire-compatible with Python
 //!   tsercom.
+//! - `record` (feature `record`): sessions recorded to MCAP files with
+//!   their proto schemas, and replayed into an aggregator or out of a
+//!   producer.
 //! - [`proto`]: tsercom's wire messages (package `tsercom`, wire-compatible
 //!   with the Python tsercom library).
 
@@ -65,6 +68,8 @@ pub mod identity_file;
 pub mod logging;
 pub mod proto;
 pub mod queue;
+#[cfg(feature = "record")]
+pub mod record;
 pub mod rpc;
 pub mod runtime;
 pub mod service;

@@ -167,6 +167,8 @@ struct Shared<D> {
     refused: AtomicU64,
     drops: DropCounter,
     peers: super::peers::PeerTable,
+    /// Observers of every arriving sample (recorders).
+    taps: super::tap::Taps<D>,
 }
 
 /// Every caller's samples, ordered by timestamp, bounded by [`Retention`]
@@ -225,6 +227,7 @@ impl<D> RemoteDataAggregator<D> {
                 refused: AtomicU64::new(0),
                 drops: DropCounter::default(),
                 peers: super::peers::PeerTable::default(),
+                taps: super::tap::Taps::default(),
             }),
         }
     }
@@ -681,6 +684,7 @@ impl<D> RemoteDataAggregator<D> {
     /// Stores one sample of `caller` under the overflow policy; `Block`
     /// waits for the user to take data.
     pub(crate) async fn push(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
+        self.shared.taps.observe(caller, time, &data);
         let mut data = Some(data);
         // Room (the usual case): no wake-up registration.
         if self.try_push(caller, time, &mut data)? {
@@ -706,6 +710,7 @@ impl<D> RemoteDataAggregator<D> {
     /// [`Error::Closed`] once the aggregator is closed;
     /// [`Error::QueueFull`] under the `Error` policy.
     pub fn push_blocking(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
+        self.shared.taps.observe(caller, time, &data);
         let mut data = Some(data);
         loop {
             if self.try_push(caller, time, &mut data)? {
@@ -816,6 +821,11 @@ impl<D> RemoteDataAggregator<D> {
             self.shared.new_data.notify_waiters();
         }
         Ok(true)
+    }
+
+    /// Observers of every arriving sample (see [`super::tap`]).
+    pub(crate) fn taps(&self) -> &super::tap::Taps<D> {
+        &self.shared.taps
     }
 
     /// Wakes every waiter for good (the runtime stopped).

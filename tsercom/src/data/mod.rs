@@ -11,6 +11,7 @@ mod aggregator;
 mod interpolate;
 mod peers;
 mod store;
+pub(crate) mod tap;
 
 pub use aggregator::{
     CallerInfo, ConnectionState, DataStats, Forgetting, RemoteDataAggregator, Sample,

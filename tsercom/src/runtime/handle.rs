@@ -156,13 +156,13 @@ pub struct Incoming<T> {
 /// A producer's handle: publishes data `D` to every connected aggregator
 /// and reads the events `E` they send back.
 pub struct ProducerHandle<D, E> {
-    raw: RuntimeHandle<E, D>,
+    pub(crate) raw: RuntimeHandle<E, D>,
 }
 
 /// An aggregator's handle: reads every producer's data `D` by CallerId and
 /// sends events `E` to one producer or all.
 pub struct AggregatorHandle<D, E> {
-    raw: RuntimeHandle<D, E>,
+    pub(crate) raw: RuntimeHandle<D, E>,
 }
 
 impl<D, E> Clone for ProducerHandle<D, E> {

@@ -1,0 +1,109 @@
+//! `record` on the handles: a tap on the handle's incoming store feeding a
+//! [`Recorder`].
+
+use std::sync::Arc;
+
+use super::writer::{Entry, Msg, Recorder, Session};
+use super::{Kind, RecordConfig};
+use crate::data::RemoteDataAggregator;
+use crate::error::Result;
+use crate::queue::BoundedQueue;
+use crate::runtime::{AggregatorHandle, ProducerHandle, RuntimeHandle};
+use crate::time::Timestamp;
+
+/// Records every sample `store` ingests from now until the recorder stops.
+pub(crate) fn record_store<D>(
+    store: &RemoteDataAggregator<D>,
+    runtime: &str,
+    kind: Kind,
+    config: RecordConfig,
+) -> Result<Recorder>
+where
+    D: prost::Message + Clone + Send + Sync + 'static,
+{
+    config.check()?;
+    let queue = Arc::new(BoundedQueue::new(
+        format!("recording of {runtime}"),
+        config.queue,
+    ));
+    let tap_queue = Arc::clone(&queue);
+    let tap_id = store.taps().attach(Arc::new(move |caller, time, data: &D| {
+        // DropNewest / DropOldest never wait; a closed queue (the recorder
+        // stopping) refuses quietly.
+        let _counted_or_closed = tap_queue.push_blocking(Entry {
+            caller,
+            time,
+            arrival: Timestamp::now(),
+            payload: Msg(data.clone()),
+        });
+    }));
+    let close = {
+        let store = store.clone();
+        let queue = Arc::clone(&queue);
+        Box::new(move || {
+            store.taps().detach(tap_id);
+            queue.close();
+        })
+    };
+    let callers = {
+        let store = store.clone();
+        Arc::new(move || store.callers())
+    };
+    let session = Session {
+        runtime: runtime.to_owned(),
+        kind,
+        callers,
+    };
+    Recorder::spawn(config, session, Arc::clone(&queue), close).inspect_err(|_| {
+        store.taps().detach(tap_id);
+        queue.close();
+    })
+}
+
+impl<D, E> AggregatorHandle<D, E>
+where
+    D: prost::Message + Clone + Send + Sync + 'static,
+    E: Clone,
+{
+    /// Starts recording every producer's data, as it arrives, to an MCAP
+    /// file (see [`crate::record`]); stop with [`Recorder::stop`].
+    /// Recording never slows ingestion: a recorder that falls behind
+    /// drops (counted in [`Recorder::stats`]).
+    ///
+    /// # Errors
+    /// A configuration that would stall ingestion, or a file that cannot
+    /// be created.
+    pub fn record(&self, config: RecordConfig) -> Result<Recorder> {
+        record_store(&self.raw.inbound, self.raw.name(), Kind::Data, config)
+    }
+}
+
+impl<D, E> ProducerHandle<D, E>
+where
+    D: Clone,
+    E: prost::Message + Clone + Send + Sync + 'static,
+{
+    /// Starts recording every event the aggregators send, as it arrives
+    /// (see [`AggregatorHandle::record`]).
+    ///
+    /// # Errors
+    /// As [`AggregatorHandle::record`].
+    pub fn record(&self, config: RecordConfig) -> Result<Recorder> {
+        record_store(&self.raw.inbound, self.raw.name(), Kind::Events, config)
+    }
+}
+
+impl<In, Out> RuntimeHandle<In, Out>
+where
+    In: prost::Message + Clone + Send + Sync + 'static,
+    Out: Clone,
+{
+    /// Starts recording what the runtime's peers send, labelled `kind`
+    /// (see [`AggregatorHandle::record`]).
+    ///
+    /// # Errors
+    /// As [`AggregatorHandle::record`].
+    pub fn record(&self, config: RecordConfig, kind: Kind) -> Result<Recorder> {
+        record_store(&self.inbound, &self.name, kind, config)
+    }
+}
