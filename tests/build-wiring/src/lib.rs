@@ -3,6 +3,10 @@
 
 tsercom::include_proto!("sensors");
 
+/// The encoded `FileDescriptorSet` of this crate's protos (imports
+/// included): the recording tests' schema, and the CLI tests' `--descriptors`.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tsercom::include_file_descriptor_set!();
+
 /// The package written with the Python library's import spellings.
 pub mod legacy {
     tsercom::include_proto!("legacy");

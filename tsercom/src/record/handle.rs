@@ -1,11 +1,13 @@
-//! `record` on the handles: a tap on the handle's incoming store feeding a
-//! [`Recorder`].
+//! What feeds a [`Recorder`]: `record` on the handles (a tap on the
+//! handle's incoming store), or a [`RawSource`].
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
-use super::writer::{Entry, Msg, Recorder, Session};
+use super::writer::{Entry, Msg, Raw, Recorder, Session};
 use super::{Kind, RecordConfig};
-use crate::data::RemoteDataAggregator;
+use crate::caller_id::CallerId;
+use crate::data::{CallerInfo, RemoteDataAggregator};
 use crate::error::Result;
 use crate::queue::BoundedQueue;
 use crate::runtime::{AggregatorHandle, ProducerHandle, RuntimeHandle};
@@ -105,5 +107,82 @@ where
     /// As [`AggregatorHandle::record`].
     pub fn record(&self, config: RecordConfig, kind: Kind) -> Result<Recorder> {
         record_store(&self.inbound, &self.name, kind, config)
+    }
+}
+
+/// Feeds a recorder with messages already encoded, from any source (a
+/// relay, a command-line recorder that never decodes); made by
+/// [`Recorder::raw`]. Cheap to clone; never blocks: when the writer is
+/// behind, the queue's policy drops (counted).
+#[derive(Clone)]
+pub struct RawSource {
+    queue: Arc<BoundedQueue<Entry<Raw>>>,
+    callers: Arc<Mutex<BTreeMap<CallerId, CallerInfo>>>,
+}
+
+impl std::fmt::Debug for RawSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSource").finish_non_exhaustive()
+    }
+}
+
+impl RawSource {
+    /// What the metadata says about `info.id` (address, clock offset) from
+    /// now on: a `tsercom.caller` record is written with its first message.
+    pub fn set_caller(&self, info: CallerInfo) {
+        self.callers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(info.id, info);
+    }
+
+    /// Records one encoded message of `caller` taken at `time` (on the
+    /// recording's timebase), arriving now.
+    pub fn push(&self, caller: CallerId, time: Timestamp, message: Vec<u8>) {
+        let _counted_or_closed = self.queue.push_blocking(Entry {
+            caller,
+            time,
+            arrival: Timestamp::now(),
+            payload: Raw(message),
+        });
+    }
+}
+
+impl Recorder {
+    /// A recorder fed by hand with encoded messages through the returned
+    /// [`RawSource`] (the messages must match `config`'s schema), for the
+    /// session of `runtime`.
+    ///
+    /// # Errors
+    /// As [`AggregatorHandle::record`].
+    pub fn raw(config: RecordConfig, runtime: &str, kind: Kind) -> Result<(Recorder, RawSource)> {
+        config.check()?;
+        let queue = Arc::new(BoundedQueue::new(
+            format!("recording of {runtime}"),
+            config.queue,
+        ));
+        let callers: Arc<Mutex<BTreeMap<CallerId, CallerInfo>>> = Arc::default();
+        let source = RawSource {
+            queue: Arc::clone(&queue),
+            callers: Arc::clone(&callers),
+        };
+        let session = Session {
+            runtime: runtime.to_owned(),
+            kind,
+            callers: Arc::new(move || {
+                callers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .cloned()
+                    .collect()
+            }),
+        };
+        let close = {
+            let queue = Arc::clone(&queue);
+            Box::new(move || queue.close())
+        };
+        let recorder = Recorder::spawn(config, session, queue, close)?;
+        Ok((recorder, source))
     }
 }

@@ -81,6 +81,7 @@ mod replay;
 mod writer;
 
 pub use config::{Compression, RecordConfig, Rotation, Schema};
+pub use handle::RawSource;
 pub use read::{RecordedCaller, RecordedMessage, Recording};
 pub use replay::{Pace, Replay, ReplayStats, Retime};
 pub use writer::{RecordStats, Recorder};

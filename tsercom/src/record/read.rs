@@ -105,7 +105,10 @@ impl Recording {
             path: path.to_path_buf(),
             source,
         })?;
-        let complete = buf.len() >= 16 && buf.ends_with(mcap::MAGIC);
+        if !buf.starts_with(mcap::MAGIC) {
+            return Err(invalid(path, "not an MCAP file (no MCAP magic at its start)"));
+        }
+        let complete = buf.len() >= 2 * mcap::MAGIC.len() && buf.ends_with(mcap::MAGIC);
 
         // Top-level records: metadata.
         let records =

@@ -120,7 +120,20 @@ impl<'a> Replay<'a> {
         }
     }
 
-    /// Runs `deliver` on each selected sample at its time.
+    /// Runs `deliver` on each selected sample at its time (paced), with the
+    /// time the pace counts from (the seek time, or the first sample's):
+    /// the building block of the other replays, for any destination (a
+    /// relay, a file, a test). Stops at `deliver`'s first error.
+    ///
+    /// # Errors
+    /// An invalid pace; `deliver`'s error.
+    pub fn each(
+        &self,
+        deliver: impl FnMut(&RecordedMessage, Timestamp) -> Result<()>,
+    ) -> Result<ReplayStats> {
+        self.run(deliver)
+    }
+
     fn run(
         &self,
         mut deliver: impl FnMut(&RecordedMessage, Timestamp) -> Result<()>,

@@ -1,0 +1,5 @@
+//! The subcommands, one module each.
+
+pub(crate) mod info;
+pub(crate) mod record;
+pub(crate) mod replay;
