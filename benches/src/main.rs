@@ -1,6 +1,6 @@
 //! tsercom's benchmark harness.
 //!
-//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect|discovery|ingest|latency|scale|tensor> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]`
+//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect|discovery|ingest|latency|scale|tensor|record> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]`
 //!
 //! Scenarios:
 //! - `handle`: samples/s through the handle path — a runtime pushes
@@ -32,6 +32,10 @@
 //!   its elements changing per step (`--elements N`, `--steps S`): bytes
 //!   on the wire, producer and receiver time, reconstruction latency and
 //!   CPU per update for sparse, complete and LZ4 (in process).
+//! - `record`: the `handle` flood in process with recording off and on
+//!   (MCAP, zstd-3 and uncompressed chunks): ingest samples/s, the
+//!   recorder's samples/s and drops, MB/s to the file, the compression
+//!   ratio; medians of `--runs` (default 5) with their range.
 //!
 //! Each prints a table and writes JSON (default `target/bench-<scenario>.json`).
 
@@ -48,6 +52,7 @@ mod bench {
 }
 mod discovery;
 mod net;
+mod record;
 mod stream;
 mod tensor;
 
@@ -347,6 +352,7 @@ fn main() -> tsercom::Result<()> {
             Ok(())
         }
         Some(scenario @ ("ingest" | "latency" | "scale")) => streams(scenario, &args),
+        Some("record") => record::run(&args),
         Some("scale-child") => scale_child(&args),
         Some("discovery-publish") => discovery::child_publish(),
         Some("discovery-browse") => discovery::child_browse(),
@@ -480,12 +486,12 @@ fn main() -> tsercom::Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: tsercom-bench <handle|clock|reconnect|discovery|ingest|latency|scale|tensor> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]"
+                "usage: tsercom-bench <handle|clock|reconnect|discovery|ingest|latency|scale|tensor|record> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]"
             );
             Err(tsercom::Error::Invalid {
                 what: "scenario",
                 reason: format!(
-                    "{:?} (valid: handle, clock, reconnect, discovery, ingest, latency, scale, tensor)",
+                    "{:?} (valid: handle, clock, reconnect, discovery, ingest, latency, scale, tensor, record)",
                     args.first()
                 ),
             })

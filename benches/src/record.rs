@@ -1,0 +1,184 @@
+//! `record`: the handle path's ingest with recording off and on (MCAP,
+//! zstd level 3 and uncompressed chunks): ingest samples/s, what the
+//! recorder wrote and dropped, its sustained rate, MB/s written and the
+//! compression ratio.
+//!
+//! The workload is `handle`'s in-process flood (a runtime pushes samples —
+//! a timestamp and 4 doubles, 50 bytes encoded — as fast as the store
+//! takes them; the user's thread takes them): the tap's cost is the most
+//! visible there (no network in the way). The recorder writes to a file in
+//! the system's temporary directory; it keeps up or drops (counted), never
+//! slowing ingest.
+
+use std::time::{Duration, Instant};
+
+use tsercom::record::{Compression, Kind, RecordConfig, RecordStats, Schema};
+use tsercom::{RuntimeManager, To};
+
+use super::{Flood, arg_value, target_line, write_json};
+
+/// One run of one mode.
+struct Run {
+    /// Ingest: samples/s until all were taken from the handle.
+    ingest: f64,
+    /// The recorder's counters (none with recording off).
+    stats: Option<RecordStats>,
+    /// From the start of ingest until the recorder finished its file.
+    total: Duration,
+    /// Chunk bytes before and after compression (from the file's index).
+    chunks: (u64, u64),
+}
+
+fn flood(samples: u64, record: Option<Compression>) -> tsercom::Result<Run> {
+    let mut manager = RuntimeManager::new();
+    let handle = manager.register(Flood { samples })?;
+    manager.start_in_process()?;
+    let path = std::env::temp_dir().join(format!("tsercom-bench-record-{}.mcap", std::process::id()));
+    let recorder = match record {
+        Some(compression) => {
+            let schema = Schema::new(tsercom::include_file_descriptor_set!(), "bench.Sample")?;
+            Some(handle.record(
+                RecordConfig::new(&path, schema).compression(compression),
+                Kind::Data,
+            )?)
+        }
+        None => None,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while handle.callers().is_empty() {
+        if Instant::now() > deadline {
+            return Err(tsercom::Error::WrongState(
+                "the benchmark caller never registered",
+            ));
+        }
+        std::thread::yield_now();
+    }
+    let start = Instant::now();
+    handle.send(1.0, To::All)?;
+    let mut got = 0u64;
+    while got < samples {
+        if !handle.received().wait_new(Duration::from_secs(30)) {
+            manager.check_error()?;
+            return Err(tsercom::Error::WrongState("no data for 30 s"));
+        }
+        for (_, batch) in handle.received().take_new() {
+            got += batch.len() as u64;
+        }
+    }
+    let ingest = start.elapsed();
+    let stats = recorder.map(tsercom::record::Recorder::stop).transpose()?;
+    let total = start.elapsed();
+    let mut chunks = (0, 0);
+    if stats.is_some() {
+        let buf = std::fs::read(&path).map_err(|source| tsercom::Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if let Ok(Some(summary)) = mcap::Summary::read(&buf) {
+            for c in &summary.chunk_indexes {
+                chunks.0 += c.uncompressed_size;
+                chunks.1 += c.compressed_size;
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    manager.shutdown()?;
+    Ok(Run {
+        ingest: samples as f64 / ingest.as_secs_f64(),
+        stats,
+        total,
+        chunks,
+    })
+}
+
+/// Median and range of `v`.
+fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (
+        v[v.len() / 2],
+        v.first().copied().unwrap_or_default(),
+        v.last().copied().unwrap_or_default(),
+    )
+}
+
+pub(crate) fn run(args: &[String]) -> tsercom::Result<()> {
+    let samples: u64 = arg_value(args, "--samples")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let runs: usize = arg_value(args, "--runs")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
+    let modes: [(&str, Option<Compression>); 3] = [
+        ("off", None),
+        ("zstd-3", Some(Compression::Zstd(3))),
+        ("uncompressed", Some(Compression::None)),
+    ];
+    let mut results: Vec<(&str, Vec<Run>)> = modes.iter().map(|(m, _)| (*m, Vec::new())).collect();
+    // Interleaved, so that a slow phase of the shared machine hits every
+    // mode alike.
+    for _ in 0..runs {
+        for ((_, compression), (_, out)) in modes.iter().zip(results.iter_mut()) {
+            out.push(flood(samples, *compression)?);
+        }
+    }
+    println!(
+        "record: {samples} samples per run, {runs} runs; median [min – max]\n{:<13} {:>26} {:>26} {:>12} {:>22} {:>16} {:>8}",
+        "recording", "ingest samples/s", "recorder samples/s", "dropped %", "MB/s to file", "file B/sample", "ratio"
+    );
+    let mut json = Vec::new();
+    let mut off_ingest = 0.0;
+    for (mode, rs) in &results {
+        let (ingest, ingest_lo, ingest_hi) = spread(rs.iter().map(|r| r.ingest).collect());
+        if *mode == "off" {
+            off_ingest = ingest;
+            println!(
+                "{mode:<13} {:>26} {:>26} {:>12} {:>22} {:>16} {:>8}",
+                format!("{ingest:.0} [{ingest_lo:.0} – {ingest_hi:.0}]"),
+                "-",
+                "-",
+                "-",
+                "-",
+                "-"
+            );
+            json.push(format!(
+                "{{\"scenario\":\"record\",\"mode\":\"off\",\"samples\":{samples},\"runs\":{runs},\"ingest_median\":{ingest:.0},\"ingest_min\":{ingest_lo:.0},\"ingest_max\":{ingest_hi:.0}}}"
+            ));
+            continue;
+        }
+        let stat = |f: &dyn Fn(&Run, &RecordStats) -> f64| {
+            spread(
+                rs.iter()
+                    .filter_map(|r| r.stats.as_ref().map(|s| f(r, s)))
+                    .collect(),
+            )
+        };
+        let written = stat(&|r, s| s.written as f64 / r.total.as_secs_f64());
+        let dropped = stat(&|_, s| 100.0 * s.dropped as f64 / samples as f64);
+        let mbps = stat(&|r, s| s.file_bytes as f64 / 1e6 / r.total.as_secs_f64());
+        let per_sample = stat(&|_, s| s.file_bytes as f64 / (s.written.max(1)) as f64);
+        let ratio = spread(
+            rs.iter()
+                .map(|r| r.chunks.0 as f64 / r.chunks.1.max(1) as f64)
+                .collect(),
+        );
+        println!(
+            "{mode:<13} {:>26} {:>26} {:>12} {:>22} {:>16} {:>8}",
+            format!("{ingest:.0} [{ingest_lo:.0} – {ingest_hi:.0}]"),
+            format!("{:.0} [{:.0} – {:.0}]", written.0, written.1, written.2),
+            format!("{:.1} [{:.1}–{:.1}]", dropped.0, dropped.1, dropped.2),
+            format!("{:.1} [{:.1} – {:.1}]", mbps.0, mbps.1, mbps.2),
+            format!("{:.1}", per_sample.0),
+            format!("{:.2}", ratio.0),
+        );
+        json.push(format!(
+            "{{\"scenario\":\"record\",\"mode\":\"{mode}\",\"samples\":{samples},\"runs\":{runs},\"ingest_median\":{ingest:.0},\"ingest_min\":{ingest_lo:.0},\"ingest_max\":{ingest_hi:.0},\"recorder_samples_per_s_median\":{:.0},\"dropped_pct_median\":{:.2},\"file_mb_per_s_median\":{:.2},\"file_bytes_per_sample\":{:.2},\"compression_ratio\":{:.3}}}",
+            written.0, dropped.0, mbps.0, per_sample.0, ratio.0
+        ));
+        target_line(
+            &format!("ingest with recording ({mode}) ≥ 0.8× ingest without"),
+            ingest >= 0.8 * off_ingest,
+        );
+    }
+    write_json(args, "record", &json)
+}
