@@ -33,7 +33,8 @@ fn flood(samples: u64, record: Option<Compression>) -> tsercom::Result<Run> {
     let mut manager = RuntimeManager::new();
     let handle = manager.register(Flood { samples })?;
     manager.start_in_process()?;
-    let path = std::env::temp_dir().join(format!("tsercom-bench-record-{}.mcap", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("tsercom-bench-record-{}.mcap", std::process::id()));
     let recorder = match record {
         Some(compression) => {
             let schema = Schema::new(tsercom::include_file_descriptor_set!(), "bench.Sample")?;
@@ -124,7 +125,13 @@ pub(crate) fn run(args: &[String]) -> tsercom::Result<()> {
     }
     println!(
         "record: {samples} samples per run, {runs} runs; median [min – max]\n{:<13} {:>26} {:>26} {:>12} {:>22} {:>16} {:>8}",
-        "recording", "ingest samples/s", "recorder samples/s", "dropped %", "MB/s to file", "file B/sample", "ratio"
+        "recording",
+        "ingest samples/s",
+        "recorder samples/s",
+        "dropped %",
+        "MB/s to file",
+        "file B/sample",
+        "ratio"
     );
     let mut json = Vec::new();
     let mut off_ingest = 0.0;

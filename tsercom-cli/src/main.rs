@@ -51,9 +51,7 @@ fn main() -> std::process::ExitCode {
 pub(crate) type CliResult<T = ()> = Result<T, String>;
 
 /// Adds context to any error.
-pub(crate) fn ctx<E: std::fmt::Display>(
-    what: impl std::fmt::Display,
-) -> impl FnOnce(E) -> String {
+pub(crate) fn ctx<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> String {
     move |e| format!("{what}: {e}")
 }
 

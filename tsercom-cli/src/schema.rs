@@ -57,9 +57,7 @@ pub(crate) fn methods_taking(pool: &DescriptorPool, message: &str) -> Vec<Stream
     pool.services()
         .flat_map(|s| s.methods().collect::<Vec<_>>())
         .filter(|m| {
-            m.is_client_streaming()
-                && m.is_server_streaming()
-                && m.input().full_name() == message
+            m.is_client_streaming() && m.is_server_streaming() && m.input().full_name() == message
         })
         .map(|m| StreamMethod {
             path: format!("/{}/{}", m.parent_service().full_name(), m.name()),
@@ -101,9 +99,8 @@ impl Shape {
         let Value::Message(value) = &*message.get_field(field) else {
             return Ok(None);
         };
-        let ts: tsercom::proto::ServerTimestamp = value
-            .transcode_to()
-            .map_err(ctx("the timestamp field"))?;
+        let ts: tsercom::proto::ServerTimestamp =
+            value.transcode_to().map_err(ctx("the timestamp field"))?;
         Timestamp::from_proto(&ts)
             .map(Some)
             .map_err(ctx("the timestamp field"))

@@ -210,7 +210,10 @@ fn record_from_a_producer_then_info_then_replay_into_an_aggregator() {
         .map(|(caller, time, reading)| {
             assert_eq!(caller, producer_id, "the producer's CallerId");
             assert_eq!(
-                reading.timestamp.as_ref().map(|t| tsercom::Timestamp::from_proto(t).expect("valid")),
+                reading
+                    .timestamp
+                    .as_ref()
+                    .map(|t| tsercom::Timestamp::from_proto(t).expect("valid")),
                 Some(time),
                 "the message's timestamp is the log time"
             );
@@ -223,7 +226,10 @@ fn record_from_a_producer_then_info_then_replay_into_an_aggregator() {
         "consecutive readings: {values:?}"
     );
     let peer = &recording.callers()[0];
-    assert_eq!(peer.peer.as_deref(), Some(producer_addr.to_string().as_str()));
+    assert_eq!(
+        peer.peer.as_deref(),
+        Some(producer_addr.to_string().as_str())
+    );
     assert!(peer.clock_offset_nanos.is_some(), "clock offset recorded");
 
     // `tsercom info`.
@@ -274,7 +280,11 @@ fn record_from_a_producer_then_info_then_replay_into_an_aggregator() {
     let mut received = Vec::new();
     let deadline = Instant::now() + WAIT;
     while received.len() < 40 {
-        assert!(Instant::now() < deadline, "{} of 40 replayed", received.len());
+        assert!(
+            Instant::now() < deadline,
+            "{} of 40 replayed",
+            received.len()
+        );
         trainer.data().wait_new(Duration::from_secs(1));
         for (_, samples) in trainer.data().take_new() {
             received.extend(samples.into_iter().map(|s| s.data.celsius));

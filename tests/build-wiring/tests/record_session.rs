@@ -135,34 +135,36 @@ fn read_independently(path: &Path, cut: bool) -> BTreeMap<String, Vec<Decoded>> 
                 .get_message_by_name(&schema.name)
                 .expect("the schema describes its message")
         });
-        let caller = channel.metadata.get("caller_id").expect("caller_id").clone();
+        let caller = channel
+            .metadata
+            .get("caller_id")
+            .expect("caller_id")
+            .clone();
         assert!(
             channel.topic.ends_with(&format!("/data/{caller}")),
             "topic {}",
             channel.topic
         );
-        let decoded =
-            DynamicMessage::decode(descriptor.clone(), &*message.data).expect("decodes");
+        let decoded = DynamicMessage::decode(descriptor.clone(), &*message.data).expect("decodes");
         let celsius = decoded
             .get_field_by_name("celsius")
             .and_then(|v| v.as_f64())
             .expect("celsius");
         let stamp = match decoded.get_field_by_name("timestamp").as_deref() {
-            Some(Value::Message(server_ts)) => match server_ts
-                .get_field_by_name("timestamp")
-                .as_deref()
-            {
-                Some(Value::Message(ts)) => {
-                    let secs = ts.get_field_by_name("seconds").and_then(|v| v.as_i64());
-                    let ns = ts.get_field_by_name("nanos").and_then(|v| v.as_i32());
-                    u64::try_from(
-                        i128::from(secs.expect("seconds")) * 1_000_000_000
-                            + i128::from(ns.expect("nanos")),
-                    )
-                    .expect("after 1970")
+            Some(Value::Message(server_ts)) => {
+                match server_ts.get_field_by_name("timestamp").as_deref() {
+                    Some(Value::Message(ts)) => {
+                        let secs = ts.get_field_by_name("seconds").and_then(|v| v.as_i64());
+                        let ns = ts.get_field_by_name("nanos").and_then(|v| v.as_i32());
+                        u64::try_from(
+                            i128::from(secs.expect("seconds")) * 1_000_000_000
+                                + i128::from(ns.expect("nanos")),
+                        )
+                        .expect("after 1970")
+                    }
+                    other => panic!("ServerTimestamp.timestamp: {other:?}"),
                 }
-                other => panic!("ServerTimestamp.timestamp: {other:?}"),
-            },
+            }
             other => panic!("Reading.timestamp: {other:?}"),
         };
         out.entry(caller).or_default().push(Decoded {
@@ -172,7 +174,11 @@ fn read_independently(path: &Path, cut: bool) -> BTreeMap<String, Vec<Decoded>> 
         });
     }
     for messages in out.values_mut() {
-        messages.sort_by(|a, b| a.log_time.cmp(&b.log_time).then(a.celsius.total_cmp(&b.celsius)));
+        messages.sort_by(|a, b| {
+            a.log_time
+                .cmp(&b.log_time)
+                .then(a.celsius.total_cmp(&b.celsius))
+        });
     }
     out
 }
@@ -240,7 +246,11 @@ fn read_with_python(path: &Path, stream: bool) -> Option<PythonView> {
         }
     }
     for messages in view.by_caller.values_mut() {
-        messages.sort_by(|a, b| a.log_time.cmp(&b.log_time).then(a.celsius.total_cmp(&b.celsius)));
+        messages.sort_by(|a, b| {
+            a.log_time
+                .cmp(&b.log_time)
+                .then(a.celsius.total_cmp(&b.celsius))
+        });
     }
     Some(view)
 }
@@ -257,7 +267,11 @@ fn live_as_decoded(live: &Live) -> BTreeMap<String, Vec<Decoded>> {
                     stamp: nanos(s.timestamp),
                 })
                 .collect();
-            v.sort_by(|a, b| a.log_time.cmp(&b.log_time).then(a.celsius.total_cmp(&b.celsius)));
+            v.sort_by(|a, b| {
+                a.log_time
+                    .cmp(&b.log_time)
+                    .then(a.celsius.total_cmp(&b.celsius))
+            });
             (caller.to_string(), v)
         })
         .collect()
@@ -306,7 +320,10 @@ fn a_multi_producer_session_is_recorded_read_back_and_replayed() {
         .iter()
         .all(|id| live.get(id).is_some_and(|s| s.len() >= 30))
     {
-        assert!(Instant::now() < deadline, "30 samples from each producer in time");
+        assert!(
+            Instant::now() < deadline,
+            "30 samples from each producer in time"
+        );
         collector.data().wait_new(Duration::from_secs(1));
         take_into(&collector, &mut live);
         manager.check_error().expect("no runtime error");
@@ -326,7 +343,7 @@ fn a_multi_producer_session_is_recorded_read_back_and_replayed() {
     let stats = recorder.stop().expect("stop");
     assert_eq!(stats.dropped, 0, "{stats:?}");
     assert_eq!(stats.written, total as u64, "{stats:?}");
-    assert_eq!(stats.files, [path.clone()]);
+    assert_eq!(stats.files, std::slice::from_ref(&path));
     assert!(stats.file_bytes > 0 && stats.payload_bytes > 0, "{stats:?}");
 
     // Independent reader (mcap crate + prost-reflect): every sample, on the
@@ -415,12 +432,7 @@ fn a_multi_producer_session_is_recorded_read_back_and_replayed() {
     assert_eq!(seeker.skipped, (total - after_mid) as u64);
     let mut seeked = Live::new();
     take_into(&trainer, &mut seeked);
-    assert!(
-        seeked
-            .values()
-            .flatten()
-            .all(|s| s.timestamp >= mid)
-    );
+    assert!(seeked.values().flatten().all(|s| s.timestamp >= mid));
     assert_eq!(seeked.values().map(Vec::len).sum::<usize>(), after_mid);
 
     // A producer re-streams one recorded producer to the trainer.
@@ -481,7 +493,10 @@ fn push_readings(handle: &AggregatorHandle<Reading, Command>, caller: CallerId, 
         let t = start
             .offset_by_nanos(i128::from(i) * 1_000_000)
             .expect("in range");
-        handle.data().push_blocking(caller, t, reading).expect("push");
+        handle
+            .data()
+            .push_blocking(caller, t, reading)
+            .expect("push");
     }
 }
 
@@ -568,7 +583,7 @@ fn a_sigkilled_recorder_leaves_a_file_readable_up_to_its_last_chunk() {
         assert_eq!(d.celsius, expected, "a prefix, in order, nothing missing");
     }
     let recording = Recording::open([&path]).expect("open");
-    assert_eq!(recording.truncated(), [path.clone()]);
+    assert_eq!(recording.truncated(), std::slice::from_ref(&path));
     assert_eq!(recording.messages().len(), got.len());
     if let Some(python) = read_with_python(&path, true) {
         let py = &python.by_caller[&child.id.to_string()];
@@ -582,8 +597,11 @@ fn a_sigkilled_recorder_leaves_a_file_readable_up_to_its_last_chunk() {
 /// disk.
 #[derive(Clone, Default)]
 struct Gate {
-    state: Arc<(Mutex<(bool, Vec<u8>)>, Condvar)>,
+    state: Arc<(Mutex<GateState>, Condvar)>,
 }
+
+/// Shut or not, and what was written.
+type GateState = (bool, Vec<u8>);
 
 impl Gate {
     fn set_shut(&self, shut: bool) {
@@ -685,7 +703,7 @@ fn a_recorder_slower_than_ingest_drops_counted_and_ingest_goes_on() {
     let bytes = gate.bytes();
     let written = mcap::MessageStream::new(&bytes)
         .expect("an MCAP file")
-        .map(|m| m.expect("a message"))
+        .inspect(|m| assert!(m.is_ok(), "a message: {m:?}"))
         .count();
     assert_eq!(written as u64, stats.written);
     manager.shutdown().expect("shutdown");
@@ -723,9 +741,11 @@ fn replay_keeps_the_recorded_pace_scaled() {
             .sum::<usize>(),
         201
     );
-    assert!(Replay::new(&recording)
-        .pace(Pace::Scaled(0.0))
-        .into_aggregator(&handle)
-        .is_err());
+    assert!(
+        Replay::new(&recording)
+            .pace(Pace::Scaled(0.0))
+            .into_aggregator(&handle)
+            .is_err()
+    );
     manager.shutdown().expect("shutdown");
 }

@@ -32,9 +32,17 @@ pub(crate) fn run(args: &Args) -> CliResult {
         } else {
             "complete".to_owned()
         };
-        println!("file:        {} ({} bytes, {state})", file.display(), buf.len());
+        println!(
+            "file:        {} ({} bytes, {state})",
+            file.display(),
+            buf.len()
+        );
         if let Ok(Some(summary)) = mcap::Summary::read(&buf) {
-            let compressed: u64 = summary.chunk_indexes.iter().map(|c| c.compressed_size).sum();
+            let compressed: u64 = summary
+                .chunk_indexes
+                .iter()
+                .map(|c| c.compressed_size)
+                .sum();
             let uncompressed: u64 = summary
                 .chunk_indexes
                 .iter()

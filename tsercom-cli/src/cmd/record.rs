@@ -71,8 +71,10 @@ fn seconds(s: f64, what: &str) -> CliResult<Duration> {
 pub(crate) fn run(args: Args) -> CliResult {
     let bytes = std::fs::read(&args.descriptors)
         .map_err(ctx(format!("reading {}", args.descriptors.display())))?;
-    let pool = DescriptorPool::decode(bytes.as_slice())
-        .map_err(ctx(format!("{} is not a FileDescriptorSet", args.descriptors.display())))?;
+    let pool = DescriptorPool::decode(bytes.as_slice()).map_err(ctx(format!(
+        "{} is not a FileDescriptorSet",
+        args.descriptors.display()
+    )))?;
     let method = stream_method(&pool, &args.method)?;
     let shape = Shape::new(method.method.output());
     let schema = Schema::new(&bytes, shape.message.full_name()).map_err(|e| e.to_string())?;
@@ -86,7 +88,10 @@ pub(crate) fn run(args: Args) -> CliResult {
     if let Some(s) = args.rotate_seconds {
         config = config.rotate_every(seconds(s, "--rotate-seconds")?);
     }
-    let deadline = args.duration.map(|s| seconds(s, "--duration")).transpose()?;
+    let deadline = args
+        .duration
+        .map(|s| seconds(s, "--duration"))
+        .transpose()?;
     let (recorder, source) =
         Recorder::raw(config, &args.name, Kind::Data).map_err(|e| e.to_string())?;
 
@@ -106,9 +111,7 @@ pub(crate) fn run(args: Args) -> CliResult {
                 unread: 0,
                 clock: peer.estimate(),
             });
-            let incoming = peer
-                .open(&method.path, me, tokio_stream::pending())
-                .await?;
+            let incoming = peer.open(&method.path, me, tokio_stream::pending()).await?;
             eprintln!("recording {} from {target} ({})", method.path, peer.id);
             tasks.spawn(relay(
                 peer,
@@ -149,7 +152,11 @@ pub(crate) fn run(args: Args) -> CliResult {
     drop(source);
     let stats = recorder.stop().map_err(|e| e.to_string())?;
     outcome?;
-    let files: Vec<String> = stats.files.iter().map(|f| f.display().to_string()).collect();
+    let files: Vec<String> = stats
+        .files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect();
     println!(
         "recorded {} messages ({} bytes encoded, {} bytes written, {} dropped) to {}",
         stats.written,

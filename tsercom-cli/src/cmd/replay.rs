@@ -69,8 +69,8 @@ pub(crate) fn run(args: Args) -> CliResult {
         .schema()
         .ok_or("the recording has no messages")?
         .clone();
-    let pool = DescriptorPool::decode(schema.descriptor_set())
-        .map_err(ctx("the recording's schema"))?;
+    let pool =
+        DescriptorPool::decode(schema.descriptor_set()).map_err(ctx("the recording's schema"))?;
     let method: StreamMethod = match &args.method {
         Some(m) => stream_method(&pool, m)?,
         None => {
@@ -98,7 +98,9 @@ pub(crate) fn run(args: Args) -> CliResult {
     let shape = Shape::new(method.method.input());
     let mut replay = Replay::new(&recording).pace(pace);
     if let Some(s) = args.seek {
-        let (first, _) = recording.time_range().ok_or("the recording has no messages")?;
+        let (first, _) = recording
+            .time_range()
+            .ok_or("the recording has no messages")?;
         let offset = std::time::Duration::try_from_secs_f64(s).map_err(ctx("--seek"))?;
         let at = first
             .offset_by_nanos(offset.as_nanos().try_into().map_err(ctx("--seek"))?)

@@ -824,6 +824,7 @@ impl<D> RemoteDataAggregator<D> {
     }
 
     /// Observers of every arriving sample (see [`super::tap`]).
+    #[cfg_attr(not(feature = "record"), allow(dead_code))] // attached by `record` only
     pub(crate) fn taps(&self) -> &super::tap::Taps<D> {
         &self.shared.taps
     }

@@ -36,12 +36,11 @@ impl Schema {
     /// [`Error::Invalid`] when the bytes are not a `FileDescriptorSet` or
     /// do not describe `name`.
     pub fn new(descriptor_set: &[u8], name: &str) -> Result<Schema> {
-        let set = prost_types::FileDescriptorSet::decode(descriptor_set).map_err(|e| {
-            Error::Invalid {
+        let set =
+            prost_types::FileDescriptorSet::decode(descriptor_set).map_err(|e| Error::Invalid {
                 what: "file descriptor set",
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         let name = name.trim_start_matches('.');
         if !describes(&set, name) {
             return Err(Error::Invalid {
@@ -292,7 +291,9 @@ mod tests {
         .encode_to_vec();
         assert!(Schema::new(&set, "pkg.Outer").is_ok());
         assert_eq!(
-            Schema::new(&set, ".pkg.Outer.Inner").expect("nested").name(),
+            Schema::new(&set, ".pkg.Outer.Inner")
+                .expect("nested")
+                .name(),
             "pkg.Outer.Inner"
         );
         assert!(Schema::new(&set, "pkg.Missing").is_err());

@@ -106,13 +106,19 @@ impl Recording {
             source,
         })?;
         if !buf.starts_with(mcap::MAGIC) {
-            return Err(invalid(path, "not an MCAP file (no MCAP magic at its start)"));
+            return Err(invalid(
+                path,
+                "not an MCAP file (no MCAP magic at its start)",
+            ));
         }
         let complete = buf.len() >= 2 * mcap::MAGIC.len() && buf.ends_with(mcap::MAGIC);
 
         // Top-level records: metadata.
-        let records =
-            mcap::read::LinearReader::new_with_options(&buf, mcap::read::Options::IgnoreEndMagic.into()).map_err(|e| invalid(path, e))?;
+        let records = mcap::read::LinearReader::new_with_options(
+            &buf,
+            mcap::read::Options::IgnoreEndMagic.into(),
+        )
+        .map_err(|e| invalid(path, e))?;
         for record in records {
             let Ok(record) = record else { break };
             if let mcap::records::Record::Metadata(m) = record {
@@ -124,7 +130,10 @@ impl Recording {
                         self.kind.get_or_insert(k);
                     }
                 } else if m.name == CALLER_METADATA
-                    && let Some(id) = m.metadata.get("caller_id").and_then(|s| CallerId::parse(s).ok())
+                    && let Some(id) = m
+                        .metadata
+                        .get("caller_id")
+                        .and_then(|s| CallerId::parse(s).ok())
                 {
                     let c = callers.entry(id).or_insert_with(|| RecordedCaller {
                         id: Some(id),
@@ -134,10 +143,14 @@ impl Recording {
                         c.peer = m.metadata.get("peer").cloned();
                     }
                     if c.clock_offset_nanos.is_none() {
-                        c.clock_offset_nanos =
-                            m.metadata.get("clock_offset_nanos").and_then(|s| s.parse().ok());
-                        c.clock_delay_nanos =
-                            m.metadata.get("clock_delay_nanos").and_then(|s| s.parse().ok());
+                        c.clock_offset_nanos = m
+                            .metadata
+                            .get("clock_offset_nanos")
+                            .and_then(|s| s.parse().ok());
+                        c.clock_delay_nanos = m
+                            .metadata
+                            .get("clock_delay_nanos")
+                            .and_then(|s| s.parse().ok());
                     }
                 }
                 self.metadata.push((m.name, m.metadata));
@@ -147,7 +160,8 @@ impl Recording {
         // Messages, through the chunks.
         let mut cut = !complete;
         let stream =
-            mcap::MessageStream::new_with_options(&buf, mcap::read::Options::IgnoreEndMagic.into()).map_err(|e| invalid(path, e))?;
+            mcap::MessageStream::new_with_options(&buf, mcap::read::Options::IgnoreEndMagic.into())
+                .map_err(|e| invalid(path, e))?;
         let mut channel_callers: HashMap<u16, CallerId> = HashMap::new();
         for message in stream {
             let message = match message {
@@ -171,7 +185,10 @@ impl Recording {
                         .or_else(|| channel.topic.rsplit('/').next())
                         .and_then(|s| CallerId::parse(s).ok())
                         .ok_or_else(|| {
-                            invalid(path, format!("channel `{}` names no caller_id", channel.topic))
+                            invalid(
+                                path,
+                                format!("channel `{}` names no caller_id", channel.topic),
+                            )
                         })?;
                     if let Some(s) = &channel.schema {
                         let schema = Schema::new(&s.data, &s.name)
@@ -265,7 +282,10 @@ impl Recording {
 
     /// The first and last timestamps.
     pub fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
-        Some((self.messages.first()?.timestamp, self.messages.last()?.timestamp))
+        Some((
+            self.messages.first()?.timestamp,
+            self.messages.last()?.timestamp,
+        ))
     }
 
     /// Every message decoded as `D`, with its caller and timestamp.

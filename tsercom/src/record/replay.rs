@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use super::read::{Recording, RecordedMessage, decode};
+use super::read::{RecordedMessage, Recording, decode};
 use crate::caller_id::CallerId;
 use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};

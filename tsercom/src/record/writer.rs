@@ -186,8 +186,11 @@ impl Recorder {
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
-            *self.counters.error.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some("the recorder thread panicked".into());
+            *self
+                .counters
+                .error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some("the recorder thread panicked".into());
         }
     }
 }
@@ -308,7 +311,7 @@ impl Files {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take()
-                .ok_or_else(|| Error::WrongState("the recording writer was already used"))?,
+                .ok_or(Error::WrongState("the recording writer was already used"))?,
         };
         let bytes = Arc::new(AtomicU64::new(0));
         let sink = Sink {

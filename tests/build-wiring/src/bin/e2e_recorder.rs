@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     while stdin_open.load(Ordering::Acquire) && Instant::now() < deadline {
         push(value)?;
         value += 1;
-        if value % 64 == 0 {
+        if value.is_multiple_of(64) {
             handle.data().take_new();
         }
     }
