@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use super::queue::RecordQueue;
 use super::writer::{Entry, Msg, Raw, Recorder, Session};
 use super::{Kind, RecordConfig};
 use crate::caller_id::CallerId;
 use crate::data::{CallerInfo, RemoteDataAggregator};
 use crate::error::Result;
-use crate::queue::BoundedQueue;
 use crate::runtime::{AggregatorHandle, ProducerHandle, RuntimeHandle};
 use crate::time::Timestamp;
 
@@ -24,15 +24,15 @@ where
     D: prost::Message + Clone + Send + Sync + 'static,
 {
     config.check()?;
-    let queue = Arc::new(BoundedQueue::new(
+    let queue = Arc::new(RecordQueue::new(
         format!("recording of {runtime}"),
         config.queue,
     ));
     let tap_queue = Arc::clone(&queue);
     let tap_id = store.taps().attach(Arc::new(move |caller, time, data: &D| {
-        // DropNewest / DropOldest never wait; a closed queue (the recorder
-        // stopping) refuses quietly.
-        let _counted_or_closed = tap_queue.push_blocking(Entry {
+        // Never waits: drops by policy (counted); a closed queue (the
+        // recorder stopping) refuses quietly.
+        tap_queue.push(Entry {
             caller,
             time,
             arrival: Timestamp::now(),
@@ -116,7 +116,7 @@ where
 /// behind, the queue's policy drops (counted).
 #[derive(Clone)]
 pub struct RawSource {
-    queue: Arc<BoundedQueue<Entry<Raw>>>,
+    queue: Arc<RecordQueue<Entry<Raw>>>,
     callers: Arc<Mutex<BTreeMap<CallerId, CallerInfo>>>,
 }
 
@@ -139,7 +139,7 @@ impl RawSource {
     /// Records one encoded message of `caller` taken at `time` (on the
     /// recording's timebase), arriving now.
     pub fn push(&self, caller: CallerId, time: Timestamp, message: Vec<u8>) {
-        let _counted_or_closed = self.queue.push_blocking(Entry {
+        self.queue.push(Entry {
             caller,
             time,
             arrival: Timestamp::now(),
@@ -157,7 +157,7 @@ impl Recorder {
     /// As [`AggregatorHandle::record`].
     pub fn raw(config: RecordConfig, runtime: &str, kind: Kind) -> Result<(Recorder, RawSource)> {
         config.check()?;
-        let queue = Arc::new(BoundedQueue::new(
+        let queue = Arc::new(RecordQueue::new(
             format!("recording of {runtime}"),
             config.queue,
         ));

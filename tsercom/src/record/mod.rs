@@ -3,10 +3,10 @@
 //!
 //! ```text
 //!  network ──▶ RemoteDataAggregator::push ──▶ store ──▶ handle.data() / take_events()
-//!                        │ tap (clone, try-push; never waits)
+//!                        │ tap (clone, push; never waits)
 //!                        ▼
 //!              bounded queue (DropNewest / DropOldest, counted)
-//!                        │ recorder thread
+//!                        │ recorder thread (drains it in batches)
 //!                        ▼
 //!              encode ─▶ mcap::Writer (zstd chunks) ─▶ name.mcap, or name-0000.mcap, -0001, … (rotation)
 //!
@@ -76,6 +76,7 @@
 
 mod config;
 mod handle;
+mod queue;
 mod read;
 mod replay;
 mod writer;

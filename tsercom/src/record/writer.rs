@@ -10,11 +10,12 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::config::{Compression, RecordConfig, Rotation, Target};
+use super::queue::RecordQueue;
 use super::{CALLER_METADATA, Kind, PROFILE, SESSION_METADATA, topic};
 use crate::caller_id::CallerId;
 use crate::data::CallerInfo;
 use crate::error::{Error, Result};
-use crate::queue::{BoundedQueue, QueueStats};
+use crate::queue::QueueStats;
 use crate::time::Timestamp;
 
 /// One sample on its way to the file.
@@ -113,7 +114,7 @@ impl Recorder {
     pub(crate) fn spawn<P: Payload>(
         config: RecordConfig,
         session: Session,
-        queue: Arc<BoundedQueue<Entry<P>>>,
+        queue: Arc<RecordQueue<Entry<P>>>,
         close: Box<dyn FnOnce() + Send + Sync>,
     ) -> Result<Recorder> {
         config.check()?;
@@ -247,6 +248,7 @@ struct File {
     channels: HashMap<CallerId, (u16, u32)>,
     opened: Instant,
     bytes: Arc<AtomicU64>,
+    messages: u64,
 }
 
 /// The sequence of files of one recording.
@@ -379,36 +381,32 @@ impl Files {
             channels: HashMap::new(),
             opened: Instant::now(),
             bytes,
+            messages: 0,
         })
     }
 
-    fn run<P: Payload>(&mut self, mut file: File, queue: &BoundedQueue<Entry<P>>) -> Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .map_err(|source| Error::Io {
-                path: "recorder runtime".into(),
-                source,
-            })?;
+    fn run<P: Payload>(&mut self, mut file: File, queue: &RecordQueue<Entry<P>>) -> Result<()> {
         let flush_every = self.config.flush_interval;
+        // How long the writer may leave samples queued: the flush interval,
+        // at most 50 ms (a half-full queue wakes it sooner).
+        let tick = flush_every.min(std::time::Duration::from_millis(50));
+        let mut batch = std::collections::VecDeque::new();
         let mut dirty = false;
         let mut last_flush = Instant::now();
         loop {
-            let next = match queue.try_pop() {
-                Some(entry) => Some(Some(entry)),
-                None => {
-                    let wait = flush_every.saturating_sub(last_flush.elapsed());
-                    rt.block_on(async { tokio::time::timeout(wait, queue.pop()).await })
-                        .ok()
+            let alive = queue.take(&mut batch, tick);
+            for entry in batch.drain(..) {
+                self.write(&mut file, &entry)?;
+                dirty = true;
+                if self.rotation_due(&file) {
+                    self.finish(file)?;
+                    self.index += 1;
+                    file = self.open()?;
+                    dirty = false;
                 }
-            };
-            match next {
-                Some(Some(entry)) => {
-                    self.write(&mut file, &entry)?;
-                    dirty = true;
-                }
-                Some(None) => break,
-                None => {}
+            }
+            if !alive {
+                break;
             }
             if last_flush.elapsed() >= flush_every {
                 if dirty {
@@ -432,6 +430,9 @@ impl Files {
             max_bytes,
             max_duration,
         } = self.config.rotation;
+        if file.messages == 0 {
+            return false; // an idle recording makes no empty files
+        }
         // Bytes that reached the file (finished chunks): a file ends at
         // most one chunk beyond the limit.
         let bytes = file.bytes.load(Ordering::Relaxed);
@@ -493,6 +494,7 @@ impl Files {
                 &self.buf,
             )
             .map_err(|e| self.io_error(e))?;
+        file.messages += 1;
         self.counters.written.fetch_add(1, Ordering::Relaxed);
         self.counters
             .payload_bytes
