@@ -3,6 +3,10 @@
 //! recorder wrote and dropped, its sustained rate, MB/s written and the
 //! compression ratio.
 //!
+//! `tap only` records into a writer that stalls until ingest is over: the
+//! cost of the tap itself (a clone and a queue push per sample), with no
+//! writer competing for the CPU.
+//!
 //! The workload is `handle`'s in-process flood (a runtime pushes samples —
 //! a timestamp and 4 doubles, 50 bytes encoded — as fast as the store
 //! takes them; the user's thread takes them): the tap's cost is the most
@@ -29,22 +33,63 @@ struct Run {
     chunks: (u64, u64),
 }
 
-fn flood(samples: u64, record: Option<Compression>) -> tsercom::Result<Run> {
+/// What a run records to.
+#[derive(Clone, Copy)]
+enum Mode {
+    Off,
+    /// A file, with this compression.
+    File(Compression),
+    /// A writer that blocks until ingest is over (a stalled disk): the tap
+    /// alone, everything past the queue dropped.
+    Stalled,
+}
+
+/// A sink that discards; while shut, every write blocks.
+#[derive(Clone, Default)]
+struct Stall(std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl Stall {
+    fn set_shut(&self, shut: bool) {
+        *self.0.0.lock().unwrap_or_else(|e| e.into_inner()) = shut;
+        self.0.1.notify_all();
+    }
+}
+
+impl std::io::Write for Stall {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut shut = self.0.0.lock().unwrap_or_else(|e| e.into_inner());
+        while *shut {
+            shut = self.0.1.wait(shut).unwrap_or_else(|e| e.into_inner());
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn flood(samples: u64, mode: Mode) -> tsercom::Result<Run> {
     let mut manager = RuntimeManager::new();
     let handle = manager.register(Flood { samples })?;
     manager.start_in_process()?;
     let path =
         std::env::temp_dir().join(format!("tsercom-bench-record-{}.mcap", std::process::id()));
-    let recorder = match record {
-        Some(compression) => {
-            let schema = Schema::new(tsercom::include_file_descriptor_set!(), "bench.Sample")?;
-            Some(handle.record(
-                RecordConfig::new(&path, schema).compression(compression),
-                Kind::Data,
-            )?)
-        }
-        None => None,
+    let schema = Schema::new(tsercom::include_file_descriptor_set!(), "bench.Sample")?;
+    let stall = Stall::default();
+    let recorder = match mode {
+        Mode::File(compression) => Some(handle.record(
+            RecordConfig::new(&path, schema).compression(compression),
+            Kind::Data,
+        )?),
+        Mode::Stalled => Some(handle.record(
+            RecordConfig::to_writer(stall.clone(), schema).compression(Compression::None),
+            Kind::Data,
+        )?),
+        Mode::Off => None,
     };
+    // The file's header is written (by `record`); the disk stalls now.
+    stall.set_shut(matches!(mode, Mode::Stalled));
     let deadline = Instant::now() + Duration::from_secs(30);
     while handle.callers().is_empty() {
         if Instant::now() > deadline {
@@ -67,10 +112,11 @@ fn flood(samples: u64, record: Option<Compression>) -> tsercom::Result<Run> {
         }
     }
     let ingest = start.elapsed();
+    stall.set_shut(false);
     let stats = recorder.map(tsercom::record::Recorder::stop).transpose()?;
     let total = start.elapsed();
     let mut chunks = (0, 0);
-    if stats.is_some() {
+    if matches!(mode, Mode::File(_)) {
         let buf = std::fs::read(&path).map_err(|source| tsercom::Error::Io {
             path: path.clone(),
             source,
@@ -110,17 +156,18 @@ pub(crate) fn run(args: &[String]) -> tsercom::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5)
         .max(1);
-    let modes: [(&str, Option<Compression>); 3] = [
-        ("off", None),
-        ("zstd-3", Some(Compression::Zstd(3))),
-        ("uncompressed", Some(Compression::None)),
+    let modes: [(&str, Mode); 4] = [
+        ("off", Mode::Off),
+        ("zstd-3", Mode::File(Compression::Zstd(3))),
+        ("uncompressed", Mode::File(Compression::None)),
+        ("tap only", Mode::Stalled),
     ];
     let mut results: Vec<(&str, Vec<Run>)> = modes.iter().map(|(m, _)| (*m, Vec::new())).collect();
     // Interleaved, so that a slow phase of the shared machine hits every
     // mode alike.
     for _ in 0..runs {
-        for ((_, compression), (_, out)) in modes.iter().zip(results.iter_mut()) {
-            out.push(flood(samples, *compression)?);
+        for ((_, mode), (_, out)) in modes.iter().zip(results.iter_mut()) {
+            out.push(flood(samples, *mode)?);
         }
     }
     println!(
