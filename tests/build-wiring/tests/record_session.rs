@@ -28,37 +28,67 @@ use prost_reflect::{DescriptorPool, DynamicMessage, Value};
 use tsercom::data::{ConnectionState, Sample};
 use tsercom::queue::{OverflowPolicy, QueueConfig};
 use tsercom::record::{Pace, RecordConfig, Recording, Replay, Retime, Schema};
+use tsercom::runtime::{Identity, RuntimeConfig};
+use tsercom::service::Hooks;
 use tsercom::{AggregatorHandle, CallerId, RuntimeManager, Timestamp};
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 /// The recording aggregator: dials the producers.
-#[tsercom::runtime(aggregator, peers = self.addrs, service = sensors::Sensor, data = Reading, event = Command)]
+#[tsercom::runtime(aggregator, peers = self.addrs, service = sensors::Sensor, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Collector {
     addrs: Vec<SocketAddr>,
 }
 
+/// A fresh identity each time: several instances run at once.
+impl Hooks for Collector {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config.with_identity(Identity::Fixed(CallerId::random()))
+    }
+}
+
 /// A fresh aggregator to replay into: listens (producers may dial it).
-#[tsercom::runtime(aggregator, listen = self.listen, service = sensors::Trainer, data = Reading, event = Command)]
+#[tsercom::runtime(aggregator, listen = self.listen, service = sensors::Trainer, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Trainer {
     listen: Option<SocketAddr>,
 }
 
+/// A fresh identity each time: several instances run at once.
+impl Hooks for Trainer {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config.with_identity(Identity::Fixed(CallerId::random()))
+    }
+}
+
 /// A producer re-streaming a recording to the trainer.
-#[tsercom::runtime(producer, peers = self.trainer, service = sensors::Trainer, data = Reading, event = Command)]
+#[tsercom::runtime(producer, peers = self.trainer, service = sensors::Trainer, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Replayer {
     trainer: Option<SocketAddr>,
 }
 
+/// A fresh identity each time: several instances run at once.
+impl Hooks for Replayer {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config.with_identity(Identity::Fixed(CallerId::random()))
+    }
+}
+
 /// A producer hosting `Sensor` in this process (for the slow recorder).
-#[tsercom::runtime(producer, listen = self.listen, service = sensors::Sensor, data = Reading, event = Command)]
+#[tsercom::runtime(producer, listen = self.listen, service = sensors::Sensor, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Thermometer {
     listen: Option<SocketAddr>,
+}
+
+/// A fresh identity each time: several instances run at once.
+impl Hooks for Thermometer {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config.with_identity(Identity::Fixed(CallerId::random()))
+    }
 }
 
 fn schema() -> Schema {

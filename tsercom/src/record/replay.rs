@@ -204,11 +204,13 @@ impl<'a> Replay<'a> {
                 .iter()
                 .find(|c| c.id == Some(*id))
                 .and_then(|c| c.peer.clone());
-            store.register(*id, peer);
+            // Registration 0: a live registration of the same id (a real
+            // producer) always wins over the replay's.
+            store.register(*id, peer, 0);
         }
         let stats = self.run(|m, _| store.push_blocking(m.caller, m.timestamp, decode(&m.data)?));
         for id in &callers {
-            store.deregister(*id);
+            store.deregister(*id, 0, "the replay ended".into());
         }
         stats
     }

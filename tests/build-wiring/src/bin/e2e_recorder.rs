@@ -16,8 +16,18 @@ use tsercom::record::{RecordConfig, Recording, Schema};
 use tsercom::{CallerId, RuntimeManager, Timestamp};
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
-#[tsercom::runtime(aggregator, listen = "127.0.0.1:0", service = sensors::Trainer, data = Reading, event = Command)]
+#[tsercom::runtime(aggregator, listen = "127.0.0.1:0", service = sensors::Trainer, data = Reading, event = Command, hooks)]
 struct Sink;
+
+/// A fresh identity: nothing persisted for a test program.
+impl tsercom::service::Hooks for Sink {
+    fn configure(
+        &self,
+        config: tsercom::runtime::RuntimeConfig,
+    ) -> tsercom::runtime::RuntimeConfig {
+        config.with_identity(tsercom::runtime::Identity::Fixed(CallerId::random()))
+    }
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::var("E2E_RECORD")?;
