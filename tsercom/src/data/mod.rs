@@ -8,6 +8,7 @@
 //! ```
 
 mod aggregator;
+mod info;
 mod interpolate;
 mod peers;
 mod store;

@@ -18,15 +18,17 @@ mod connections;
 mod keepalive;
 mod killable;
 mod peer;
+mod peer_connection;
 pub mod reconnect;
 mod server;
 pub mod tls;
 mod validate;
 
 pub use cert_binding::CertBinding;
-pub use connections::{Binding, ConnectionLimits, PeerConnection, ServerStats};
+pub use connections::{Binding, ConnectionLimits, ServerStats};
 pub use keepalive::Keepalive;
 pub use peer::{HandshakePolicy, PeerService, handshake, incarnation, run_clock_sync, sync_once};
+pub use peer_connection::PeerConnection;
 pub use reconnect::{
     ADDRESS_DEADLINE, Backoff, BoxFutureUnit, ConnectConfig, Connection, ConnectionEvent, Outbox,
     Sleeper, TokioSleeper, spawn_connection,

@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status};
 
 use super::PROTOCOL_VERSION;
 use super::cert_binding::CertBinding;
-use super::connections::{Binding, ConnHandle, Connections};
+use super::connections::{Binding, Connections};
+use super::peer_connection::ConnHandle;
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::proto::{self, peer_client::PeerClient, peer_server::Peer};

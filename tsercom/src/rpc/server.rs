@@ -13,9 +13,10 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use super::Keepalive;
-use super::connections::{ConnectionLayer, ConnectionLimits, Connections, ServerStats};
+use super::connections::{ConnectionLimits, Connections, ServerStats};
 use super::killable::Accept;
 use super::peer::{HandshakePolicy, PeerService};
+use super::peer_connection::ConnectionLayer;
 use super::tls::ServerTls;
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};

@@ -3,7 +3,7 @@
 //! producer's data and sends events. Both wrap a [`RuntimeHandle`], the
 //! role-free handle of hand-written runtimes (what comes in, what goes out).
 
-use super::context::EventRouter;
+use super::router::EventRouter;
 use crate::caller_id::CallerId;
 use crate::data::{CallerInfo, DataStats, RemoteDataAggregator};
 use crate::error::Result;

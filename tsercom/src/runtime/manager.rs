@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use std::ffi::OsString;
 
-use super::context::{DataSink, EventRouter, RuntimeContext};
+use super::context::RuntimeContext;
 use super::errors::{ErrorSink, panic_message};
 use super::handle::{FromRuntimeHandle, RuntimeHandle};
 use super::process::{
     self, ChildPart, ChildSide, ParentPart, ParentPlan, ParentProcess, ParentSide,
 };
+use super::router::EventRouter;
+use super::sink::DataSink;
 use super::{Runtime, RuntimeConfig, RuntimeInitializer, StopReason};
 use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};

@@ -26,6 +26,8 @@ mod errors;
 mod handle;
 mod manager;
 pub(crate) mod process;
+mod router;
+mod sink;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};

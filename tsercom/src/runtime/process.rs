@@ -30,8 +30,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use super::BoxFuture;
-use super::context::{EventRouter, send_control};
 use super::errors::ErrorSink;
+use super::router::EventRouter;
+use super::sink::send_control;
 use crate::caller_id::CallerId;
 use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};

@@ -1,0 +1,253 @@
+//! The runtime side of [`RemoteDataAggregator`]: callers registered and
+//! deregistered (numbered registrations), samples stored under the
+//! overflow policy, refusals and dialed peers recorded, closing.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{ConnectionState, Entry, RemoteDataAggregator, State};
+use crate::caller_id::CallerId;
+use crate::data::store::CallerStore;
+use crate::error::{Error, Result};
+use crate::queue::OverflowPolicy;
+use crate::time::{Estimate, Timestamp};
+
+impl<D> RemoteDataAggregator<D> {
+    /// Counts a sample of `caller` refused before storing.
+    pub(crate) fn refused(&self, caller: CallerId) {
+        self.shared.refused.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%caller, "sample refused");
+    }
+
+    /// Records a dialed peer's state.
+    pub(crate) fn set_peer(&self, info: crate::data::PeerInfo) {
+        self.shared.peers.set(info);
+    }
+
+    /// Forgets a dialed peer.
+    pub(crate) fn remove_peer(&self, target: &str) {
+        self.shared.peers.remove(target);
+    }
+
+    /// Registers (or re-registers, after a reconnect) `caller` as its
+    /// registration number `generation`; an older registration's news is
+    /// ignored from then on.
+    pub(crate) fn register(&self, caller: CallerId, peer: Option<String>, generation: u64) {
+        let mut state = self.lock();
+        if state
+            .callers
+            .get(&caller)
+            .is_some_and(|e| e.generation > generation)
+        {
+            return;
+        }
+        let is_new = !state.callers.contains_key(&caller);
+        let entry = state.callers.entry(caller).or_insert_with(|| Entry {
+            generation: 0,
+            store: CallerStore::new(),
+            state: ConnectionState::Connected,
+            peer: None,
+            deregistered_at: None,
+            clock: None,
+        });
+        let changed = entry.state != ConnectionState::Connected
+            || (peer.is_some() && entry.peer != peer)
+            || entry.deregistered_at.is_some();
+        entry.state = ConnectionState::Connected;
+        entry.generation = generation;
+        entry.deregistered_at = None;
+        if peer.is_some() {
+            entry.peer = peer;
+        }
+        if changed || is_new {
+            self.callers_changed(&mut state);
+        }
+    }
+
+    fn callers_changed(&self, state: &mut State<D>) {
+        state.callers_generation = state.callers_generation.wrapping_add(1);
+        self.shared.callers_cv.notify_all();
+    }
+
+    /// Records `caller`'s current clock estimate (shown in
+    /// [`CallerInfo::clock`]).
+    pub(crate) fn set_clock(&self, caller: CallerId, estimate: Estimate) {
+        if let Some(e) = self.lock().callers.get_mut(&caller) {
+            e.clock = Some(estimate);
+        }
+    }
+
+    /// Marks `caller` disconnected (when `generation` is still its
+    /// registration); its store is freed once read and past retention.
+    pub(crate) fn deregister(&self, caller: CallerId, generation: u64, reason: String) {
+        let mut state = self.lock();
+        if let Some(e) = state.callers.get_mut(&caller)
+            && e.generation <= generation
+        {
+            e.state = ConnectionState::Disconnected {
+                since: SystemTime::now(),
+                reason,
+            };
+            e.deregistered_at = Some(Instant::now());
+            self.callers_changed(&mut state);
+        }
+        self.sweep(&mut state);
+    }
+
+    /// Stores one sample of `caller` under the overflow policy; `Block`
+    /// waits for the user to take data.
+    pub(crate) async fn push(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
+        self.shared.taps.observe(caller, time, &data);
+        let mut data = Some(data);
+        // Room (the usual case): no wake-up registration.
+        if self.try_push(caller, time, &mut data)? {
+            return Ok(());
+        }
+        loop {
+            let notified = self.shared.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.try_push(caller, time, &mut data)? {
+                return Ok(());
+            }
+            notified.await;
+        }
+    }
+
+    /// Stores a sample for `caller` from blocking code (a custom source, a
+    /// replay, a benchmark), with the aggregator's retention and overflow
+    /// policy: under `Block`, waits for a take when the caller's store is
+    /// full of unread samples.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once the aggregator is closed;
+    /// [`Error::QueueFull`] under the `Error` policy.
+    pub fn push_blocking(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
+        self.shared.taps.observe(caller, time, &data);
+        let mut data = Some(data);
+        loop {
+            if self.try_push(caller, time, &mut data)? {
+                return Ok(());
+            }
+            // Block policy and full: wait for a take. The check and the
+            // wait hold the lock together, so a take cannot slip between.
+            let retention = self.shared.retention;
+            let state = self.lock();
+            let full = !state.closed
+                && state
+                    .callers
+                    .get(&caller)
+                    .is_some_and(|e| !e.store.has_room(&retention));
+            if full {
+                let _unused = self
+                    .shared
+                    .room_cv
+                    .wait_timeout(state, Duration::from_secs(1))
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    }
+
+    /// `Ok(true)` when done (stored or dropped by policy), `Ok(false)` when
+    /// the Block policy must wait.
+    fn try_push(&self, caller: CallerId, time: Timestamp, data: &mut Option<D>) -> Result<bool> {
+        let retention = self.shared.retention;
+        let mut state = self.lock();
+        if state.closed {
+            return Err(Error::Closed("data aggregator".into()));
+        }
+        let mut created = false;
+        let entry = state.callers.entry(caller).or_insert_with(|| {
+            // Data before the caller's registration (out of process, the
+            // registration frame may follow): a new caller all the same.
+            created = true;
+            Entry {
+                generation: 0,
+                store: CallerStore::new(),
+                state: ConnectionState::Connected,
+                peer: None,
+                deregistered_at: None,
+                clock: None,
+            }
+        });
+        if !entry.store.has_room(&retention) {
+            match self.shared.policy {
+                OverflowPolicy::Block => return Ok(false),
+                OverflowPolicy::DropOldest => {}
+                OverflowPolicy::DropNewest => {
+                    drop(state);
+                    self.shared.received.fetch_add(1, Ordering::Relaxed);
+                    self.shared.drops.dropped("data", 1);
+                    return Ok(true);
+                }
+                _ => {
+                    drop(state);
+                    self.shared.received.fetch_add(1, Ordering::Relaxed);
+                    self.shared.drops.dropped("data", 1);
+                    return Err(Error::QueueFull {
+                        queue: format!("data of caller {caller}"),
+                        capacity: retention.max_samples,
+                    });
+                }
+            }
+        }
+        let Some(value) = data.take() else {
+            return Ok(true);
+        };
+        let was_unread = entry.store.unread() > 0;
+        let equal = *self.shared.equal.lock().unwrap_or_else(|e| e.into_inner());
+        let inserted = entry.store.insert(time, value, &retention, equal);
+        let now_unread = entry.store.unread() > 0;
+        let wake = match (was_unread, now_unread) {
+            (false, true) => {
+                state.callers_unread += 1;
+                state.callers_unread == 1
+            }
+            (true, false) => {
+                state.callers_unread = state.callers_unread.saturating_sub(1);
+                false
+            }
+            _ => false,
+        };
+        if created {
+            self.callers_changed(&mut state);
+        }
+        drop(state);
+        self.shared.received.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .evicted
+            .fetch_add(inserted.evicted, Ordering::Relaxed);
+        if inserted.replaced > 0 {
+            self.shared
+                .replaced
+                .fetch_add(inserted.replaced, Ordering::Relaxed);
+        }
+        if inserted.dropped_unread > 0 {
+            self.shared.drops.dropped("data", inserted.dropped_unread);
+        } else {
+            self.shared.drops.accepted("data");
+        }
+        // Readers wait only while nothing is unread, so only the first
+        // caller with unread samples needs to wake them.
+        if wake {
+            self.shared.new_data_cv.notify_all();
+            self.shared.new_data.notify_waiters();
+        }
+        Ok(true)
+    }
+
+    /// Observers of every arriving sample (see [`super::tap`]).
+    #[cfg_attr(not(feature = "record"), allow(dead_code))] // attached by `record` only
+    pub(crate) fn taps(&self) -> &crate::data::tap::Taps<D> {
+        &self.shared.taps
+    }
+
+    /// Wakes every waiter for good (the runtime stopped).
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.shared.callers_cv.notify_all();
+        self.shared.new_data_cv.notify_all();
+        self.shared.new_data.notify_waiters();
+        self.made_room();
+    }
+}

@@ -1,0 +1,499 @@
+//! `RemoteDataAggregator`: every caller's samples, shared between the
+//! runtime (which pushes) and the user's code (which reads).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::interpolate::Interpolate;
+use super::store::{CallerStore, EqualTimestamps, Retention};
+use crate::caller_id::CallerId;
+use crate::queue::{DropCounter, OverflowPolicy};
+use crate::time::{Estimate, Timestamp};
+
+pub use super::info::{CallerInfo, ConnectionState, DataStats, Forgetting, Sample};
+
+mod ingest;
+#[cfg(test)]
+mod tests;
+
+struct Entry<D> {
+    /// The newest registration's generation (0 before any).
+    generation: u64,
+    store: CallerStore<D>,
+    state: ConnectionState,
+    peer: Option<String>,
+    deregistered_at: Option<Instant>,
+    clock: Option<Estimate>,
+}
+
+struct State<D> {
+    callers: HashMap<CallerId, Entry<D>>,
+    /// How many callers have unread samples: readers wait only while it is
+    /// 0, so only its 0 → 1 step needs to wake them.
+    callers_unread: usize,
+    closed: bool,
+    /// Bumped on every change of the caller list or a caller's state
+    /// ([`RemoteDataAggregator::wait_callers`]).
+    callers_generation: u64,
+}
+
+struct Shared<D> {
+    state: Mutex<State<D>>,
+    callers_cv: Condvar,
+    new_data_cv: Condvar,
+    new_data: Notify,
+    room_cv: Condvar,
+    room: Notify,
+    retention: Retention,
+    policy: OverflowPolicy,
+    received: AtomicU64,
+    evicted: AtomicU64,
+    forgotten: AtomicU64,
+    callers_forgotten: AtomicU64,
+    forgetting: Mutex<Forgetting>,
+    equal: Mutex<EqualTimestamps>,
+    replaced: AtomicU64,
+    refused: AtomicU64,
+    drops: DropCounter,
+    peers: super::peers::PeerTable,
+    /// Observers of every arriving sample (recorders).
+    taps: super::tap::Taps<D>,
+}
+
+/// Every caller's samples, ordered by timestamp, bounded by [`Retention`]
+/// and an [`OverflowPolicy`] (what happens when a caller's store is full of
+/// unread samples). Cloning gives another view of the same data.
+///
+/// `take_new` returns each sample exactly once (late, out-of-order arrivals
+/// included); the other queries do not consume.
+pub struct RemoteDataAggregator<D> {
+    shared: Arc<Shared<D>>,
+}
+
+impl<D> Clone for RemoteDataAggregator<D> {
+    fn clone(&self) -> Self {
+        RemoteDataAggregator {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<D> std::fmt::Debug for RemoteDataAggregator<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteDataAggregator")
+            .field("retention", &self.shared.retention)
+            .field("policy", &self.shared.policy)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl<D> RemoteDataAggregator<D> {
+    /// An empty aggregator.
+    pub fn new(retention: Retention, policy: OverflowPolicy) -> Self {
+        RemoteDataAggregator {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    callers: HashMap::new(),
+                    callers_unread: 0,
+                    closed: false,
+                    callers_generation: 0,
+                }),
+                callers_cv: Condvar::new(),
+                new_data_cv: Condvar::new(),
+                new_data: Notify::new(),
+                room_cv: Condvar::new(),
+                room: Notify::new(),
+                retention,
+                policy,
+                received: AtomicU64::new(0),
+                evicted: AtomicU64::new(0),
+                forgotten: AtomicU64::new(0),
+                callers_forgotten: AtomicU64::new(0),
+                forgetting: Mutex::new(Forgetting::default()),
+                equal: Mutex::new(EqualTimestamps::default()),
+                replaced: AtomicU64::new(0),
+                refused: AtomicU64::new(0),
+                drops: DropCounter::default(),
+                peers: super::peers::PeerTable::default(),
+                taps: super::tap::Taps::default(),
+            }),
+        }
+    }
+
+    fn made_room(&self) {
+        self.shared.room_cv.notify_all();
+        self.shared.room.notify_waiters();
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<D>> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// With these bounds on disconnected callers' unread data (default
+    /// [`Forgetting::default`]).
+    pub fn set_forgetting(&self, forgetting: Forgetting) {
+        *self
+            .shared
+            .forgetting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = forgetting;
+    }
+
+    /// What a sample with a timestamp equal to a stored one does (default:
+    /// both kept, [`EqualTimestamps::KeepAll`]).
+    pub fn set_equal_timestamps(&self, equal: EqualTimestamps) {
+        *self.shared.equal.lock().unwrap_or_else(|e| e.into_inner()) = equal;
+    }
+
+    /// Frees deregistered callers whose data is all read and whose retention
+    /// (`max_age`, or nothing) has passed since they left; forgets those
+    /// past the [`Forgetting`] bounds, read or not (counted).
+    fn sweep(&self, state: &mut State<D>) {
+        let grace = self.shared.retention.max_age.unwrap_or(Duration::ZERO);
+        let forgetting = *self
+            .shared
+            .forgetting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        state.callers.retain(|_, e| match e.deregistered_at {
+            Some(at) if e.store.unread() == 0 => at.elapsed() < grace,
+            _ => true,
+        });
+        // Left with unread data: the oldest past the count, and all past
+        // the age.
+        let mut left: Vec<(Instant, CallerId)> = state
+            .callers
+            .iter()
+            .filter_map(|(id, e)| e.deregistered_at.map(|at| (at, *id)))
+            .collect();
+        left.sort();
+        let excess = left.len().saturating_sub(forgetting.max_callers);
+        let gone: Vec<(CallerId, Instant)> = left
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (at, _))| *i < excess || at.elapsed() >= forgetting.after)
+            .map(|(_, (at, id))| (id, at))
+            .collect();
+        for (id, _) in &gone {
+            if let Some(e) = state.callers.remove(id) {
+                let unread = e.store.unread();
+                if unread > 0 {
+                    state.callers_unread = state.callers_unread.saturating_sub(1);
+                }
+                self.shared
+                    .forgotten
+                    .fetch_add(unread as u64, Ordering::Relaxed);
+                self.shared
+                    .callers_forgotten
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(caller = %id, unread, "forgot a disconnected caller's unread data (Forgetting bounds)");
+            }
+        }
+    }
+
+    // ---- user side ----
+
+    /// Every caller's unread samples, oldest first per caller, marked read.
+    /// Callers with nothing new are left out.
+    pub fn take_new(&self) -> Vec<(CallerId, Vec<Sample<D>>)>
+    where
+        D: Clone,
+    {
+        let retention = self.shared.retention;
+        let mut state = self.lock();
+        let mut freed = false;
+        state.callers_unread = 0;
+        let mut out: Vec<(CallerId, Vec<Sample<D>>)> = state
+            .callers
+            .iter_mut()
+            .filter(|(_, e)| e.store.unread() > 0)
+            .map(|(id, e)| {
+                freed |= !e.store.has_room(&retention);
+                (*id, to_samples(e.store.take_new()))
+            })
+            .collect();
+        self.sweep(&mut state);
+        drop(state);
+        out.sort_by_key(|(id, _)| *id);
+        if freed {
+            self.made_room();
+        }
+        out
+    }
+
+    /// One caller's unread samples, oldest first, marked read.
+    pub fn take_new_for(&self, caller: CallerId) -> Vec<Sample<D>>
+    where
+        D: Clone,
+    {
+        let retention = self.shared.retention;
+        let mut state = self.lock();
+        let mut freed = false;
+        let out = state
+            .callers
+            .get_mut(&caller)
+            .map(|e| {
+                freed = !e.store.has_room(&retention);
+                to_samples(e.store.take_new())
+            })
+            .unwrap_or_default();
+        if !out.is_empty() {
+            state.callers_unread = state.callers_unread.saturating_sub(1);
+        }
+        self.sweep(&mut state);
+        drop(state);
+        // Pushers wait only for a store without room: wake them only when
+        // this take gave one room (a condvar `notify_all` is a system call).
+        if freed {
+            self.made_room();
+        }
+        out
+    }
+
+    /// The newest sample of `caller`.
+    pub fn most_recent(&self, caller: CallerId) -> Option<Sample<D>>
+    where
+        D: Clone,
+    {
+        let state = self.lock();
+        let s = state.callers.get(&caller)?.store.most_recent()?;
+        Some(Sample {
+            timestamp: s.time,
+            data: s.data.clone(),
+        })
+    }
+
+    /// The newest sample of every caller that has one.
+    pub fn most_recent_all(&self) -> Vec<(CallerId, Sample<D>)>
+    where
+        D: Clone,
+    {
+        self.for_all(|store| store.most_recent())
+    }
+
+    /// The latest sample of `caller` taken at or before `t`.
+    pub fn at_or_before(&self, caller: CallerId, t: Timestamp) -> Option<Sample<D>>
+    where
+        D: Clone,
+    {
+        let state = self.lock();
+        let s = state.callers.get(&caller)?.store.at_or_before(t)?;
+        Some(Sample {
+            timestamp: s.time,
+            data: s.data.clone(),
+        })
+    }
+
+    /// For every caller, its latest sample at or before `t`.
+    pub fn at_or_before_all(&self, t: Timestamp) -> Vec<(CallerId, Sample<D>)>
+    where
+        D: Clone,
+    {
+        self.for_all(|store| store.at_or_before(t))
+    }
+
+    fn for_all(
+        &self,
+        pick: impl Fn(&CallerStore<D>) -> Option<&super::store::Sample<D>>,
+    ) -> Vec<(CallerId, Sample<D>)>
+    where
+        D: Clone,
+    {
+        let state = self.lock();
+        let mut out: Vec<_> = state
+            .callers
+            .iter()
+            .filter_map(|(id, e)| {
+                pick(&e.store).map(|s| {
+                    (
+                        *id,
+                        Sample {
+                            timestamp: s.time,
+                            data: s.data.clone(),
+                        },
+                    )
+                })
+            })
+            .collect();
+        out.sort_by_key(|(id, _)| *id);
+        out
+    }
+
+    /// `caller`'s data at `t`, linearly interpolated between the samples
+    /// around it; the exact sample when one is at `t`; `None` outside the
+    /// stored range.
+    pub fn interpolated(&self, caller: CallerId, t: Timestamp) -> Option<D>
+    where
+        D: Interpolate + Clone,
+    {
+        self.interpolated_with(caller, t, D::clone)
+    }
+
+    /// Like [`interpolated`](Self::interpolated) on a projection of the
+    /// data, e.g. `|r: &Reading| r.celsius`.
+    pub fn interpolated_with<V: Interpolate>(
+        &self,
+        caller: CallerId,
+        t: Timestamp,
+        project: impl Fn(&D) -> V,
+    ) -> Option<V> {
+        let state = self.lock();
+        let store = &state.callers.get(&caller)?.store;
+        match store.around(t) {
+            (Some(before), _) if before.time == t => Some(project(&before.data)),
+            (Some(before), Some(after)) => {
+                let span = after.time.nanos_since(&before.time);
+                let part = t.nanos_since(&before.time);
+                #[allow(clippy::cast_precision_loss)] // a fraction in 0..1: f64 is precise enough
+                let fraction = part as f64 / span as f64;
+                V::interpolate(&project(&before.data), &project(&after.data), fraction)
+            }
+            _ => None,
+        }
+    }
+
+    /// Blocks until some caller has unread data, or `timeout` passes.
+    /// Returns whether there is unread data.
+    pub fn wait_new(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        loop {
+            if state.callers.values().any(|e| e.store.unread() > 0) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline || state.closed {
+                return false;
+            }
+            state = self
+                .shared
+                .new_data_cv
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Waits (async) until some caller has unread data. Returns `false` if
+    /// the aggregator is closed with nothing unread.
+    pub async fn new_data(&self) -> bool {
+        loop {
+            let notified = self.shared.new_data.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.lock();
+                if state.callers.values().any(|e| e.store.unread() > 0) {
+                    return true;
+                }
+                if state.closed {
+                    return false;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until `done` holds for the callers (checked now, then at
+    /// every change: a caller added, connected, disconnected, moved to
+    /// another address), or `timeout` passes. Returns the callers that
+    /// satisfied it, or `None` on timeout (or shutdown). Use it instead of
+    /// polling [`callers`](Self::callers), e.g. to wait until a peer shows
+    /// `Disconnected`.
+    pub fn wait_callers(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[CallerInfo]) -> bool,
+    ) -> Option<Vec<CallerInfo>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // The predicate runs on a snapshot, outside the lock (it may
+            // call back into the handle); the generation tells whether
+            // anything changed meanwhile.
+            let (callers, seen) = {
+                let mut state = self.lock();
+                (self.callers_locked(&mut state), state.callers_generation)
+            };
+            if done(&callers) {
+                return Some(callers);
+            }
+            let mut state = self.lock();
+            while state.callers_generation == seen {
+                let now = Instant::now();
+                if now >= deadline || state.closed {
+                    return None;
+                }
+                state = self
+                    .shared
+                    .callers_cv
+                    .wait_timeout(state, deadline - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+    }
+
+    /// Every caller known, sorted by id.
+    pub fn callers(&self) -> Vec<CallerInfo> {
+        let mut state = self.lock();
+        self.callers_locked(&mut state)
+    }
+
+    fn callers_locked(&self, state: &mut State<D>) -> Vec<CallerInfo> {
+        self.sweep(state);
+        let mut out: Vec<CallerInfo> = state
+            .callers
+            .iter()
+            .map(|(id, e)| CallerInfo {
+                id: *id,
+                state: e.state.clone(),
+                peer: e.peer.clone(),
+                stored: e.store.len(),
+                unread: e.store.unread(),
+                clock: e.clock,
+            })
+            .collect();
+        out.sort_by_key(|c| c.id);
+        out
+    }
+
+    /// The data path's counters.
+    pub fn stats(&self) -> DataStats {
+        DataStats {
+            received: self.shared.received.load(Ordering::Relaxed),
+            dropped: self.shared.drops.total(),
+            evicted: self.shared.evicted.load(Ordering::Relaxed),
+            forgotten: self.shared.forgotten.load(Ordering::Relaxed),
+            callers_forgotten: self.shared.callers_forgotten.load(Ordering::Relaxed),
+            replaced: self.shared.replaced.load(Ordering::Relaxed),
+            refused: self.shared.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The peers a dialing runtime tries to reach, reached or not (by
+    /// target); empty for a runtime that only hosts.
+    pub fn peers(&self) -> Vec<crate::data::PeerInfo> {
+        self.shared.peers.all()
+    }
+
+    /// Waits until `done` holds for [`peers`](Self::peers) (checked at
+    /// every change), or `timeout`; the peers then, or `None`.
+    pub fn wait_peers(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[crate::data::PeerInfo]) -> bool,
+    ) -> Option<Vec<crate::data::PeerInfo>> {
+        self.shared.peers.wait(timeout, done)
+    }
+}
+
+fn to_samples<D>(v: Vec<(Timestamp, D)>) -> Vec<Sample<D>> {
+    v.into_iter()
+        .map(|(timestamp, data)| Sample { timestamp, data })
+        .collect()
+}

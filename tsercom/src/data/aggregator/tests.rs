@@ -1,0 +1,177 @@
+use super::*;
+use crate::error::Error;
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::new(s, 0).expect("in range")
+}
+
+fn agg(max: usize, policy: OverflowPolicy) -> RemoteDataAggregator<f64> {
+    RemoteDataAggregator::new(
+        Retention {
+            max_samples: max,
+            max_age: None,
+        },
+        policy,
+    )
+}
+
+/// The count that gates reader wake-ups always equals the number of
+/// callers with unread samples, through every path that changes it
+/// (insert, in and out of order, an out-of-window sample evicted on
+/// arrival, take for one, take for all).
+#[test]
+fn the_unread_caller_count_follows_every_change() {
+    let a: RemoteDataAggregator<f64> = RemoteDataAggregator::new(
+        Retention {
+            max_samples: 4,
+            max_age: Some(Duration::from_secs(10)),
+        },
+        OverflowPolicy::DropOldest,
+    );
+    let check = |a: &RemoteDataAggregator<f64>, step: &str| {
+        let state = a.lock();
+        let actual = state
+            .callers
+            .values()
+            .filter(|e| e.store.unread() > 0)
+            .count();
+        assert_eq!(state.callers_unread, actual, "after {step}");
+    };
+    let (x, y) = (CallerId::random(), CallerId::random());
+    a.push_blocking(x, t(100), 1.0).expect("push");
+    check(&a, "x's first");
+    a.push_blocking(x, t(101), 2.0).expect("push");
+    a.push_blocking(y, t(100), 3.0).expect("push");
+    check(&a, "y's first");
+    assert_eq!(a.take_new_for(x).len(), 2);
+    check(&a, "take x");
+    assert!(a.take_new_for(x).is_empty());
+    check(&a, "take x again");
+    // Older than the window behind x's newest: evicted on arrival.
+    a.push_blocking(x, t(50), 4.0).expect("push");
+    check(&a, "an out-of-window sample");
+    for i in 0..10 {
+        a.push_blocking(x, t(102 + i), 5.0).expect("push");
+    }
+    check(&a, "a full store dropping oldest");
+    assert_eq!(a.take_new().len(), 2);
+    check(&a, "take all");
+    a.push_blocking(y, t(99), 6.0).expect("push");
+    check(&a, "an out-of-order sample after a take");
+}
+
+#[test]
+fn queries_per_caller_and_for_all() {
+    let a = agg(100, OverflowPolicy::DropOldest);
+    let (x, y) = (CallerId::random(), CallerId::random());
+    a.register(x, Some("127.0.0.1:1".into()), 1);
+    for i in 0..5 {
+        a.push_blocking(x, t(i * 10), i as f64).expect("push");
+        a.push_blocking(y, t(i * 10 + 5), 100.0 + i as f64)
+            .expect("push");
+    }
+    assert_eq!(a.most_recent(x).map(|s| s.data), Some(4.0));
+    assert_eq!(a.at_or_before(x, t(25)).map(|s| s.data), Some(2.0));
+    assert_eq!(a.at_or_before(x, t(-1)), None);
+    assert_eq!(a.interpolated(x, t(15)), Some(1.5));
+    assert_eq!(a.interpolated(x, t(20)), Some(2.0));
+    assert_eq!(a.interpolated(x, t(41)), None);
+    assert_eq!(a.interpolated_with(y, t(10), |v| v * 2.0), Some(201.0));
+    assert_eq!(a.at_or_before_all(t(6)).len(), 2);
+    let all = a.take_new();
+    assert_eq!(all.iter().map(|(_, v)| v.len()).sum::<usize>(), 10);
+    assert!(a.take_new().is_empty());
+    assert_eq!(
+        a.stats(),
+        DataStats {
+            received: 10,
+            ..DataStats::default()
+        }
+    );
+}
+
+#[test]
+fn overflow_policies_count_drops() {
+    let x = CallerId::random();
+    let a = agg(3, OverflowPolicy::DropNewest);
+    for i in 0..10 {
+        a.push_blocking(x, t(i), i as f64).expect("push");
+    }
+    let kept: Vec<f64> = a.take_new_for(x).into_iter().map(|s| s.data).collect();
+    assert_eq!(kept, [0.0, 1.0, 2.0]);
+    assert_eq!(a.stats().dropped, 7);
+
+    let a = agg(3, OverflowPolicy::DropOldest);
+    for i in 0..10 {
+        a.push_blocking(x, t(i), i as f64).expect("push");
+    }
+    let kept: Vec<f64> = a.take_new_for(x).into_iter().map(|s| s.data).collect();
+    assert_eq!(kept, [7.0, 8.0, 9.0]);
+    assert_eq!(a.stats().dropped, 7);
+
+    let a = agg(2, OverflowPolicy::Error);
+    a.push_blocking(x, t(0), 0.0).expect("push");
+    a.push_blocking(x, t(1), 1.0).expect("push");
+    assert!(matches!(
+        a.push_blocking(x, t(2), 2.0),
+        Err(Error::QueueFull { .. })
+    ));
+    assert_eq!(a.stats().dropped, 1);
+    // Read data makes room: evicted, not dropped.
+    a.take_new();
+    a.push_blocking(x, t(3), 3.0).expect("room after take");
+    assert_eq!(a.stats().evicted, 1);
+}
+
+#[test]
+fn disconnected_callers_unread_data_is_forgotten_within_bounds_and_counted() {
+    let a = agg(10, OverflowPolicy::DropOldest);
+    a.set_forgetting(Forgetting::default().max_callers(2));
+    let ids: Vec<CallerId> = (0..4).map(|_| CallerId::random()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        a.register(*id, None, 1);
+        a.push_blocking(*id, t(1), 1.0).expect("push");
+        a.push_blocking(*id, t(2), 2.0).expect("push");
+        a.deregister(*id, 1, format!("left {i}"));
+    }
+    // Two kept (the last to leave), two forgotten with their data.
+    let kept: Vec<CallerId> = a.callers().iter().map(|c| c.id).collect();
+    assert_eq!(kept.len(), 2);
+    assert!(kept.contains(&ids[2]) && kept.contains(&ids[3]), "{kept:?}");
+    let stats = a.stats();
+    assert_eq!((stats.callers_forgotten, stats.forgotten), (2, 4));
+    // By age: gone once past `after`, read or not.
+    a.set_forgetting(Forgetting::default().after(Duration::ZERO));
+    assert!(a.callers().is_empty());
+    assert_eq!(a.stats().forgotten, 8);
+    assert!(a.take_new().is_empty());
+}
+
+#[test]
+fn deregistered_callers_are_freed_once_read() {
+    let a = agg(10, OverflowPolicy::DropOldest);
+    let x = CallerId::random();
+    a.register(x, None, 1);
+    a.push_blocking(x, t(0), 1.0).expect("push");
+    a.deregister(x, 1, "gone".into());
+    assert_eq!(a.callers().len(), 1, "unread data keeps the store");
+    assert!(
+        matches!(&a.callers()[0].state, ConnectionState::Disconnected { reason, .. } if reason == "gone")
+    );
+    assert_eq!(a.take_new().len(), 1);
+    assert!(a.callers().is_empty(), "freed after the data was read");
+}
+
+#[test]
+fn wait_new_wakes_on_push_from_another_thread() {
+    let a = agg(10, OverflowPolicy::Block);
+    let x = CallerId::random();
+    let pusher = {
+        let a = a.clone();
+        std::thread::spawn(move || a.push_blocking(x, t(1), 1.0))
+    };
+    assert!(a.wait_new(Duration::from_secs(30)));
+    pusher.join().expect("thread").expect("push");
+    assert_eq!(a.take_new_for(x).len(), 1);
+    assert!(!a.wait_new(Duration::from_millis(1)));
+}

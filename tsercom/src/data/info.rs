@@ -1,0 +1,120 @@
+//! What a handle shows about its callers and its data path: samples,
+//! connection states, caller info, counters, and the bounds on callers
+//! that left.
+
+use std::time::{Duration, SystemTime};
+
+use crate::caller_id::CallerId;
+use crate::time::{Estimate, Timestamp};
+
+/// One sample and its time (in the local timebase).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample<D> {
+    /// When the sample was taken.
+    pub timestamp: Timestamp,
+    /// The data.
+    pub data: D,
+}
+
+/// Whether a caller is currently connected.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Registered and connected.
+    Connected,
+    /// Deregistered (disconnected); its data stays readable until read and
+    /// past retention, or until it is forgotten
+    /// ([`Forgetting`]), whichever comes first.
+    Disconnected {
+        /// When it disconnected.
+        since: SystemTime,
+        /// Why (the stream's end, a keepalive timeout, a replacement, ...).
+        reason: String,
+    },
+}
+
+impl ConnectionState {
+    /// Whether this is [`ConnectionState::Connected`].
+    pub fn is_connected(&self) -> bool {
+        matches!(self, ConnectionState::Connected)
+    }
+}
+
+/// How long the aggregator keeps callers that left with data nobody read,
+/// and how many: past either bound their stores are dropped and counted
+/// ([`DataStats::forgotten`]), so peers that come and go cannot grow it
+/// without bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Forgetting {
+    /// A disconnected caller's unread data is dropped this long after it
+    /// left.
+    pub after: Duration,
+    /// At most this many disconnected callers are kept; past it the one
+    /// that left first is dropped.
+    pub max_callers: usize,
+}
+
+impl Default for Forgetting {
+    /// 10 minutes; 1 024 callers.
+    fn default() -> Self {
+        Forgetting {
+            after: Duration::from_secs(600),
+            max_callers: 1024,
+        }
+    }
+}
+
+impl Forgetting {
+    /// Dropped this long after leaving.
+    pub fn after(mut self, after: Duration) -> Self {
+        self.after = after;
+        self
+    }
+
+    /// At most this many kept.
+    pub fn max_callers(mut self, max: usize) -> Self {
+        self.max_callers = max;
+        self
+    }
+}
+
+/// A caller known to the aggregator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallerInfo {
+    /// Its id.
+    pub id: CallerId,
+    /// Its connection state.
+    pub state: ConnectionState,
+    /// The peer's address, when known.
+    pub peer: Option<String>,
+    /// Samples stored.
+    pub stored: usize,
+    /// Samples not yet taken.
+    pub unread: usize,
+    /// The caller's clock relative to ours (offset and the round trip it
+    /// was measured with), when the runtime measures it.
+    pub clock: Option<Estimate>,
+}
+
+/// Counters of the data path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DataStats {
+    /// Samples received from runtimes.
+    pub received: u64,
+    /// Samples dropped by the overflow policy (unread data lost).
+    pub dropped: u64,
+    /// Samples removed by retention after they were read (or by age).
+    pub evicted: u64,
+    /// Unread samples dropped with a disconnected caller that was
+    /// forgotten ([`Forgetting`]).
+    pub forgotten: u64,
+    /// Disconnected callers forgotten with unread data.
+    pub callers_forgotten: u64,
+    /// Samples refused before storing (a peer's invalid timestamp): the
+    /// stream went on without them.
+    pub refused: u64,
+    /// Samples replaced by one with an equal timestamp (only under
+    /// [`EqualTimestamps::Replace`](super::EqualTimestamps::Replace); by default both are kept).
+    pub replaced: u64,
+}
