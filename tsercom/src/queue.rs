@@ -402,6 +402,29 @@ impl<T> BoundedQueue<T> {
         self.items.notify_one();
     }
 
+    /// Appends items another queue already accepted (a caller's backlog
+    /// handed to its reconnection, what waited for a peer), in order,
+    /// without blocking or dropping: they were counted once, and a
+    /// hand-over must neither stall the runtime (under `Block` nobody drains
+    /// this queue before its stream opens) nor lose them. Bounded by the
+    /// source queues' capacities. `false` when this queue is closed (the
+    /// items are then not taken; the caller counts them).
+    pub(crate) fn adopt(&self, items: Vec<T>) -> bool {
+        let mut state = self.lock();
+        if state.closed {
+            return false;
+        }
+        let was_empty = state.items.is_empty();
+        let n = items.len() as u64;
+        state.items.extend(items);
+        drop(state);
+        self.pushed.fetch_add(n, Ordering::Relaxed);
+        if was_empty && n > 0 {
+            self.items.notify_one();
+        }
+        true
+    }
+
     /// Waits for the next item; `None` once closed and drained.
     pub(crate) async fn pop(&self) -> Option<T> {
         loop {

@@ -363,16 +363,24 @@ fn a_clone_is_refused_on_both_sides_and_a_restart_is_welcome() {
     .expect("clone the identity");
     let mut clone = spawn_robot(cloned.path(), 100_000, addr);
     assert_eq!(clone.id, holder.id, "the same identity");
-    // Refused: the clone's own check_error reports it, and it exits (by
-    // itself: `wait` would close its stdin, which also ends it).
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = clone.child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the clone exits on the refusal");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    // Refused: the clone's own check_error reports it, and it exits by
+    // itself. Its stdin is kept open here (`wait` would close it, which
+    // also ends it), and the exit is waited for on a thread, bounded.
+    let _stdin = clone.child.stdin.take();
+    let mut child = std::mem::replace(
+        &mut clone.child,
+        Process::new("true").spawn().expect("placeholder"),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let status = child.wait().expect("wait");
+        let _ = tx.send(status);
+        child
+    });
+    let status = rx
+        .recv_timeout(WAIT)
+        .expect("the clone exits on the refusal");
+    clone.child = waiter.join().expect("waiter");
     let mut stderr = String::new();
     clone
         .child

@@ -159,21 +159,17 @@ mod tests {
     #[test]
     fn a_run_of_failures_keeps_its_first_since_and_waiters_wake() {
         let table = std::sync::Arc::new(PeerTable::default());
-        let unreachable = |error: &str| PeerInfo {
+        let unreachable = |error: &str, since: SystemTime| PeerInfo {
             target: "nowhere.invalid:1".into(),
             caller: None,
             state: PeerState::Unreachable {
-                since: SystemTime::now(),
+                since,
                 last_error: error.into(),
             },
         };
-        table.set(unreachable("first"));
-        let first_since = match &table.all()[0].state {
-            PeerState::Unreachable { since, .. } => *since,
-            other => panic!("{other:?}"),
-        };
-        std::thread::sleep(Duration::from_millis(5));
-        table.set(unreachable("second"));
+        let first_since = SystemTime::UNIX_EPOCH + Duration::from_secs(1);
+        table.set(unreachable("first", first_since));
+        table.set(unreachable("second", SystemTime::now()));
         match &table.all()[0].state {
             PeerState::Unreachable { since, last_error } => {
                 assert_eq!(*since, first_since);

@@ -165,6 +165,12 @@ impl TensorDemuxer {
         applied
     }
 
+    /// Counts a chunk refused before it reached the demultiplexer (it did
+    /// not decode for this stream), like its own refusals.
+    pub(crate) fn refuse(&mut self, error: TensorError) {
+        let _refused: Result<(), TensorError> = self.count(Err(error));
+    }
+
     fn count<T>(&mut self, result: Result<T, TensorError>) -> Result<T, TensorError> {
         match &result {
             Ok(_) => self.stats.applied += 1,

@@ -297,7 +297,7 @@ impl TensorAggregator {
                 Ok(chunk) => chunks.push(chunk),
                 Err(e) => {
                     // Counted by the demultiplexer like its own refusals.
-                    let _ = demux.apply_proto(&c);
+                    demux.refuse(e.clone());
                     applied.refused.push(e);
                 }
             }
