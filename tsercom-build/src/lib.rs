@@ -382,17 +382,25 @@ impl Builder {
             .filter(|w| w.wire == Wire::Timestamp)
             .map(|w| w.proto_name.clone())
             .collect();
+        // Every message with a `HasCallerId` impl (what a stream without a
+        // handshake, from a legacy peer, is identified by).
+        let mut caller_ided: BTreeSet<String> = wirings
+            .values()
+            .flatten()
+            .filter(|w| w.wire == Wire::CallerId)
+            .map(|w| w.proto_name.clone())
+            .collect();
         for file in fds.file.iter().filter(|f| embedded::is_embedded(f.name())) {
             let display = PathBuf::from(file.name());
             if let Ok(found) =
                 wiring::analyze(file, &display, &Choices::new(), &mut BTreeSet::new())
             {
-                timestamped.extend(
-                    found
-                        .into_iter()
-                        .filter(|w| w.wire == Wire::Timestamp)
-                        .map(|w| w.proto_name),
-                );
+                for w in found {
+                    match w.wire {
+                        Wire::Timestamp => timestamped.insert(w.proto_name),
+                        Wire::CallerId => caller_ided.insert(w.proto_name),
+                    };
+                }
             }
         }
         if let Some((wire, message)) = self.choices.keys().find(|k| !used.contains(*k)) {
@@ -436,6 +444,7 @@ impl Builder {
             files: &fds.file,
             display: &display,
             timestamped: &timestamped,
+            caller_ided: &caller_ided,
             private: &private_path,
         };
         let mut generated = vec![descriptor_path];

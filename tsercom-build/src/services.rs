@@ -26,6 +26,9 @@ pub(crate) struct Context<'a> {
     /// Full proto names (without leading dot) of messages with a
     /// `Timestamped` impl.
     pub(crate) timestamped: &'a BTreeSet<String>,
+    /// Full proto names (without leading dot) of messages with a
+    /// `HasCallerId` impl.
+    pub(crate) caller_ided: &'a BTreeSet<String>,
     /// `<support>::__private`.
     pub(crate) private: &'a syn::Path,
 }
@@ -208,6 +211,14 @@ fn generate_one(service: &Service, cx: &Context<'_>) -> Result<TokenStream> {
         };
         let request_stamp = stamp(cx.timestamped.contains(input));
         let response_stamp = stamp(cx.timestamped.contains(output));
+        let request_caller = if cx.caller_ided.contains(input) {
+            quote!(::core::option::Option::Some(#private::HasCallerId::caller_id_field(message)))
+        } else {
+            quote!({
+                let _ = message;
+                ::core::option::Option::None
+            })
+        };
         let doc = format!(" `{full}.{method_name}`: `{}`.", signature(method));
         methods.push(quote! {
             #[doc = #doc]
@@ -229,6 +240,11 @@ fn generate_one(service: &Service, cx: &Context<'_>) -> Result<TokenStream> {
                     message: &mut Self::Response,
                 ) -> ::core::option::Option<&mut ::core::option::Option<#private::proto::ServerTimestamp>> {
                     #response_stamp
+                }
+                fn request_caller_id(
+                    message: &Self::Request,
+                ) -> ::core::option::Option<::core::option::Option<&#private::proto::CallerId>> {
+                    #request_caller
                 }
             }
 

@@ -856,6 +856,16 @@ pub mod sensor_tsercom {
                     ::tsercom::__private::Timestamped::timestamp_field_mut(message),
                 )
             }
+            fn request_caller_id(
+                message: &Self::Request,
+            ) -> ::core::option::Option<
+                ::core::option::Option<&::tsercom::__private::proto::CallerId>,
+            > {
+                {
+                    let _ = message;
+                    ::core::option::Option::None
+                }
+            }
         }
         impl super::Fits<super::super::Command, super::super::Reading> for Stream {
             type Method = Self;
@@ -885,6 +895,15 @@ pub mod sensor_tsercom {
             > {
                 ::core::option::Option::Some(
                     ::tsercom::__private::Timestamped::timestamp_field_mut(message),
+                )
+            }
+            fn request_caller_id(
+                message: &Self::Request,
+            ) -> ::core::option::Option<
+                ::core::option::Option<&::tsercom::__private::proto::CallerId>,
+            > {
+                ::core::option::Option::Some(
+                    ::tsercom::__private::HasCallerId::caller_id_field(message),
                 )
             }
         }

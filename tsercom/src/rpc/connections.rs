@@ -116,6 +116,9 @@ pub struct ServerStats {
     pub streams_forbidden: u64,
     /// Errors accepting connections (e.g. out of file descriptors).
     pub accept_errors: u64,
+    /// Streams accepted without a handshake, identified by their first
+    /// message (legacy peers, when the runtime allows them).
+    pub streams_legacy: u64,
 }
 
 #[derive(Default)]
@@ -129,6 +132,7 @@ struct Counters {
     streams_unauthenticated: AtomicU64,
     streams_forbidden: AtomicU64,
     accept_errors: AtomicU64,
+    streams_legacy: AtomicU64,
 }
 
 /// One open connection.
@@ -314,6 +318,10 @@ impl Connections {
             .fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn stream_legacy(&self) {
+        self.counters.streams_legacy.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn accept_error(&self) {
         self.counters.accept_errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -447,6 +455,7 @@ impl Connections {
             streams_unauthenticated: c.streams_unauthenticated.load(Ordering::Relaxed),
             streams_forbidden: c.streams_forbidden.load(Ordering::Relaxed),
             accept_errors: c.accept_errors.load(Ordering::Relaxed),
+            streams_legacy: c.streams_legacy.load(Ordering::Relaxed),
         }
     }
 }

@@ -19,6 +19,7 @@ pub struct PeerConnection {
     binding: Option<Binding>,
     remote: SocketAddr,
     connections: Arc<Connections>,
+    state: Option<Arc<ConnState>>,
 }
 
 impl std::fmt::Debug for PeerConnection {
@@ -72,6 +73,33 @@ impl PeerConnection {
             }
             _ => Ok(binding),
         }
+    }
+
+    /// Binds `caller` to this connection without a handshake (a legacy
+    /// peer's stream, identified by its first message; no incarnation), as
+    /// a handshake would: a live connection holding the id keeps it.
+    ///
+    /// # Errors
+    /// `ALREADY_EXISTS` when a live connection holds `caller`,
+    /// `PERMISSION_DENIED` when this connection is bound to another id,
+    /// `UNAUTHENTICATED` when the connection is not in the server's table
+    /// (it closed).
+    pub async fn bind_without_handshake(
+        &self,
+        caller: CallerId,
+    ) -> std::result::Result<Binding, Status> {
+        let state = self
+            .state
+            .as_ref()
+            .ok_or_else(|| Status::unauthenticated("stream: its connection is no longer open"))?;
+        let binding = Binding {
+            caller,
+            incarnation: 0,
+        };
+        self.connections.bind(state, binding).await?;
+        self.connections.stream_legacy();
+        tracing::info!(remote = %self.remote, %caller, "legacy peer (no handshake) identified by its first message");
+        Ok(binding)
     }
 }
 
@@ -129,6 +157,7 @@ where
                 binding: state.as_ref().and_then(|s| s.binding()),
                 remote: key.1,
                 connections: Arc::clone(&self.connections),
+                state: state.clone(),
             });
             if let Some(state) = state {
                 request.extensions_mut().insert(ConnHandle(state));

@@ -182,6 +182,11 @@ pub struct RuntimeConfig {
     /// one slow or dead peer never stalls the others. With one peer, `Block`
     /// waits as long as it takes (back-pressure).
     pub broadcast_wait: Duration,
+    /// Whether a hosting runtime accepts streams from peers that never
+    /// handshake (Python tsercom 1.x), identified by the CallerId in their
+    /// first message. Off by default: it weakens the identity guarantee
+    /// (see [`LegacyPeers`](crate::service::LegacyPeers)).
+    pub legacy_peers: crate::service::LegacyPeers,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -227,6 +232,7 @@ impl Default for RuntimeConfig {
             equal_timestamps: crate::data::EqualTimestamps::KeepAll,
             backoff: crate::rpc::Backoff::default(),
             broadcast_wait: Duration::from_secs(1),
+            legacy_peers: crate::service::LegacyPeers::Refused,
         }
     }
 }
@@ -329,6 +335,13 @@ impl RuntimeConfig {
     /// [`RuntimeConfig::broadcast_wait`]).
     pub fn with_broadcast_wait(mut self, wait: Duration) -> Self {
         self.broadcast_wait = wait;
+        self
+    }
+
+    /// Whether a hosting runtime accepts legacy peers' streams (no
+    /// handshake; identified by their messages' CallerId).
+    pub fn with_legacy_peers(mut self, legacy: crate::service::LegacyPeers) -> Self {
+        self.legacy_peers = legacy;
         self
     }
 

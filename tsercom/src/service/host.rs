@@ -9,6 +9,11 @@ use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// How long a legacy stream may take to send the message that identifies
+/// it when the server has no handshake deadline.
+const LEGACY_FIRST_MESSAGE: Duration = Duration::from_secs(10);
 
 use std::pin::Pin;
 use tokio::sync::{mpsc, watch};
@@ -17,6 +22,7 @@ use crate::queue::QueueStream;
 use tonic::Status;
 use tonic::server::NamedService;
 
+use super::legacy::{self, LegacyPeers};
 use super::{CALLER_ID_METADATA, Hooks, StreamService, bad_peer, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
 use crate::discovery::{self, Interfaces, Publisher};
@@ -247,7 +253,7 @@ impl<M: StreamService, H: Hooks> tonic::server::StreamingService<M::Request>
 
     fn call(&mut self, request: tonic::Request<tonic::Streaming<M::Request>>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
-        Box::pin(async move { open_stream(&shared, request) })
+        Box::pin(async move { open_stream(&shared, request).await })
     }
 }
 
@@ -275,23 +281,80 @@ fn caller_of<T>(request: &tonic::Request<T>) -> std::result::Result<CallerId, St
     Ok(connection.authenticate("stream", claimed)?.caller)
 }
 
-fn open_stream<M: StreamService, H: Hooks>(
+/// Whether this stream comes from a legacy peer this runtime accepts: no
+/// handshake on its connection, no `tsercom-caller-id` metadata, and
+/// [`LegacyPeers::IdFromMessages`] configured.
+fn is_legacy<T>(request: &tonic::Request<T>, allowed: LegacyPeers) -> bool {
+    allowed == LegacyPeers::IdFromMessages
+        && request.metadata().get(CALLER_ID_METADATA).is_none()
+        && request
+            .extensions()
+            .get::<PeerConnection>()
+            .is_some_and(|c| c.binding().is_none())
+}
+
+/// A legacy stream's caller: the CallerId of its first message, bound to
+/// its connection; the first message is returned to be delivered.
+async fn legacy_caller<M: StreamService>(
+    connection: Option<&PeerConnection>,
+    incoming: &mut tonic::Streaming<M::Request>,
+    deadline: Duration,
+) -> std::result::Result<(CallerId, M::Request), Status> {
+    let first = match tokio::time::timeout(deadline, incoming.message()).await {
+        Err(_) => {
+            return Err(Status::deadline_exceeded(format!(
+                "legacy stream: no first message within {deadline:?} to identify the peer"
+            )));
+        }
+        Ok(Ok(Some(first))) => first,
+        Ok(Ok(None)) => {
+            return Err(Status::invalid_argument(
+                "legacy stream: ended before its first message identified the peer",
+            ));
+        }
+        Ok(Err(status)) => {
+            return Err(match malformed(&status) {
+                Some(problem) => Status::invalid_argument(problem),
+                None => status,
+            });
+        }
+    };
+    let caller = legacy::bind_first_message::<M>(connection, &first).await?;
+    Ok((caller, first))
+}
+
+async fn open_stream<M: StreamService, H: Hooks>(
     shared: &Arc<Shared<M, H>>,
-    request: tonic::Request<tonic::Streaming<M::Request>>,
+    mut request: tonic::Request<tonic::Streaming<M::Request>>,
 ) -> std::result::Result<tonic::Response<Outgoing<M>>, Status> {
     if *shared.stopping.borrow() {
         return Err(Status::unavailable("the runtime is stopping"));
     }
-    let caller = caller_of(&request)?;
     let remote = request.remote_addr();
-    let mut incoming = request.into_inner();
+    let legacy = is_legacy(&request, shared.ctx.config().legacy_peers);
+    let (caller, mut incoming, first) = if legacy {
+        let connection = request.extensions_mut().remove::<PeerConnection>();
+        let deadline = shared
+            .ctx
+            .config()
+            .connection_limits
+            .handshake_deadline
+            .unwrap_or(LEGACY_FIRST_MESSAGE);
+        let mut incoming = request.into_inner();
+        let (caller, first) =
+            legacy_caller::<M>(connection.as_ref(), &mut incoming, deadline).await?;
+        (caller, incoming, Some(first))
+    } else {
+        let caller = caller_of(&request)?;
+        (caller, request.into_inner(), None)
+    };
     let endpoint = Arc::new(
         shared
             .ctx
             .register_caller(caller, remote.map(|a| a.to_string())),
     );
     shared.hooks.on_connect(caller, remote);
-    tracing::info!(%caller, ?remote, "peer stream opened");
+    tracing::info!(%caller, ?remote, legacy, "peer stream opened");
     // The reader's error status for the dialer (one at most).
     let (tx, errors) = mpsc::channel(1);
     let mut stopped_rx = shared.stopping.subscribe();
@@ -309,14 +372,24 @@ fn open_stream<M: StreamService, H: Hooks>(
     // What this dialer streams → the handle.
     let hooks = Arc::clone(&shared.hooks);
     let mut stopping = shared.stopping.subscribe();
+    let mut first = first;
     tokio::spawn(async move {
         let reason = loop {
-            let message = tokio::select! {
-                message = incoming.message() => message,
-                _ = stopping.wait_for(|s| *s) => break "this runtime stopped".to_owned(),
+            let message = match first.take() {
+                Some(first) => Ok(Some(first)),
+                None => tokio::select! {
+                    message = incoming.message() => message,
+                    _ = stopping.wait_for(|s| *s) => break "this runtime stopped".to_owned(),
+                },
             };
             match message {
                 Ok(Some(mut event)) => {
+                    if legacy && let Err(status) = legacy::check_later::<M>(caller, &event) {
+                        tracing::warn!(%caller, %status, "legacy peer sent a message for another caller; closing its stream");
+                        // Fails only when the peer already left.
+                        let _ = tx.send(status.clone()).await;
+                        break status.message().to_owned();
+                    }
                     let time = match read_timestamp(M::request_timestamp(&mut event)) {
                         Ok(Some(t)) => t,
                         Ok(None) => {

@@ -72,11 +72,13 @@
 
 mod dial;
 mod host;
+mod legacy;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
 pub use dial::{Dialer, dial};
 pub use host::{Host, host};
+pub use legacy::LegacyPeers;
 
 use crate::caller_id::CallerId;
 use crate::discovery::{PeerSource, StaticPeer};
@@ -116,6 +118,11 @@ pub trait StreamService: Send + Sync + 'static {
     fn response_timestamp(
         message: &mut Self::Response,
     ) -> Option<&mut Option<proto::ServerTimestamp>>;
+    /// The request's `tsercom.CallerId` field, when it has one (`None`
+    /// when the message has no such field, `Some(None)` when it is unset):
+    /// how a legacy peer's stream is identified
+    /// ([`LegacyPeers::IdFromMessages`](LegacyPeers)).
+    fn request_caller_id(message: &Self::Request) -> Option<Option<&proto::CallerId>>;
 }
 
 /// What a `#[tsercom::runtime]` struct may customize. Every method has a
