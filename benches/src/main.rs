@@ -1,6 +1,6 @@
 //! tsercom's benchmark harness.
 //!
-//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect|discovery|ingest|latency|scale|tensor|record> [--samples N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]`
+//! Run: `cargo run --release -p tsercom-bench -- <handle|clock|reconnect|discovery|ingest|latency|scale|tensor|record|memory> [--samples N] [--cycles N] [--rounds N] [--producers K,K] [--seconds S] [--json FILE]`
 //!
 //! Scenarios:
 //! - `handle`: samples/s through the handle path — a runtime pushes
@@ -36,6 +36,10 @@
 //!   (MCAP, zstd-3 and uncompressed chunks): ingest samples/s, the
 //!   recorder's samples/s and drops, MB/s to the file, the compression
 //!   ratio; medians of `--runs` (default 5) with their range.
+//! - `memory`: what peers make an aggregator hold: a flood nobody reads
+//!   (RSS and samples stored with a 16 MiB per-caller cap and unlimited,
+//!   each in a child process) and a churn of `--cycles` producers that
+//!   connect, send and leave (RSS growth, callers left).
 //!
 //! Each prints a table and writes JSON (default `target/bench-<scenario>.json`).
 
@@ -51,6 +55,7 @@ mod bench {
     tsercom::include_proto!("bench");
 }
 mod discovery;
+mod memory;
 mod net;
 mod record;
 mod stream;
@@ -353,6 +358,8 @@ fn main() -> tsercom::Result<()> {
         }
         Some(scenario @ ("ingest" | "latency" | "scale")) => streams(scenario, &args),
         Some("record") => record::run(&args),
+        Some("memory") => memory::run(&args),
+        Some("memory-child") => memory::flood_child(&args),
         Some("scale-child") => scale_child(&args),
         Some("discovery-publish") => discovery::child_publish(),
         Some("discovery-browse") => discovery::child_browse(),

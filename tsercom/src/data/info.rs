@@ -79,6 +79,32 @@ impl Forgetting {
     }
 }
 
+/// Bounds on the memory an aggregator's stores take, in encoded bytes of
+/// the samples (what a peer sent; the decoded size is of the same order).
+/// A caller's store past `per_caller` behaves as full (its overflow policy
+/// applies, as for `Retention::max_samples`); all stores together past
+/// `total` lose the oldest samples of the largest store, whatever the
+/// policy, counted in [`DataStats::over_memory`] (read ones first, counted
+/// as evicted): one peer's flood never grows the process without bound nor
+/// pushes the others' data out first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryLimits {
+    /// Bytes one caller's store may hold (at least one sample is kept).
+    pub per_caller: usize,
+    /// Bytes all stores may hold together.
+    pub total: usize,
+}
+
+impl Default for MemoryLimits {
+    /// 64 MiB per caller, 1 GiB in all.
+    fn default() -> Self {
+        MemoryLimits {
+            per_caller: 64 << 20,
+            total: 1 << 30,
+        }
+    }
+}
+
 /// A caller known to the aggregator.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallerInfo {
@@ -117,4 +143,7 @@ pub struct DataStats {
     /// Samples replaced by one with an equal timestamp (only under
     /// [`EqualTimestamps::Replace`](super::EqualTimestamps::Replace); by default both are kept).
     pub replaced: u64,
+    /// Unread samples dropped because all stores together passed
+    /// [`MemoryLimits::total`] (taken from the largest store).
+    pub over_memory: u64,
 }

@@ -15,7 +15,8 @@ mod store;
 pub(crate) mod tap;
 
 pub use aggregator::{
-    CallerInfo, ConnectionState, DataStats, Forgetting, RemoteDataAggregator, Sample,
+    CallerInfo, ConnectionState, DataStats, Forgetting, MemoryLimits, RemoteDataAggregator,
+    Sample,
 };
 pub use interpolate::Interpolate;
 pub use peers::{PeerInfo, PeerState};

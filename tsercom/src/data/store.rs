@@ -32,6 +32,8 @@ pub(crate) struct Sample<D> {
     pub(crate) time: Timestamp,
     pub(crate) data: D,
     pub(crate) unread: bool,
+    /// Its encoded size (what the memory caps count).
+    pub(crate) size: usize,
 }
 
 /// What happens to a sample whose timestamp equals a stored one of the same
@@ -59,6 +61,9 @@ pub(crate) struct Inserted {
     pub(crate) evicted: u64,
     /// Unread samples removed to make room (DropOldest) or by age.
     pub(crate) dropped_unread: u64,
+    /// Bytes the store grew by (the new sample's size, less what was
+    /// removed; negative when it shrank).
+    pub(crate) bytes_delta: isize,
 }
 
 /// Samples sorted by timestamp; equal timestamps in arrival order (or
@@ -67,6 +72,9 @@ pub(crate) struct Inserted {
 pub(crate) struct CallerStore<D> {
     samples: VecDeque<Sample<D>>,
     unread: usize,
+    /// Encoded bytes stored, and of them unread.
+    bytes: usize,
+    unread_bytes: usize,
     // Every sample before this index is read: `take_new` starts here, so
     // it costs what is new, not what is stored.
     first_unread: usize,
@@ -77,6 +85,8 @@ impl<D> CallerStore<D> {
         CallerStore {
             samples: VecDeque::new(),
             unread: 0,
+            bytes: 0,
+            unread_bytes: 0,
             first_unread: 0,
         }
     }
@@ -89,9 +99,18 @@ impl<D> CallerStore<D> {
         self.unread
     }
 
-    /// Whether a new sample fits without dropping an unread one.
-    pub(crate) fn has_room(&self, retention: &Retention) -> bool {
-        self.samples.len() < retention.max_samples.max(1) || self.unread < self.samples.len()
+    /// Encoded bytes stored.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether a new sample fits without dropping an unread one: by count,
+    /// and by bytes against `max_bytes` (a store keeps at least one
+    /// sample, however large).
+    pub(crate) fn has_room(&self, retention: &Retention, size: usize, max_bytes: usize) -> bool {
+        let count = self.samples.len() < retention.max_samples.max(1) || self.unread < self.samples.len();
+        let bytes = self.unread == 0 || self.unread_bytes.saturating_add(size) <= max_bytes;
+        count && bytes
     }
 
     /// Inserts in timestamp order (out-of-order arrivals in place; an equal
@@ -99,6 +118,7 @@ impl<D> CallerStore<D> {
     /// [`EqualTimestamps::Replace`]), then applies retention: oldest read
     /// samples first; unread ones only when every sample is unread (the
     /// caller checked the policy allows it via `has_room`).
+    #[cfg(test)]
     pub(crate) fn insert(
         &mut self,
         time: Timestamp,
@@ -106,12 +126,31 @@ impl<D> CallerStore<D> {
         retention: &Retention,
         equal: EqualTimestamps,
     ) -> Inserted {
+        self.insert_sized(time, data, 0, retention, equal, usize::MAX)
+    }
+
+    /// [`insert`](Self::insert) of a sample of `size` encoded bytes, the
+    /// store then bounded to `max_bytes` too (read samples evicted first;
+    /// at least the newest sample stays).
+    pub(crate) fn insert_sized(
+        &mut self,
+        time: Timestamp,
+        data: D,
+        size: usize,
+        retention: &Retention,
+        equal: EqualTimestamps,
+        max_bytes: usize,
+    ) -> Inserted {
         let mut out = Inserted::default();
+        let bytes_before = self.bytes;
         let sample = Sample {
             time,
             data,
             unread: true,
+            size,
         };
+        self.bytes += size;
+        self.unread_bytes += size;
         // In-order arrival (the common case) appends without a search.
         let after = match self.samples.back() {
             Some(last) if last.time <= time => self.samples.len(),
@@ -123,7 +162,11 @@ impl<D> CallerStore<D> {
         };
         match position {
             Ok(i) => {
-                if !self.samples[i].unread {
+                let old = &self.samples[i];
+                self.bytes -= old.size;
+                if old.unread {
+                    self.unread_bytes -= old.size;
+                } else {
                     self.unread += 1;
                 }
                 self.samples[i] = sample;
@@ -148,28 +191,45 @@ impl<D> CallerStore<D> {
                 self.remove_front(&mut out);
             }
         }
-        // Count: evict read samples first (oldest first), then the oldest.
+        // Count and bytes: evict read samples first (oldest first), then
+        // the oldest.
         let max = retention.max_samples.max(1);
-        while self.samples.len() > max {
-            match self.samples.iter().position(|s| !s.unread) {
-                Some(i) => {
-                    self.samples.remove(i);
-                    out.evicted += 1;
-                    if i < self.first_unread {
-                        self.first_unread -= 1;
-                    }
+        while self.samples.len() > max || (self.bytes > max_bytes && self.samples.len() > 1) {
+            self.evict_one(&mut out);
+        }
+        out.bytes_delta = self.bytes as isize - bytes_before as isize;
+        out
+    }
+
+    /// Removes the oldest read sample, or else the oldest (unread) one;
+    /// `false` when empty.
+    pub(crate) fn evict_one(&mut self, out: &mut Inserted) -> bool {
+        match self.samples.iter().position(|s| !s.unread) {
+            Some(i) => {
+                if let Some(s) = self.samples.remove(i) {
+                    self.bytes -= s.size;
                 }
-                None => self.remove_front(&mut out),
+                out.evicted += 1;
+                if i < self.first_unread {
+                    self.first_unread -= 1;
+                }
+                true
+            }
+            None if self.samples.is_empty() => false,
+            None => {
+                self.remove_front(out);
+                true
             }
         }
-        out
     }
 
     fn remove_front(&mut self, out: &mut Inserted) {
         if let Some(s) = self.samples.pop_front() {
             self.first_unread = self.first_unread.saturating_sub(1);
+            self.bytes -= s.size;
             if s.unread {
                 self.unread -= 1;
+                self.unread_bytes -= s.size;
                 out.dropped_unread += 1;
             } else {
                 out.evicted += 1;
@@ -192,6 +252,7 @@ impl<D> CallerStore<D> {
             out.push((s.time, s.data.clone()));
         }
         self.unread = 0;
+        self.unread_bytes = 0;
         self.first_unread = self.samples.len();
         out
     }

@@ -291,6 +291,7 @@ impl RuntimeManager {
         let data = RemoteDataAggregator::new(config.retention, config.data_policy);
         data.set_forgetting(config.forgetting);
         data.set_equal_timestamps(config.equal_timestamps);
+        data.set_memory_limits(config.memory, <I::Inbound as prost::Message>::encoded_len);
         let events = EventRouter::new(config.events, config.broadcast_wait);
         let handle = I::Handle::from_runtime_handle(RuntimeHandle {
             name: name.clone(),

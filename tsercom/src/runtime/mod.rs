@@ -187,6 +187,9 @@ pub struct RuntimeConfig {
     /// first message. Off by default: it weakens the identity guarantee
     /// (see [`LegacyPeers`](crate::service::LegacyPeers)).
     pub legacy_peers: crate::service::LegacyPeers,
+    /// Bytes an aggregator's stores may hold, per caller and in all
+    /// (default 64 MiB and 1 GiB): see [`MemoryLimits`](crate::data::MemoryLimits).
+    pub memory: crate::data::MemoryLimits,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -233,6 +236,7 @@ impl Default for RuntimeConfig {
             backoff: crate::rpc::Backoff::default(),
             broadcast_wait: Duration::from_secs(1),
             legacy_peers: crate::service::LegacyPeers::Refused,
+            memory: crate::data::MemoryLimits::default(),
         }
     }
 }
@@ -342,6 +346,12 @@ impl RuntimeConfig {
     /// handshake; identified by their messages' CallerId).
     pub fn with_legacy_peers(mut self, legacy: crate::service::LegacyPeers) -> Self {
         self.legacy_peers = legacy;
+        self
+    }
+
+    /// With these bounds on the bytes the stores hold.
+    pub fn with_memory_limits(mut self, memory: crate::data::MemoryLimits) -> Self {
+        self.memory = memory;
         self
     }
 

@@ -132,12 +132,14 @@ impl<D> RemoteDataAggregator<D> {
             // Block policy and full: wait for a take. The check and the
             // wait hold the lock together, so a take cannot slip between.
             let retention = self.shared.retention;
+            let per_caller = self.memory_limits().per_caller;
+            let size = data.as_ref().map_or(0, |d| self.size_of(d));
             let state = self.lock();
             let full = !state.closed
                 && state
                     .callers
                     .get(&caller)
-                    .is_some_and(|e| !e.store.has_room(&retention));
+                    .is_some_and(|e| !e.store.has_room(&retention, size, per_caller));
             if full {
                 let _unused = self
                     .shared
@@ -152,9 +154,14 @@ impl<D> RemoteDataAggregator<D> {
     /// the Block policy must wait.
     fn try_push(&self, caller: CallerId, time: Timestamp, data: &mut Option<D>) -> Result<bool> {
         let retention = self.shared.retention;
+        let limits = self.memory_limits();
+        let size = data.as_ref().map_or(0, |d| self.size_of(d));
         let mut state = self.lock();
         if state.closed {
             return Err(Error::Closed("data aggregator".into()));
+        }
+        if state.last_sweep.elapsed() >= Duration::from_secs(1) {
+            self.sweep(&mut state);
         }
         let mut created = false;
         let entry = state.callers.entry(caller).or_insert_with(|| {
@@ -170,7 +177,7 @@ impl<D> RemoteDataAggregator<D> {
                 clock: None,
             }
         });
-        if !entry.store.has_room(&retention) {
+        if !entry.store.has_room(&retention, size, limits.per_caller) {
             match self.shared.policy {
                 OverflowPolicy::Block => return Ok(false),
                 OverflowPolicy::DropOldest => {}
@@ -196,7 +203,10 @@ impl<D> RemoteDataAggregator<D> {
         };
         let was_unread = entry.store.unread() > 0;
         let equal = *self.shared.equal.lock().unwrap_or_else(|e| e.into_inner());
-        let inserted = entry.store.insert(time, value, &retention, equal);
+        let inserted =
+            entry
+                .store
+                .insert_sized(time, value, size, &retention, equal, limits.per_caller);
         let now_unread = entry.store.unread() > 0;
         let wake = match (was_unread, now_unread) {
             (false, true) => {
@@ -212,7 +222,22 @@ impl<D> RemoteDataAggregator<D> {
         if created {
             self.callers_changed(&mut state);
         }
+        state.total_bytes = state.total_bytes.saturating_add_signed(inserted.bytes_delta);
+        let over_memory = if state.total_bytes > limits.total {
+            self.shed_memory(&mut state, limits.total)
+        } else {
+            if state.memory_shedding && state.total_bytes < limits.total - limits.total / 10 {
+                state.memory_shedding = false;
+                tracing::info!("all stores back under 90 % of their memory cap");
+            }
+            0
+        };
         drop(state);
+        if over_memory > 0 {
+            self.shared
+                .over_memory
+                .fetch_add(over_memory, Ordering::Relaxed);
+        }
         self.shared.received.fetch_add(1, Ordering::Relaxed);
         self.shared
             .evicted
@@ -234,6 +259,44 @@ impl<D> RemoteDataAggregator<D> {
             self.shared.new_data.notify_waiters();
         }
         Ok(true)
+    }
+
+    /// A sample's encoded size (0 without a measure).
+    fn size_of(&self, data: &D) -> usize {
+        self.shared.size_of.get().map_or(0, |f| f(data))
+    }
+
+    /// Brings all stores under `total` bytes by evicting the oldest samples
+    /// (read ones first) of the largest store; returns the unread ones
+    /// dropped. Logged at WARN at the start of each episode.
+    fn shed_memory(&self, state: &mut State<D>, total: usize) -> u64 {
+        let mut out = crate::data::store::Inserted::default();
+        while state.total_bytes > total {
+            let Some((id, entry)) = state
+                .callers
+                .iter_mut()
+                .max_by_key(|(_, e)| e.store.bytes())
+            else {
+                break;
+            };
+            let id = *id;
+            let had = entry.store.bytes();
+            let was_unread = entry.store.unread() > 0;
+            if !entry.store.evict_one(&mut out) {
+                break;
+            }
+            let now_unread = entry.store.unread() > 0;
+            state.total_bytes -= had - entry.store.bytes();
+            if was_unread && !now_unread {
+                state.callers_unread = state.callers_unread.saturating_sub(1);
+            }
+            if !state.memory_shedding {
+                state.memory_shedding = true;
+                tracing::warn!(caller = %id, total, "all stores together passed their memory cap: dropping the largest store's oldest samples (MemoryLimits::total)");
+            }
+        }
+        self.shared.evicted.fetch_add(out.evicted, Ordering::Relaxed);
+        out.dropped_unread
     }
 
     /// Observers of every arriving sample (see [`super::tap`]).

@@ -14,7 +14,7 @@ use crate::caller_id::CallerId;
 use crate::queue::{DropCounter, OverflowPolicy};
 use crate::time::{Estimate, Timestamp};
 
-pub use super::info::{CallerInfo, ConnectionState, DataStats, Forgetting, Sample};
+pub use super::info::{CallerInfo, ConnectionState, DataStats, Forgetting, MemoryLimits, Sample};
 
 mod ingest;
 #[cfg(test)]
@@ -39,6 +39,14 @@ struct State<D> {
     /// Bumped on every change of the caller list or a caller's state
     /// ([`RemoteDataAggregator::wait_callers`]).
     callers_generation: u64,
+    /// Encoded bytes in all stores.
+    total_bytes: usize,
+    /// When disconnected callers were last swept (arrivals sweep at most
+    /// once a second, so data nobody reads still expires).
+    last_sweep: Instant,
+    /// Whether stores are being shed for the total memory cap (logged once
+    /// per episode).
+    memory_shedding: bool,
 }
 
 struct Shared<D> {
@@ -55,6 +63,11 @@ struct Shared<D> {
     forgotten: AtomicU64,
     callers_forgotten: AtomicU64,
     forgetting: Mutex<Forgetting>,
+    memory: Mutex<MemoryLimits>,
+    /// A sample's encoded size (set by the runtime for protobuf messages;
+    /// without it samples count 0 bytes and only `max_samples` bounds).
+    size_of: std::sync::OnceLock<fn(&D) -> usize>,
+    over_memory: AtomicU64,
     equal: Mutex<EqualTimestamps>,
     replaced: AtomicU64,
     refused: AtomicU64,
@@ -102,6 +115,9 @@ impl<D> RemoteDataAggregator<D> {
                     callers_unread: 0,
                     closed: false,
                     callers_generation: 0,
+                    total_bytes: 0,
+                    last_sweep: Instant::now(),
+                    memory_shedding: false,
                 }),
                 callers_cv: Condvar::new(),
                 new_data_cv: Condvar::new(),
@@ -115,6 +131,9 @@ impl<D> RemoteDataAggregator<D> {
                 forgotten: AtomicU64::new(0),
                 callers_forgotten: AtomicU64::new(0),
                 forgetting: Mutex::new(Forgetting::default()),
+                memory: Mutex::new(MemoryLimits::default()),
+                size_of: std::sync::OnceLock::new(),
+                over_memory: AtomicU64::new(0),
                 equal: Mutex::new(EqualTimestamps::default()),
                 replaced: AtomicU64::new(0),
                 refused: AtomicU64::new(0),
@@ -144,6 +163,18 @@ impl<D> RemoteDataAggregator<D> {
             .unwrap_or_else(|e| e.into_inner()) = forgetting;
     }
 
+    /// With these memory caps (default [`MemoryLimits::default`]), samples
+    /// measured by `size_of` (e.g. `prost::Message::encoded_len`; the
+    /// first measure set stays).
+    pub fn set_memory_limits(&self, limits: MemoryLimits, size_of: fn(&D) -> usize) {
+        *self.shared.memory.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+        let _already_set = self.shared.size_of.set(size_of);
+    }
+
+    fn memory_limits(&self) -> MemoryLimits {
+        *self.shared.memory.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// What a sample with a timestamp equal to a stored one does (default:
     /// both kept, [`EqualTimestamps::KeepAll`]).
     pub fn set_equal_timestamps(&self, equal: EqualTimestamps) {
@@ -160,10 +191,16 @@ impl<D> RemoteDataAggregator<D> {
             .forgetting
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        state.last_sweep = Instant::now();
+        let mut freed_bytes = 0;
         state.callers.retain(|_, e| match e.deregistered_at {
-            Some(at) if e.store.unread() == 0 => at.elapsed() < grace,
+            Some(at) if e.store.unread() == 0 && at.elapsed() >= grace => {
+                freed_bytes += e.store.bytes();
+                false
+            }
             _ => true,
         });
+        state.total_bytes = state.total_bytes.saturating_sub(freed_bytes);
         // Left with unread data: the oldest past the count, and all past
         // the age.
         let mut left: Vec<(Instant, CallerId)> = state
@@ -181,6 +218,7 @@ impl<D> RemoteDataAggregator<D> {
             .collect();
         for (id, _) in &gone {
             if let Some(e) = state.callers.remove(id) {
+                state.total_bytes = state.total_bytes.saturating_sub(e.store.bytes());
                 let unread = e.store.unread();
                 if unread > 0 {
                     state.callers_unread = state.callers_unread.saturating_sub(1);
@@ -205,6 +243,7 @@ impl<D> RemoteDataAggregator<D> {
         D: Clone,
     {
         let retention = self.shared.retention;
+        let per_caller = self.memory_limits().per_caller;
         let mut state = self.lock();
         let mut freed = false;
         state.callers_unread = 0;
@@ -213,7 +252,7 @@ impl<D> RemoteDataAggregator<D> {
             .iter_mut()
             .filter(|(_, e)| e.store.unread() > 0)
             .map(|(id, e)| {
-                freed |= !e.store.has_room(&retention);
+                freed |= !e.store.has_room(&retention, 1, per_caller);
                 (*id, to_samples(e.store.take_new()))
             })
             .collect();
@@ -232,13 +271,14 @@ impl<D> RemoteDataAggregator<D> {
         D: Clone,
     {
         let retention = self.shared.retention;
+        let per_caller = self.memory_limits().per_caller;
         let mut state = self.lock();
         let mut freed = false;
         let out = state
             .callers
             .get_mut(&caller)
             .map(|e| {
-                freed = !e.store.has_room(&retention);
+                freed = !e.store.has_room(&retention, 1, per_caller);
                 to_samples(e.store.take_new())
             })
             .unwrap_or_default();
@@ -472,6 +512,7 @@ impl<D> RemoteDataAggregator<D> {
             callers_forgotten: self.shared.callers_forgotten.load(Ordering::Relaxed),
             replaced: self.shared.replaced.load(Ordering::Relaxed),
             refused: self.shared.refused.load(Ordering::Relaxed),
+            over_memory: self.shared.over_memory.load(Ordering::Relaxed),
         }
     }
 

@@ -175,3 +175,82 @@ fn wait_new_wakes_on_push_from_another_thread() {
     assert_eq!(a.take_new_for(x).len(), 1);
     assert!(!a.wait_new(Duration::from_millis(1)));
 }
+
+/// A sample's size for the memory tests: its value, in bytes.
+fn value_bytes(v: &f64) -> usize {
+    *v as usize
+}
+
+/// One caller's flood is held to its byte cap (its policy drops its own
+/// oldest, counted); all stores together are held to the total by taking
+/// from the largest store, so a quiet caller's data stays.
+#[test]
+fn bytes_are_bounded_per_caller_and_in_total_without_hurting_a_quiet_caller() {
+    let a = agg(1_000_000, OverflowPolicy::DropOldest);
+    a.set_memory_limits(
+        MemoryLimits {
+            per_caller: 100_000,
+            total: 150_000,
+        },
+        value_bytes,
+    );
+    let (flood, quiet) = (CallerId::random(), CallerId::random());
+    a.push_blocking(quiet, t(1), 10_000.0).expect("push");
+    for i in 0..1_000 {
+        a.push_blocking(flood, t(i), 1_000.0).expect("push");
+    }
+    // Per caller: 100 samples of 1 000 bytes (was: all 1 000 kept).
+    let bytes = |a: &RemoteDataAggregator<f64>, c: CallerId| {
+        a.lock().callers.get(&c).map_or(0, |e| e.store.bytes())
+    };
+    assert_eq!(bytes(&a, flood), 100_000);
+    assert_eq!(a.stats().dropped, 900, "the flood's own oldest, counted");
+    assert_eq!(bytes(&a, quiet), 10_000);
+    // In total: a second flooding caller pushes all past 150 000; the
+    // largest store loses its oldest, the quiet one nothing.
+    let second = CallerId::random();
+    for i in 0..60 {
+        a.push_blocking(second, t(i), 1_000.0).expect("push");
+    }
+    let total = a.lock().total_bytes;
+    assert!(total <= 150_000, "{total}");
+    assert_eq!(bytes(&a, quiet), 10_000, "the quiet caller keeps its data");
+    assert!(a.stats().over_memory > 0, "{:?}", a.stats());
+    assert_eq!(
+        total,
+        bytes(&a, flood) + bytes(&a, quiet) + bytes(&a, second),
+        "the total follows the stores"
+    );
+    // Reading and expiry give bytes back.
+    let taken: usize = a.take_new().iter().map(|(_, s)| s.len()).sum();
+    assert!(taken > 0);
+    a.deregister(flood, u64::MAX, "gone".into());
+    a.deregister(second, u64::MAX, "gone".into());
+    let total = a.lock().total_bytes;
+    assert_eq!(total, bytes(&a, quiet));
+}
+
+/// Under `Error`, a caller past its byte cap is refused (counted), and a
+/// single sample larger than the cap is still kept alone.
+#[test]
+fn a_caller_past_its_byte_cap_is_refused_under_the_error_policy() {
+    let a = agg(1_000, OverflowPolicy::Error);
+    a.set_memory_limits(
+        MemoryLimits {
+            per_caller: 5_000,
+            total: usize::MAX,
+        },
+        value_bytes,
+    );
+    let c = CallerId::random();
+    for i in 0..5 {
+        a.push_blocking(c, t(i), 1_000.0).expect("fits");
+    }
+    assert!(matches!(
+        a.push_blocking(c, t(9), 1_000.0),
+        Err(Error::QueueFull { .. })
+    ));
+    assert_eq!(a.take_new_for(c).len(), 5);
+    a.push_blocking(c, t(10), 50_000.0).expect("one sample is kept whatever its size");
+    assert_eq!(a.take_new_for(c).len(), 1);
+}
