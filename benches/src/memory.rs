@@ -73,12 +73,11 @@ fn bad(what: &str) -> tsercom::Error {
 }
 
 fn loopback_addr() -> tsercom::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| {
-        tsercom::Error::Io {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| tsercom::Error::Io {
             path: "127.0.0.1:0".into(),
             source,
-        }
-    })?;
+        })?;
     listener.local_addr().map_err(|source| tsercom::Error::Io {
         path: "local address".into(),
         source,
@@ -237,9 +236,7 @@ pub(crate) fn run(args: &[String]) -> tsercom::Result<()> {
         .unwrap_or(300);
     let (rss_l, stored_l, dropped_l) = flood_in_child(true, total)?;
     let (rss_u, stored_u, dropped_u) = flood_in_child(false, total)?;
-    println!(
-        "flood: {total} samples to an aggregator nobody reads (one producer, loopback)"
-    );
+    println!("flood: {total} samples to an aggregator nobody reads (one producer, loopback)");
     println!(
         "{:<28} {:>12} {:>12} {:>12}",
         "aggregator", "RSS MB", "stored", "dropped"

@@ -15,8 +15,7 @@ mod store;
 pub(crate) mod tap;
 
 pub use aggregator::{
-    CallerInfo, ConnectionState, DataStats, Forgetting, MemoryLimits, RemoteDataAggregator,
-    Sample,
+    CallerInfo, ConnectionState, DataStats, Forgetting, MemoryLimits, RemoteDataAggregator, Sample,
 };
 pub use interpolate::Interpolate;
 pub use peers::{PeerInfo, PeerState};

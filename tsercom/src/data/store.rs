@@ -108,7 +108,8 @@ impl<D> CallerStore<D> {
     /// and by bytes against `max_bytes` (a store keeps at least one
     /// sample, however large).
     pub(crate) fn has_room(&self, retention: &Retention, size: usize, max_bytes: usize) -> bool {
-        let count = self.samples.len() < retention.max_samples.max(1) || self.unread < self.samples.len();
+        let count =
+            self.samples.len() < retention.max_samples.max(1) || self.unread < self.samples.len();
         let bytes = self.unread == 0 || self.unread_bytes.saturating_add(size) <= max_bytes;
         count && bytes
     }
@@ -204,7 +205,13 @@ impl<D> CallerStore<D> {
     /// Removes the oldest read sample, or else the oldest (unread) one;
     /// `false` when empty.
     pub(crate) fn evict_one(&mut self, out: &mut Inserted) -> bool {
-        match self.samples.iter().position(|s| !s.unread) {
+        // All unread (a flood nobody reads): the oldest, without a scan.
+        let read = if self.unread == self.samples.len() {
+            None
+        } else {
+            self.samples.iter().position(|s| !s.unread)
+        };
+        match read {
             Some(i) => {
                 if let Some(s) = self.samples.remove(i) {
                     self.bytes -= s.size;

@@ -222,7 +222,9 @@ impl<D> RemoteDataAggregator<D> {
         if created {
             self.callers_changed(&mut state);
         }
-        state.total_bytes = state.total_bytes.saturating_add_signed(inserted.bytes_delta);
+        state.total_bytes = state
+            .total_bytes
+            .saturating_add_signed(inserted.bytes_delta);
         let over_memory = if state.total_bytes > limits.total {
             self.shed_memory(&mut state, limits.total)
         } else {
@@ -295,7 +297,9 @@ impl<D> RemoteDataAggregator<D> {
                 tracing::warn!(caller = %id, total, "all stores together passed their memory cap: dropping the largest store's oldest samples (MemoryLimits::total)");
             }
         }
-        self.shared.evicted.fetch_add(out.evicted, Ordering::Relaxed);
+        self.shared
+            .evicted
+            .fetch_add(out.evicted, Ordering::Relaxed);
         out.dropped_unread
     }
 

@@ -251,6 +251,7 @@ fn a_caller_past_its_byte_cap_is_refused_under_the_error_policy() {
         Err(Error::QueueFull { .. })
     ));
     assert_eq!(a.take_new_for(c).len(), 5);
-    a.push_blocking(c, t(10), 50_000.0).expect("one sample is kept whatever its size");
+    a.push_blocking(c, t(10), 50_000.0)
+        .expect("one sample is kept whatever its size");
     assert_eq!(a.take_new_for(c).len(), 1);
 }
