@@ -308,3 +308,101 @@ fn a_stalled_peer_never_stalls_a_broadcast_to_the_others() {
     stalled_manager.shutdown().expect("shutdown");
     producer_manager.shutdown().expect("shutdown");
 }
+
+// ---- a dialing producer's flood ----
+
+/// An aggregator that listens (producers dial it) and keeps everything
+/// (room for the whole flood).
+#[tsercom::runtime(aggregator, listen = self.listen, service = sensors::Trainer, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Uplink {
+    listen: Option<SocketAddr>,
+}
+
+impl Hooks for Uplink {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config
+            .with_identity(Identity::Fixed(CallerId::random()))
+            .with_retention(tsercom::data::Retention {
+                max_samples: 1 << 20,
+                max_age: None,
+            })
+    }
+}
+
+/// A producer that dials it.
+#[tsercom::runtime(producer, peers = self.trainer, service = sensors::Trainer, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Rover {
+    trainer: Option<SocketAddr>,
+}
+
+impl Hooks for Rover {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config.with_identity(Identity::Fixed(CallerId::random()))
+    }
+}
+
+/// A dialing producer that publishes faster than the listening
+/// aggregator's reader decodes and stores: the stream is slowed, never
+/// broken (h2 refuses a connection
+/// whose peer buffers too many small DATA frames unread — "GOAWAY
+/// too_many_data_frames" — which used to break this stream and lose what
+/// it carried); every sample arrives once, in order.
+#[test]
+fn a_dialing_producers_flood_is_slowed_never_broken() {
+    const N: usize = 100_000;
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut trainer_manager = RuntimeManager::new();
+    let trainer: AggregatorHandle<Reading, Command> = trainer_manager
+        .register(Uplink { listen: Some(addr) })
+        .expect("register");
+    trainer_manager.start_in_process().expect("start");
+    let mut rover_manager = RuntimeManager::new();
+    let rover: ProducerHandle<Reading, Command> = rover_manager
+        .register(Rover {
+            trainer: Some(addr),
+        })
+        .expect("register");
+    rover_manager.start_in_process().expect("start");
+    rover
+        .wait_callers(WAIT, |c| c.iter().any(|c| c.state.is_connected()))
+        .expect("the producer reached the aggregator");
+    let publisher = std::thread::spawn(move || {
+        for chunk in 0..N / 1000 {
+            let batch = (0..1000)
+                .map(|i| reading((chunk * 1000 + i) as f64, None))
+                .collect();
+            rover.publish_many(batch).expect("publish");
+        }
+        rover
+    });
+    let rover = publisher.join().expect("publisher");
+    // Read only once everything arrived: the host's reader, not the user,
+    // is what the flood outpaces.
+    let deadline = Instant::now() + WAIT;
+    while trainer.stats().inbound.received < N as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "{N} samples in time: {:?}, the producer's peers: {:?}",
+            trainer.stats(),
+            rover.peers()
+        );
+        trainer.data().wait_new(Duration::from_millis(100));
+    }
+    let got = receive(&trainer, N);
+    let values: Vec<f64> = got.iter().map(|(_, v)| *v).collect();
+    assert_eq!(values.len(), N);
+    let out_of_place = values.iter().enumerate().find(|(i, v)| **v != *i as f64);
+    assert_eq!(out_of_place, None, "every sample once, in order");
+    assert!(
+        rover
+            .peers()
+            .iter()
+            .all(|p| matches!(p.state, tsercom::data::PeerState::Connected { .. })),
+        "the stream never broke: {:?}",
+        rover.peers()
+    );
+    rover_manager.shutdown().expect("shutdown");
+    trainer_manager.shutdown().expect("shutdown");
+}

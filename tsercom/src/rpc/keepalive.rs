@@ -35,9 +35,11 @@ impl Default for Keepalive {
 }
 
 impl Keepalive {
-    /// Applies the settings to a dialer's endpoint.
+    /// Applies the settings to a dialer's endpoint (with tsercom's
+    /// connection window, [`CONNECTION_WINDOW`](super::CONNECTION_WINDOW)).
     pub(crate) fn apply(&self, endpoint: tonic::transport::Endpoint) -> tonic::transport::Endpoint {
         endpoint
+            .initial_connection_window_size(super::CONNECTION_WINDOW)
             .http2_keep_alive_interval(self.interval)
             .keep_alive_timeout(self.timeout)
             .keep_alive_while_idle(true)

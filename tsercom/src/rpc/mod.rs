@@ -42,3 +42,15 @@ pub use validate::{checked_caller_id, checked_timestamp};
 
 /// The tsercom protocol version this build speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The HTTP/2 connection window of tsercom's servers and dialers (1 MiB;
+/// the stream window stays at the default 64 KiB). h2 bounds the small
+/// DATA frames a connection may buffer unread to half the connection
+/// window, at least 25 600 bytes of framing overhead, and closes the
+/// connection past it ("GOAWAY too_many_data_frames"): with the default
+/// window, a stream of small messages whose reader is momentarily slower
+/// than its writer (a flood, or back-pressure from a full store) is cut
+/// after about 130 unread frames, losing what it carried. With 1 MiB, a
+/// whole stream window of the smallest frames fits the budget, so a slow
+/// reader slows the writer (flow control) instead.
+pub(crate) const CONNECTION_WINDOW: u32 = 1 << 20;

@@ -214,7 +214,8 @@ impl Server {
         let tls = self.tls.load()?;
         let mut builder = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(self.keepalive.interval))
-            .http2_keepalive_timeout(Some(self.keepalive.timeout));
+            .http2_keepalive_timeout(Some(self.keepalive.timeout))
+            .initial_connection_window_size(Some(super::CONNECTION_WINDOW));
         if let Some(tls) = tls {
             builder = builder.tls_config(tls).map_err(|e| Error::Tls {
                 what: "server configuration",
