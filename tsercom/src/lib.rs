@@ -64,6 +64,7 @@ pub mod caller_id;
 pub mod data;
 pub mod discovery;
 mod error;
+mod future;
 pub mod identity_file;
 pub mod logging;
 pub mod proto;

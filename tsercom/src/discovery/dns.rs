@@ -28,7 +28,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use super::static_peers::check_dns_name;
 use super::{Discovery, DiscoveryEvent, ServiceInfo, normalize_service_type};
 use crate::error::{Error, Result};
-use crate::runtime::BoxFuture;
+use crate::future::BoxFuture;
 
 /// How often a [`DnsSdBrowser`] re-queries by default.
 pub const DEFAULT_DNS_INTERVAL: Duration = Duration::from_secs(5);

@@ -18,7 +18,7 @@ use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent};
 use super::{Discovery, DiscoveryEvent, Interfaces, IpFamily, ServiceInfo, normalize_service_type};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
-use crate::runtime::BoxFuture;
+use crate::future::BoxFuture;
 
 fn mdns_error(e: mdns_sd::Error) -> Error {
     Error::Invalid {

@@ -31,7 +31,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
-use crate::runtime::BoxFuture;
+use crate::future::BoxFuture;
 use crate::time::Timestamp;
 
 /// How a static peer's instance name starts (`static:host:port`).

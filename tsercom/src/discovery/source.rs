@@ -8,7 +8,7 @@ use super::{
     browse, normalize_service_type,
 };
 use crate::error::{Error, Result};
-use crate::runtime::BoxFuture;
+use crate::future::BoxFuture;
 
 /// Opens `source`: an mDNS browser on `interfaces`, a DNS-SD browser, the
 /// static peers, or all of several at once; `None` for

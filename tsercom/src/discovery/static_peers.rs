@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::{Discovery, DiscoveryEvent, ServiceInfo};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
-use crate::runtime::BoxFuture;
+use crate::future::BoxFuture;
 
 /// One static peer: where to dial it and, optionally, who it must be.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -31,8 +31,8 @@ use tokio::sync::mpsc;
 use super::tls::ClientTls;
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
+use crate::future::BoxFuture;
 use crate::queue::{BoundedQueue, QueueConfig, QueueStats};
-use crate::runtime::BoxFuture;
 
 /// Capped exponential backoff with jitter.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -24,17 +24,16 @@
 mod context;
 mod errors;
 mod handle;
-mod manager;
 pub(crate) mod process;
+mod manager;
 mod router;
 mod sink;
 
-use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::time::Duration;
 
+pub use crate::future::BoxFuture;
 pub use context::{Endpoint, RuntimeContext};
 pub use handle::{
     AggregatorHandle, FromRuntimeHandle, HandleStats, Incoming, ProducerHandle, RuntimeHandle, To,
@@ -47,9 +46,6 @@ use crate::discovery::DiscoveryConfig;
 use crate::error::Result;
 use crate::queue::{OverflowPolicy, QueueConfig};
 use crate::rpc::{ClientTls, Keepalive, ServerTls};
-
-/// A boxed, sendable future, as [`Runtime`] methods return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Whose clock is the timebase and who aggregates. Independent of who
 /// listens and who dials.

@@ -18,9 +18,10 @@ use crate::caller_id::CallerId;
 use crate::data::{PeerInfo, PeerState};
 use crate::discovery::{self, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 use crate::error::{Error, Result};
+use crate::future::BoxFuture;
 use crate::queue::{OverflowPolicy, QueueConfig};
 use crate::rpc::{Outbox, TokioSleeper, run_clock_sync};
-use crate::runtime::{BoxFuture, Endpoint, HeldIdentity, Runtime, RuntimeContext, StopReason};
+use crate::runtime::{Endpoint, HeldIdentity, Runtime, RuntimeContext, StopReason};
 use crate::time::{Clock, SyncState, SynchronizedClock};
 
 /// Clock-sync exchanges per connection: one per second, min-RTT over the

@@ -27,8 +27,9 @@ use super::{CALLER_ID_METADATA, Hooks, StreamService, bad_peer, read_timestamp, 
 use crate::caller_id::CallerId;
 use crate::discovery::{self, Interfaces, Publisher};
 use crate::error::{Error, Result};
+use crate::future::BoxFuture;
 use crate::rpc::{PeerConnection, RunningServer, Server};
-use crate::runtime::{BoxFuture, HeldIdentity, Runtime, RuntimeContext, StopReason};
+use crate::runtime::{HeldIdentity, Runtime, RuntimeContext, StopReason};
 use crate::time::Clock;
 
 /// A hosting runtime for the stream method `M` with hooks `H` (what

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use super::{Discovery, DiscoveryEvent, ServiceInfo, normalize_service_type};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
-use crate::runtime::BoxFuture;
+use crate::future::BoxFuture;
 
 /// The mDNS group.
 const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 251);
