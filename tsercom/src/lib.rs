@@ -182,7 +182,7 @@ macro_rules! include_file_descriptor_set {
 pub mod __private {
     pub use crate::proto;
     /// The IPC framing, for the benchmark harness's frame round trip.
-    pub use crate::runtime::process::{encode_frame, read_frame};
+    pub use crate::runtime::ipc::{encode_frame, read_frame};
     pub use crate::service::StreamService;
     pub use crate::{CallerId, HasCallerId, Timestamp, Timestamped};
     pub use prost;

@@ -1,53 +1,48 @@
 //! `RuntimeManager`: registers runtimes, runs them on their own threads,
 //! surfaces their failures, stops them once.
 
+use std::ffi::OsString;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::ffi::OsString;
-
 use super::context::RuntimeContext;
-use super::errors::{ErrorSink, panic_message};
+use super::errors::ErrorSink;
 use super::handle::{FromRuntimeHandle, RuntimeHandle};
-use super::process::{
-    self, ChildPart, ChildSide, ParentPart, ParentPlan, ParentProcess, ParentSide,
-};
+use super::ipc::{self, ChildPart, ChildSide, ParentPart, ParentPlan, ParentProcess, ParentSide};
+use super::launch::{self, Launched, Slot};
 use super::router::EventRouter;
 use super::sink::DataSink;
-use super::{Runtime, RuntimeConfig, RuntimeInitializer, StopReason};
+use super::{RuntimeConfig, RuntimeInitializer};
 use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};
-use crate::proto::ipc;
+use crate::proto;
 use crate::queue::{OverflowPolicy, QueueConfig};
-
-type Slot = Arc<tokio::sync::Mutex<Option<Box<dyn Runtime>>>>;
-
-/// Where a launched runtime's data goes.
-pub(crate) enum SinkKind {
-    /// Into the handle's aggregator (in process).
-    Local,
-    /// Over IPC to the parent (in the child process).
-    Ipc {
-        index: u32,
-        tx: tokio::sync::mpsc::Sender<ipc::Frame>,
-    },
-}
 
 /// A registered initializer, type-erased.
 trait Registered: Send {
     fn name(&self) -> &str;
     fn config(&self) -> &RuntimeConfig;
-    fn launch(
+    /// Launches the runtime in this process: its data goes to the handle.
+    fn launch_local(
         self: Box<Self>,
         tokio: &tokio::runtime::Handle,
         errors: &ErrorSink,
-        sink: SinkKind,
+    ) -> Launched;
+    /// Launches the runtime in the child process: its data goes over IPC
+    /// (as runtime `index`) to the parent, and the parent's events come in
+    /// through the returned side.
+    fn launch_in_child(
+        self: Box<Self>,
+        tokio: &tokio::runtime::Handle,
+        errors: &ErrorSink,
+        index: u32,
+        tx: tokio::sync::mpsc::Sender<proto::ipc::Frame>,
     ) -> (Launched, Box<dyn ChildSide>);
     fn parent_part(
         &self,
         index: u32,
-        tx: tokio::sync::mpsc::Sender<ipc::Frame>,
+        tx: tokio::sync::mpsc::Sender<proto::ipc::Frame>,
         tokio: tokio::runtime::Handle,
     ) -> Arc<dyn ParentSide>;
 }
@@ -58,15 +53,6 @@ struct Pending<I: RuntimeInitializer> {
     config: RuntimeConfig,
     data: RemoteDataAggregator<I::Inbound>,
     events: EventRouter<I::Outbound>,
-}
-
-/// A runtime handed to a tokio runtime.
-pub(crate) struct Launched {
-    name: String,
-    config: RuntimeConfig,
-    slot: Slot,
-    started: tokio::task::JoinHandle<()>,
-    pub(crate) close: Box<dyn Fn() + Send + Sync>,
 }
 
 impl<I: RuntimeInitializer> Registered for Pending<I> {
@@ -81,7 +67,7 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
     fn parent_part(
         &self,
         index: u32,
-        tx: tokio::sync::mpsc::Sender<ipc::Frame>,
+        tx: tokio::sync::mpsc::Sender<proto::ipc::Frame>,
         tokio: tokio::runtime::Handle,
     ) -> Arc<dyn ParentSide> {
         Arc::new(ParentPart {
@@ -95,35 +81,60 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
         })
     }
 
-    fn launch(
+    fn launch_local(
         self: Box<Self>,
         tokio: &tokio::runtime::Handle,
         errors: &ErrorSink,
-        sink: SinkKind,
+    ) -> Launched {
+        let sink = DataSink::Local(self.data.clone());
+        let events = self.events.clone();
+        self.launch_with(tokio, errors, sink, events)
+    }
+
+    fn launch_in_child(
+        self: Box<Self>,
+        tokio: &tokio::runtime::Handle,
+        errors: &ErrorSink,
+        index: u32,
+        tx: tokio::sync::mpsc::Sender<proto::ipc::Frame>,
     ) -> (Launched, Box<dyn ChildSide>) {
+        // In the child, event queues block: back-pressure runs over the
+        // socket to the parent's queue, where the configured policy
+        // applies and every drop is counted in the handle's stats.
+        let events = EventRouter::new(
+            QueueConfig {
+                policy: OverflowPolicy::Block,
+                ..self.config.events
+            },
+            self.config.broadcast_wait,
+        );
+        let child_side = Box::new(ChildPart {
+            name: self.name.clone(),
+            events: events.clone(),
+        });
+        let sink = DataSink::Ipc { runtime: index, tx };
+        (self.launch_with(tokio, errors, sink, events), child_side)
+    }
+}
+
+impl<I: RuntimeInitializer> Pending<I> {
+    /// Creates and starts the runtime on `tokio` (a task; the result shows
+    /// in [`Launched::started`]), its data going to `sink`, its events
+    /// coming from `events`.
+    fn launch_with(
+        self,
+        tokio: &tokio::runtime::Handle,
+        errors: &ErrorSink,
+        sink: DataSink<I::Inbound>,
+        events: EventRouter<I::Outbound>,
+    ) -> Launched {
         let Pending {
             mut init,
             name,
             config,
             data,
-            events,
-        } = *self;
-        let (sink, events) = match sink {
-            SinkKind::Local => (DataSink::Local(data.clone()), events),
-            // In the child, event queues block: back-pressure runs over the
-            // socket to the parent's queue, where the configured policy
-            // applies and every drop is counted in the handle's stats.
-            SinkKind::Ipc { index, tx } => (
-                DataSink::Ipc { runtime: index, tx },
-                EventRouter::new(
-                    QueueConfig {
-                        policy: OverflowPolicy::Block,
-                        ..config.events
-                    },
-                    config.broadcast_wait,
-                ),
-            ),
-        };
+            events: _,
+        } = self;
         let ctx = RuntimeContext {
             name: name.clone(),
             config: config.clone(),
@@ -149,11 +160,7 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             // Kept even after a failed start, so that `stop` can clean up.
             *guard = Some(runtime);
         });
-        let child_side = Box::new(ChildPart {
-            name: name.clone(),
-            events: events.clone(),
-        });
-        let launched = Launched {
+        Launched {
             name,
             config,
             slot,
@@ -162,8 +169,7 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
                 data.close();
                 events.close();
             }),
-        };
-        (launched, child_side)
+        }
     }
 }
 
@@ -175,7 +181,7 @@ enum Phase {
 
 /// The environment variable that tells a re-executed program it is the
 /// runtime child of `start_out_of_process` (set by the parent).
-pub const CHILD_SOCKET_ENV: &str = process::SOCKET_ENV;
+pub const CHILD_SOCKET_ENV: &str = ipc::SOCKET_ENV;
 
 /// Registers runtimes, starts them on their own threads, surfaces their
 /// errors, and stops each exactly once.
@@ -325,11 +331,11 @@ impl RuntimeManager {
         self.launched = self
             .pending
             .drain(..)
-            .map(|p| p.launch(&handle, &self.errors, SinkKind::Local).0)
+            .map(|p| p.launch_local(&handle, &self.errors))
             .collect();
         self.phase = Phase::Running(runtime);
         let (launched, errors) = (&mut self.launched, &self.errors);
-        block_outside(&handle, wait_started(launched, errors));
+        block_outside(&handle, launch::wait_started(launched, errors));
         Ok(())
     }
 
@@ -350,28 +356,21 @@ impl RuntimeManager {
         if !matches!(self.phase, Phase::Idle) {
             return Err(Error::WrongState("the manager was already started"));
         }
-        if let Some(socket) = std::env::var_os(process::SOCKET_ENV) {
+        if let Some(socket) = std::env::var_os(ipc::SOCKET_ENV) {
             // We are the child: become the runtime process.
             let names = self.pending.iter().map(|p| p.name().to_owned()).collect();
             let pending = std::mem::take(&mut self.pending);
-            let launch: process::ChildLaunch = Box::new(move |tokio, errors, tx| {
+            let launch: ipc::ChildLaunch = Box::new(move |tokio, errors, tx| {
                 pending
                     .into_iter()
                     .enumerate()
                     .map(|(i, p)| {
                         let index = u32::try_from(i).unwrap_or(u32::MAX);
-                        p.launch(
-                            tokio,
-                            errors,
-                            SinkKind::Ipc {
-                                index,
-                                tx: tx.clone(),
-                            },
-                        )
+                        p.launch_in_child(tokio, errors, index, tx.clone())
                     })
                     .unzip()
             });
-            process::run_child(socket.into(), names, launch, self.worker_threads);
+            ipc::run_child(socket.into(), names, launch, self.worker_threads);
         }
         let runtime = self.build_runtime()?;
         let handle = runtime.handle().clone();
@@ -415,7 +414,7 @@ impl RuntimeManager {
         let errors = self.errors.clone();
         let mut started = None;
         block_outside(&handle, async {
-            started = Some(process::start_parent(plan, args, &self.child_env, errors).await);
+            started = Some(ipc::start_parent(plan, args, &self.child_env, errors).await);
         });
         self.phase = Phase::Running(runtime);
         match started {
@@ -429,15 +428,7 @@ impl RuntimeManager {
     }
 
     fn build_runtime(&self) -> Result<tokio::runtime::Runtime> {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(self.worker_threads)
-            .thread_name("tsercom-runtime")
-            .enable_all()
-            .build()
-            .map_err(|source| Error::Io {
-                path: "tokio runtime".into(),
-                source,
-            })
+        launch::tokio_runtime(self.worker_threads)
     }
 
     /// Every runtime failure since the last call, without waiting.
@@ -479,72 +470,15 @@ impl RuntimeManager {
         let parent = self.parent.take();
         block_outside(&handle, async move {
             if let Some(parent) = parent {
-                process::shutdown_parent(parent, &errors).await;
+                ipc::shutdown_parent(parent, &errors).await;
             }
-            for l in &launched {
-                stop_one(l, &errors).await;
-            }
-            for l in &launched {
-                (l.close)();
-            }
+            launch::stop_all(&launched, &errors).await;
         });
         // Dropping a tokio runtime must happen outside any async context.
         std::thread::scope(|s| {
             s.spawn(move || runtime.shutdown_timeout(Duration::from_secs(5)));
         });
         self.check_error()
-    }
-}
-
-/// Waits (bounded by each `start_timeout`) for every runtime's create +
-/// start, reporting panics and timeouts.
-pub(crate) async fn wait_started(launched: &mut [Launched], errors: &ErrorSink) {
-    for l in launched {
-        let limit = l.config.start_timeout;
-        match tokio::time::timeout(limit, &mut l.started).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) if e.is_panic() => {
-                errors.report(
-                    &l.name,
-                    format!(
-                        "panicked while starting: {}",
-                        panic_message(&*e.into_panic())
-                    ),
-                );
-            }
-            Ok(Err(_)) => errors.report(&l.name, "start was cancelled"),
-            Err(_) => errors.report(&l.name, format!("did not start within {limit:?}")),
-        }
-    }
-}
-
-/// Stops one runtime once, bounded by its `stop_timeout`.
-pub(crate) async fn stop_one(l: &Launched, errors: &ErrorSink) {
-    let limit = l.config.stop_timeout;
-    let Ok(mut guard) = tokio::time::timeout(limit, l.slot.lock()).await else {
-        return errors.report(
-            &l.name,
-            format!("still starting after {limit:?}; not stopped"),
-        );
-    };
-    let Some(mut runtime) = guard.take() else {
-        return; // create failed or already stopped: nothing to stop
-    };
-    let stop = tokio::spawn(async move { runtime.stop(StopReason::Shutdown).await });
-    match tokio::time::timeout(limit, stop).await {
-        Ok(Ok(Ok(()))) => {}
-        Ok(Ok(Err(e))) => errors.report(&l.name, format!("stop failed: {e}")),
-        Ok(Err(e)) if e.is_panic() => {
-            errors.report(
-                &l.name,
-                format!(
-                    "panicked while stopping: {}",
-                    panic_message(&*e.into_panic())
-                ),
-            );
-        }
-        Ok(Err(_)) => errors.report(&l.name, "stop was cancelled"),
-        Err(_) => errors.report(&l.name, format!("did not stop within {limit:?}")),
     }
 }
 

@@ -24,7 +24,8 @@
 mod context;
 mod errors;
 mod handle;
-pub(crate) mod process;
+pub(crate) mod ipc;
+mod launch;
 mod manager;
 mod router;
 mod sink;

@@ -2,6 +2,7 @@
 //! aggregator (in process) or the IPC socket to the parent (in the child
 //! process).
 
+use super::ipc::send_control;
 use crate::caller_id::CallerId;
 use crate::data::{PeerInfo, PeerState, RemoteDataAggregator};
 use crate::error::{Error, Result};
@@ -188,21 +189,6 @@ impl<D: prost::Message> DataSink<D> {
                     .await
                     .map_err(|_| Error::Closed("IPC to the parent process".into()))
             }
-        }
-    }
-}
-
-/// Sends a control frame without blocking: immediately when the IPC queue
-/// has room, else from a task (the parent tolerates data arriving before its
-/// caller's registration).
-pub(crate) fn send_control(tx: &tokio::sync::mpsc::Sender<ipc::Frame>, frame: ipc::Frame) {
-    if let Err(tokio::sync::mpsc::error::TrySendError::Full(frame)) = tx.try_send(frame) {
-        let tx = tx.clone();
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move { tx.send(frame).await });
-            }
-            Err(_) => tracing::warn!("IPC queue full outside the runtime: control frame not sent"),
         }
     }
 }

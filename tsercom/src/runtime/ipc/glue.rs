@@ -1,0 +1,205 @@
+//! Per-runtime glue, type-erased: each registered runtime's typed queues
+//! on either side of the socket. The child's side turns `Event` frames into
+//! the runtime's events; the parent's side turns `Data`, `Caller`, `Clock`
+//! and `Peer` frames into what the user's handle shows, and forwards what
+//! the handle sends as `Event` frames.
+
+use prost::Message;
+use tokio::sync::mpsc;
+
+use super::frame::frame;
+use crate::caller_id::CallerId;
+use crate::data::RemoteDataAggregator;
+use crate::error::{Error, Result};
+use crate::future::BoxFuture;
+use crate::proto::ipc::{self, frame::Kind};
+use crate::runtime::router::EventRouter;
+use crate::time::{Estimate, Timestamp};
+
+/// The child's side of one runtime: events from the parent go in here.
+pub(crate) trait ChildSide: Send + Sync {
+    fn on_event(&self, event: ipc::Event) -> BoxFuture<'_, ()>;
+}
+
+/// The parent's side of one runtime: frames from the child go in here.
+pub(crate) trait ParentSide: Send + Sync {
+    fn name(&self) -> &str;
+    fn on_data(&self, data: ipc::Data) -> BoxFuture<'_, Result<()>>;
+    fn on_caller(&self, caller: ipc::Caller) -> Result<()>;
+    fn on_clock(&self, clock: ipc::Clock) -> Result<()>;
+    fn on_peer(&self, peer: ipc::Peer) -> Result<()>;
+    fn close(&self);
+}
+
+pub(crate) struct ChildPart<E> {
+    pub(crate) name: String,
+    pub(crate) events: EventRouter<E>,
+}
+
+impl<E: Message + Default + Clone + 'static> ChildSide for ChildPart<E> {
+    fn on_event(&self, event: ipc::Event) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let (Ok(caller), Ok(value)) = (
+                CallerId::parse(&event.caller_id),
+                E::decode(event.payload.as_slice()),
+            ) else {
+                tracing::error!(runtime = %self.name, "malformed event frame from the parent");
+                return;
+            };
+            match self.events.send_to_async(caller, value).await {
+                Ok(()) => {}
+                // The caller left meanwhile: its events go with it.
+                Err(Error::UnknownCaller(_) | Error::Closed(_)) => {}
+                Err(e) => tracing::warn!(runtime = %self.name, error = %e, "event not delivered"),
+            }
+        })
+    }
+}
+
+pub(crate) struct ParentPart<D, E> {
+    pub(crate) name: String,
+    pub(crate) index: u32,
+    pub(crate) data: RemoteDataAggregator<D>,
+    pub(crate) events: EventRouter<E>,
+    pub(crate) tx: mpsc::Sender<ipc::Frame>,
+    pub(crate) tokio: tokio::runtime::Handle,
+    /// Each caller's current registration (`ipc.Caller.generation`).
+    pub(crate) generations: std::sync::Mutex<std::collections::HashMap<CallerId, u64>>,
+}
+
+impl<D, E> ParentSide for ParentPart<D, E>
+where
+    D: Message + Default + Clone + 'static,
+    E: Message + Default + Clone + 'static,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn on_data(&self, data: ipc::Data) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let caller = CallerId::parse(&data.caller_id)?;
+            if data.refused {
+                self.data.refused(caller);
+                return Ok(());
+            }
+            let timestamp = data
+                .timestamp
+                .as_ref()
+                .map(Timestamp::from_proto)
+                .transpose()?
+                .ok_or(Error::MissingField {
+                    message: "tsercom.ipc.Data",
+                    field: "timestamp",
+                })?;
+            let value = D::decode(data.payload.as_slice()).map_err(|e| Error::Invalid {
+                what: "data frame payload",
+                reason: e.to_string(),
+            })?;
+            self.data.push(caller, timestamp, value).await
+        })
+    }
+
+    fn on_clock(&self, c: ipc::Clock) -> Result<()> {
+        let caller = CallerId::parse(&c.caller_id)?;
+        self.data.set_clock(
+            caller,
+            Estimate {
+                offset_nanos: i128::from(c.offset_nanos),
+                delay_nanos: i128::from(c.delay_nanos),
+                samples: c.samples as usize,
+            },
+        );
+        Ok(())
+    }
+
+    fn on_peer(&self, p: ipc::Peer) -> Result<()> {
+        use crate::data::{PeerInfo, PeerState};
+        let since = std::time::SystemTime::now();
+        let state = match p.state {
+            0 => PeerState::Connecting { since },
+            1 => PeerState::Connected {
+                since,
+                addr: p.detail,
+            },
+            2 => PeerState::Unreachable {
+                since,
+                last_error: p.detail,
+            },
+            3 => PeerState::Refused {
+                since,
+                reason: p.detail,
+            },
+            _ => {
+                self.data.remove_peer(&p.target);
+                return Ok(());
+            }
+        };
+        let caller = if p.caller_id.is_empty() {
+            None
+        } else {
+            Some(CallerId::parse(&p.caller_id)?)
+        };
+        self.data.set_peer(PeerInfo {
+            target: p.target,
+            caller,
+            state,
+        });
+        Ok(())
+    }
+
+    fn on_caller(&self, c: ipc::Caller) -> Result<()> {
+        let caller = CallerId::parse(&c.caller_id)?;
+        if c.state_only {
+            // The child keeps the caller's endpoint (and so its events go
+            // on queueing here); only what the handle shows changes.
+            if c.registered {
+                self.data
+                    .register(caller, (!c.peer.is_empty()).then_some(c.peer), c.generation);
+            } else {
+                self.data.deregister(caller, c.generation, c.reason);
+            }
+            return Ok(());
+        }
+        if c.registered {
+            let peer = (!c.peer.is_empty()).then_some(c.peer);
+            self.data.register(caller, peer, c.generation);
+            let queue = self.events.register(caller);
+            self.generations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(caller, c.generation);
+            let (tx, index) = (self.tx.clone(), self.index);
+            // Forward what the handle sends this caller, in order.
+            self.tokio.spawn(async move {
+                while let Some(event) = queue.pop().await {
+                    let f = frame(Kind::Event(ipc::Event {
+                        runtime: index,
+                        caller_id: caller.to_string(),
+                        payload: event.encode_to_vec(),
+                    }));
+                    if tx.send(f).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        } else {
+            self.data.deregister(caller, c.generation, c.reason);
+            // Only the queue of that registration (not a newer one's).
+            let mut generations = self.generations.lock().unwrap_or_else(|e| e.into_inner());
+            if generations.get(&caller) == Some(&c.generation) {
+                generations.remove(&caller);
+                drop(generations);
+                if let Some(queue) = self.events.queue_of(caller) {
+                    self.events.deregister(caller, &queue);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn close(&self) {
+        self.data.close();
+        self.events.close();
+    }
+}

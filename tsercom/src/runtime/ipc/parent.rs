@@ -1,0 +1,371 @@
+//! The parent's side of the socket: spawn the child and wait for it to
+//! connect and say hello, read its frames into each runtime's handle,
+//! watch for its exit, and shut it down (bounded, then killed).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::io::BufReader;
+use tokio::net::unix::OwnedReadHalf;
+use tokio::sync::{mpsc, oneshot};
+
+use super::frame::{frame, ipc_io, read_frame, write_frames};
+use super::glue::ParentSide;
+use super::{IPC_QUEUE, SOCKET_ENV};
+use crate::error::{Error, Result};
+use crate::proto::ipc::{self, frame::Kind};
+use crate::runtime::errors::ErrorSink;
+
+/// The parent's view of a running child.
+pub(crate) struct ParentProcess {
+    tx: mpsc::Sender<ipc::Frame>,
+    stopped: oneshot::Receiver<()>,
+    exited: oneshot::Receiver<()>,
+    kill: oneshot::Sender<()>,
+    // Set before the Shutdown frame goes out: from then on the child's exit
+    // and the socket's end are expected.
+    shutdown_requested: Arc<AtomicBool>,
+    // Set by the watcher when the child exits.
+    child_exited: Arc<AtomicBool>,
+    parts: Arc<Vec<Arc<dyn ParentSide>>>,
+    pub(crate) pid: u32,
+    stop_budget: Duration,
+}
+
+/// Builds the parent's side of every runtime once the socket is up.
+pub(crate) type MakeParts = Box<
+    dyn FnOnce(mpsc::Sender<ipc::Frame>, tokio::runtime::Handle) -> Vec<Arc<dyn ParentSide>> + Send,
+>;
+
+/// What `start_parent` needs of each registered runtime.
+pub(crate) struct ParentPlan {
+    pub(crate) names: Vec<String>,
+    pub(crate) make_parts: MakeParts,
+    pub(crate) start_budget: Duration,
+    pub(crate) stop_budget: Duration,
+}
+
+type Reader = BufReader<OwnedReadHalf>;
+
+fn socket_path() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    std::env::temp_dir().join(format!("tsercom-{}-{nanos:09}.sock", std::process::id()))
+}
+
+/// Spawns the child, waits for it to connect, build and start its runtimes.
+pub(crate) async fn start_parent(
+    plan: ParentPlan,
+    args: Vec<OsString>,
+    env: &[(OsString, OsString)],
+    errors: ErrorSink,
+) -> Result<ParentProcess> {
+    let (child, pid, stream) = spawn_and_accept(&args, env, plan.start_budget).await?;
+    let (reader, writer) = stream.into_split();
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    expect_hello(&mut reader, &plan.names, plan.start_budget).await?;
+
+    let (tx, rx) = mpsc::channel(IPC_QUEUE);
+    let tokio = tokio::runtime::Handle::current();
+    let parts = Arc::new((plan.make_parts)(tx.clone(), tokio.clone()));
+    {
+        let errors = errors.clone();
+        let names = plan.names.clone();
+        tokio.spawn(async move {
+            if let Err(e) = write_frames(writer, rx).await {
+                for name in &names {
+                    errors.report(name, format!("IPC write to the child failed: {e}"));
+                }
+            }
+        });
+    }
+
+    let shutdown_requested = Arc::new(AtomicBool::new(false));
+    let child_exited = Arc::new(AtomicBool::new(false));
+    let (started_rx, stopped_rx) = spawn_reader(
+        &tokio,
+        reader,
+        Arc::clone(&parts),
+        errors.clone(),
+        Arc::clone(&shutdown_requested),
+    );
+    let (kill_tx, exited_rx) = spawn_watcher(
+        &tokio,
+        child,
+        pid,
+        plan.names.clone(),
+        errors.clone(),
+        Arc::clone(&shutdown_requested),
+        Arc::clone(&child_exited),
+    );
+
+    if tokio::time::timeout(plan.start_budget, started_rx)
+        .await
+        .is_err()
+    {
+        for name in &plan.names {
+            errors.report(
+                name,
+                format!(
+                    "child did not start its runtimes within {:?}",
+                    plan.start_budget
+                ),
+            );
+        }
+    }
+    Ok(ParentProcess {
+        tx,
+        stopped: stopped_rx,
+        exited: exited_rx,
+        kill: kill_tx,
+        shutdown_requested,
+        child_exited,
+        parts,
+        pid,
+        stop_budget: plan.stop_budget,
+    })
+}
+
+/// Binds a fresh socket, spawns this executable as the child (told the
+/// socket in [`SOCKET_ENV`]), and waits (bounded) for it to connect;
+/// returns the child (killed when dropped), its pid and the connection.
+async fn spawn_and_accept(
+    args: &[OsString],
+    env: &[(OsString, OsString)],
+    start_budget: Duration,
+) -> Result<(tokio::process::Child, u32, tokio::net::UnixStream)> {
+    let path = socket_path();
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).map_err(|source| Error::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let exe = std::env::current_exe().map_err(|source| Error::Io {
+        path: "current executable".into(),
+        source,
+    })?;
+    let mut child = tokio::process::Command::new(&exe)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env(SOCKET_ENV, &path)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| Error::Io {
+            path: exe.clone(),
+            source,
+        })?;
+    let pid = child.id().unwrap_or_default();
+
+    let accepted = tokio::select! {
+        accepted = listener.accept() => accepted.map_err(ipc_io),
+        status = child.wait() => Err(Error::Invalid {
+            what: "child process",
+            reason: format!("exited before connecting ({})", status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())),
+        }),
+        () = tokio::time::sleep(start_budget) => Err(Error::Invalid {
+            what: "child process",
+            reason: format!("did not connect within {start_budget:?}"),
+        }),
+    };
+    let _ = std::fs::remove_file(&path);
+    let (stream, _) = accepted?;
+    Ok((child, pid, stream))
+}
+
+/// Reads the child's `Hello` (bounded) and checks that it registered the
+/// same runtimes, in the same order, as the parent.
+async fn expect_hello(reader: &mut Reader, expected: &[String], budget: Duration) -> Result<()> {
+    let hello = tokio::time::timeout(budget, read_frame(reader)).await;
+    let names = match hello {
+        Ok(Ok(Some(ipc::Frame {
+            kind: Some(Kind::Hello(h)),
+        }))) => h.runtimes,
+        Ok(Err(e)) => return Err(e),
+        _ => {
+            return Err(Error::Invalid {
+                what: "child process",
+                reason: "did not say hello".into(),
+            });
+        }
+    };
+    if names != expected {
+        return Err(Error::Invalid {
+            what: "child process",
+            reason: format!(
+                "it registered {names:?} but the parent registered {:?}: register the same runtimes, in the \
+                 same order, before start_out_of_process()",
+                expected
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Reads the child's frames into the runtimes' parts until the socket
+/// ends; returns the receivers of its `Started` and `Stopped` frames.
+fn spawn_reader(
+    tokio: &tokio::runtime::Handle,
+    mut reader: Reader,
+    parts: Arc<Vec<Arc<dyn ParentSide>>>,
+    errors: ErrorSink,
+    shutdown_requested: Arc<AtomicBool>,
+) -> (oneshot::Receiver<()>, oneshot::Receiver<()>) {
+    let (started_tx, started_rx) = oneshot::channel();
+    let (stopped_tx, stopped_rx) = oneshot::channel();
+    let mut started_tx = Some(started_tx);
+    let mut stopped_tx = Some(stopped_tx);
+    tokio.spawn(async move {
+        loop {
+            let f = match read_frame(&mut reader).await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    if !shutdown_requested.load(Ordering::Acquire) {
+                        for p in parts.iter() {
+                            errors.report(p.name(), format!("IPC from the child failed: {e}"));
+                        }
+                    }
+                    break;
+                }
+            };
+            match f.kind {
+                Some(Kind::Started(_)) => {
+                    if let Some(tx) = started_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Some(Kind::Stopped(_)) => {
+                    if let Some(tx) = stopped_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                kind => dispatch(kind, &parts, &errors).await,
+            }
+        }
+    });
+    (started_rx, stopped_rx)
+}
+
+/// Hands one frame from the child to the part of the runtime it names.
+async fn dispatch(kind: Option<Kind>, parts: &[Arc<dyn ParentSide>], errors: &ErrorSink) {
+    let part = |runtime: u32| usize::try_from(runtime).ok().and_then(|i| parts.get(i));
+    match kind {
+        Some(Kind::Data(d)) => {
+            let Some(part) = part(d.runtime) else {
+                return;
+            };
+            if let Err(e) = part.on_data(d).await {
+                errors.report(part.name(), format!("bad data from the child: {e}"));
+            }
+        }
+        Some(Kind::Caller(c)) => {
+            if let Some(part) = part(c.runtime)
+                && let Err(e) = part.on_caller(c)
+            {
+                errors.report(part.name(), format!("bad caller frame from the child: {e}"));
+            }
+        }
+        Some(Kind::Clock(c)) => {
+            if let Some(part) = part(c.runtime)
+                && let Err(e) = part.on_clock(c)
+            {
+                errors.report(part.name(), format!("bad clock frame from the child: {e}"));
+            }
+        }
+        Some(Kind::Peer(p)) => {
+            if let Some(part) = part(p.runtime)
+                && let Err(e) = part.on_peer(p)
+            {
+                errors.report(part.name(), format!("bad peer frame from the child: {e}"));
+            }
+        }
+        Some(Kind::Failure(f)) => errors.report(&f.runtime, f.message),
+        _ => {}
+    }
+}
+
+/// Waits for the child's exit (reported unless a shutdown was requested)
+/// or for a kill request; returns the kill switch and the exit signal.
+fn spawn_watcher(
+    tokio: &tokio::runtime::Handle,
+    mut child: tokio::process::Child,
+    pid: u32,
+    names: Vec<String>,
+    errors: ErrorSink,
+    shutdown_requested: Arc<AtomicBool>,
+    child_exited: Arc<AtomicBool>,
+) -> (oneshot::Sender<()>, oneshot::Receiver<()>) {
+    let (kill_tx, kill_rx) = oneshot::channel::<()>();
+    let (exited_tx, exited_rx) = oneshot::channel();
+    tokio.spawn(async move {
+        tokio::select! {
+            status = child.wait() => {
+                child_exited.store(true, Ordering::Release);
+                if !shutdown_requested.load(Ordering::Acquire) {
+                    let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
+                    for name in &names {
+                        errors.report(name, format!("child process {pid} exited unexpectedly ({status})"));
+                    }
+                }
+            }
+            _ = kill_rx => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        }
+        let _ = exited_tx.send(());
+    });
+    (kill_tx, exited_rx)
+}
+
+/// Asks the child to stop its runtimes (their data still arrives), waits
+/// for it to exit (bounded), kills it if it does not.
+pub(crate) async fn shutdown_parent(p: ParentProcess, errors: &ErrorSink) {
+    let ParentProcess {
+        tx,
+        stopped,
+        exited,
+        kill,
+        shutdown_requested,
+        child_exited,
+        parts,
+        pid,
+        stop_budget,
+    } = p;
+    shutdown_requested.store(true, Ordering::Release);
+    let already_dead = child_exited.load(Ordering::Acquire);
+    let _ = tx.send(frame(Kind::Shutdown(ipc::Shutdown {}))).await;
+    drop(tx);
+    let clean = matches!(tokio::time::timeout(stop_budget, stopped).await, Ok(Ok(())));
+    let mut exited = exited;
+    if clean {
+        if tokio::time::timeout(Duration::from_secs(5), &mut exited)
+            .await
+            .is_err()
+        {
+            let _ = kill.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(5), exited).await;
+        }
+    } else {
+        // Dead already (the watcher reported it), or not stopping in time.
+        if !already_dead {
+            for part in parts.iter() {
+                errors.report(
+                    part.name(),
+                    format!("child process {pid} did not stop within {stop_budget:?}; killed"),
+                );
+            }
+        }
+        let _ = kill.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), exited).await;
+    }
+    for part in parts.iter() {
+        part.close();
+    }
+}
