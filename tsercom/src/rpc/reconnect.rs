@@ -160,11 +160,12 @@ impl<T: Send + 'static> Outbox<T> {
         self.queue.pop().await
     }
 
-    /// The outbox as a stream for a client-streaming or bidi RPC: a task
-    /// moves items into a one-slot channel, so at most one item is in
-    /// flight when the stream breaks. The task ends with the stream.
-    pub fn stream(&self) -> tokio_stream::wrappers::ReceiverStream<T> {
-        crate::queue::queue_stream(Arc::clone(&self.queue), |item| item)
+    /// The outbox as a stream for a client-streaming or bidi RPC, polled
+    /// in place: an item leaves the outbox only when the stream yields it,
+    /// so what is still queued when the stream breaks stays for the next
+    /// session.
+    pub fn stream(&self) -> crate::queue::QueueStream<T> {
+        crate::queue::QueueStream::new(Arc::clone(&self.queue))
     }
 }
 

@@ -214,8 +214,7 @@ impl<D: prost::Message, E> Endpoint<D, E> {
             .unwrap_or_else(|| "the connection ended".to_owned())
     }
 
-    /// The caller's event queue (to stream it: `queue::QueueStream`, or
-    /// `queue::queue_stream` where a one-slot hand-off is wanted).
+    /// The caller's event queue (to stream it: [`QueueStream`](crate::queue::QueueStream)).
     pub(crate) fn event_queue(&self) -> Arc<BoundedQueue<E>> {
         Arc::clone(&self.events)
     }

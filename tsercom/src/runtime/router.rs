@@ -397,8 +397,9 @@ mod tests {
 
     #[test]
     fn a_reconnect_adopts_the_backlog_without_blocking_or_dropping() {
-        // Block, capacity 2; the old queue holds 3 (a taken item put back
-        // at its head may exceed the capacity by one).
+        // Block, capacity 2; the old queue holds 3 (over capacity, as a
+        // queue that adopted a backlog can be; here a taken item is put
+        // back at its head).
         let router: EventRouter<u32> = EventRouter::new(
             QueueConfig {
                 capacity: 2,

@@ -11,15 +11,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use tokio_stream::wrappers::ReceiverStream;
-
 use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
 use crate::data::{PeerInfo, PeerState};
 use crate::discovery::{self, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
-use crate::queue::{OverflowPolicy, QueueConfig};
+use crate::queue::{OverflowPolicy, QueueConfig, QueueStream};
 use crate::rpc::{Outbox, TokioSleeper, run_clock_sync};
 use crate::runtime::{Endpoint, HeldIdentity, Runtime, RuntimeContext, StopReason};
 use crate::time::{Clock, SyncState, SynchronizedClock};
@@ -411,13 +409,15 @@ async fn session<M: StreamService, H: Hooks>(
 }
 
 /// The handle's outbound items for one peer as the request stream, converted
-/// to its clock; an event taken when the stream broke goes back to the head
-/// of the endpoint's queue for the next session.
+/// to its clock as the stream yields them; an event leaves the endpoint's
+/// queue only when yielded, so what is queued when the stream breaks stays
+/// there for the next session.
 fn event_stream<M: StreamService>(
     endpoint: &PeerEndpoint<M>,
     clock: SynchronizedClock,
-) -> ReceiverStream<M::Request> {
-    crate::queue::queue_stream(endpoint.event_queue(), move |mut event| {
+) -> impl tokio_stream::Stream<Item = M::Request> + Send + 'static {
+    use tokio_stream::StreamExt;
+    QueueStream::new(endpoint.event_queue()).map(move |mut event| {
         match read_timestamp(M::request_timestamp(&mut event)) {
             Ok(Some(t)) => write_timestamp(M::request_timestamp(&mut event), clock.to_timebase(t)),
             Ok(None) => write_timestamp(M::request_timestamp(&mut event), clock.now()),
