@@ -8,7 +8,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, LitStr, Token};
 
-pub(crate) use crate::values::InterfacesSpec;
+pub(crate) use crate::values::InterfaceSelection;
 use crate::values::{
     addrs, check_discover, check_service_type, edit_distance, example, path, string,
 };
@@ -97,7 +97,7 @@ pub(crate) struct Args {
     pub(crate) listen: Option<Addrs>,
     pub(crate) port: Option<u16>,
     pub(crate) method: Option<syn::Path>,
-    pub(crate) interfaces: Option<InterfacesSpec>,
+    pub(crate) interfaces: Option<InterfaceSelection>,
     pub(crate) service: syn::Path,
     pub(crate) data: syn::Path,
     pub(crate) event: syn::Path,
@@ -142,7 +142,7 @@ struct Seen {
     listen: Option<(Ident, Addrs)>,
     method: Option<syn::Path>,
     port: Option<(Ident, u16)>,
-    interfaces: Option<InterfacesSpec>,
+    interfaces: Option<InterfaceSelection>,
     service: Option<syn::Path>,
     data: Option<syn::Path>,
     event: Option<syn::Path>,
@@ -260,7 +260,7 @@ pub(crate) fn parse(attr: TokenStream) -> Result<Args, syn::Error> {
                     expected(&mut errors);
                     continue;
                 };
-                match InterfacesSpec::parse(&lit.value()) {
+                match tsercom_validate::parse_interfaces(&lit.value()) {
                     Some(spec) => seen.interfaces = Some(spec),
                     None => errors.push(
                         lit.span(),

@@ -7,7 +7,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Fields, Item};
 
-use crate::args::{self, Addrs, Args, Direction, Errors, InterfacesSpec, Role};
+use crate::args::{self, Addrs, Args, Direction, Errors, InterfaceSelection, Role};
 
 /// The attribute's entry point: on any error, the item is emitted unchanged
 /// next to the errors, so the rest of the crate (and IDEs) keep working.
@@ -217,11 +217,11 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
         .map_or_else(TokenStream::new, |spec| {
             let ty = quote!(#krate::discovery::Interfaces);
             let value = match spec {
-                InterfacesSpec::All => quote!(#ty::All),
-                InterfacesSpec::Loopback => quote!(#ty::LoopbackOnly),
-                InterfacesSpec::V4 => quote!(#ty::Family(#krate::discovery::IpFamily::V4)),
-                InterfacesSpec::V6 => quote!(#ty::Family(#krate::discovery::IpFamily::V6)),
-                InterfacesSpec::Named(names) => {
+                InterfaceSelection::All => quote!(#ty::All),
+                InterfaceSelection::Loopback => quote!(#ty::LoopbackOnly),
+                InterfaceSelection::Ipv4 => quote!(#ty::Family(#krate::discovery::IpFamily::V4)),
+                InterfaceSelection::Ipv6 => quote!(#ty::Family(#krate::discovery::IpFamily::V6)),
+                InterfaceSelection::Named(names) => {
                     quote!(#ty::Named(::std::vec![#(::std::string::String::from(#names)),*]))
                 }
             };

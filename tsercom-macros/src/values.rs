@@ -9,37 +9,9 @@ use syn::{Expr, ExprLit, Lit, LitStr};
 
 use crate::args::{Addrs, Errors};
 
-/// `interfaces = "..."`: where mDNS runs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum InterfacesSpec {
-    All,
-    Loopback,
-    V4,
-    V6,
-    Named(Vec<String>),
-}
-
-impl InterfacesSpec {
-    /// As `tsercom::discovery::Interfaces::parse` does at run time.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        Some(match text.trim() {
-            "all" => Self::All,
-            "loopback" => Self::Loopback,
-            "ipv4" => Self::V4,
-            "ipv6" => Self::V6,
-            names => {
-                let names: Vec<String> = names.split(',').map(|n| n.trim().to_owned()).collect();
-                if names
-                    .iter()
-                    .any(|n| n.is_empty() || n.contains(char::is_whitespace))
-                {
-                    return None;
-                }
-                Self::Named(names)
-            }
-        })
-    }
-}
+/// `interfaces = "..."`: where mDNS runs (parsed by tsercom-validate, as
+/// `tsercom::discovery::Interfaces::parse` does at run time).
+pub(crate) use tsercom_validate::InterfaceSelection;
 
 pub(crate) fn string(value: &Expr) -> Option<LitStr> {
     match value {
@@ -57,32 +29,28 @@ pub(crate) fn path(value: &Expr) -> Option<syn::Path> {
     }
 }
 
-/// Checks `_name._tcp` / `_name._udp` (optionally `.local` / `.local.`),
-/// as `tsercom::discovery::normalize_service_type` does at run time.
+/// Checks `_name._tcp` / `_name._udp` (optionally `.local` / `.local.`)
+/// by tsercom-validate's rules, as `tsercom::discovery::normalize_service_type`
+/// does at run time; the wording is the macro's.
 pub(crate) fn check_service_type(text: &str) -> Result<(), String> {
-    let trimmed = text.trim_end_matches('.');
-    let trimmed = trimmed.strip_suffix(".local").unwrap_or(trimmed);
-    let mut parts = trimmed.split('.');
-    let (Some(name), Some(proto), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err("expected `_name._tcp` (or `_name._udp`), e.g. \"_sensors._tcp\"".into());
-    };
-    if proto != "_tcp" && proto != "_udp" {
-        return Err(format!(
+    use tsercom_validate::ServiceTypeError as E;
+    match tsercom_validate::parse_service_type(text) {
+        Ok(_) => Ok(()),
+        Err(E::Shape) => {
+            Err("expected `_name._tcp` (or `_name._udp`), e.g. \"_sensors._tcp\"".into())
+        }
+        Err(E::Protocol(proto)) => Err(format!(
             "the protocol part is `{proto}`; expected `_tcp` or `_udp`"
-        ));
-    }
-    let Some(bare) = name.strip_prefix('_') else {
-        return Err(format!("the name part `{name}` must start with `_`"));
-    };
-    if bare.is_empty() || bare.len() > 15 {
-        return Err(format!("the name `{bare}` must have 1 to 15 characters"));
-    }
-    if !bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(format!(
+        )),
+        Err(E::NoUnderscore(name)) => Err(format!("the name part `{name}` must start with `_`")),
+        Err(E::Length(bare)) => Err(format!("the name `{bare}` must have 1 to 15 characters")),
+        Err(E::Character(bare)) => Err(format!(
             "the name `{bare}` may only hold letters, digits and `-`"
-        ));
+        )),
+        Err(E::EdgeHyphen(bare)) => {
+            Err(format!("the name `{bare}` must not start or end with `-`"))
+        }
     }
-    Ok(())
 }
 
 /// Checks `host:port` (a DNS name, an IPv4 literal or a bracketed IPv6
@@ -263,5 +231,27 @@ pub(crate) fn example(key: &str) -> &'static str {
         "config" => "a function `fn(RuntimeConfig) -> RuntimeConfig`, e.g. `config = my_config`",
         "crate" => "the path of the tsercom crate as a string, e.g. `crate = \"tsercom\"`",
         _ => "no value",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The runtime's unit tests check the same table (tsercom-validate's),
+    /// so the macro and the runtime accept the same inputs.
+    #[test]
+    fn service_types_and_interfaces_follow_the_shared_table() {
+        for &(text, valid) in tsercom_validate::cases::SERVICE_TYPES {
+            assert_eq!(check_service_type(text).is_ok(), valid, "{text:?}");
+            assert_eq!(check_discover(text).is_ok(), valid, "discover {text:?}");
+        }
+        for &(text, valid) in tsercom_validate::cases::INTERFACE_LISTS {
+            assert_eq!(
+                tsercom_validate::parse_interfaces(text).is_some(),
+                valid,
+                "{text:?}"
+            );
+        }
     }
 }

@@ -114,25 +114,21 @@ impl Interfaces {
     /// # Errors
     /// [`Error::Invalid`] for an empty selection or an empty name.
     pub fn parse(spec: &str) -> Result<Self> {
-        Ok(match spec.trim() {
-            "all" => Interfaces::All,
-            "loopback" => Interfaces::LoopbackOnly,
-            "ipv4" => Interfaces::Family(IpFamily::V4),
-            "ipv6" => Interfaces::Family(IpFamily::V6),
-            names => {
-                let names: Vec<String> = names.split(',').map(|n| n.trim().to_owned()).collect();
-                if names
-                    .iter()
-                    .any(|n| n.is_empty() || n.contains(char::is_whitespace))
-                {
-                    return Err(Error::Invalid {
-                        what: "interfaces",
-                        reason: format!(
-                            "{spec:?}: expected \"all\", \"loopback\", \"ipv4\", \"ipv6\" or interface names separated by ','"
-                        ),
-                    });
-                }
-                Interfaces::Named(names)
+        use tsercom_validate::InterfaceSelection as S;
+        // The rules are tsercom-validate's (the macro checks the same ones).
+        Ok(match tsercom_validate::parse_interfaces(spec) {
+            Some(S::All) => Interfaces::All,
+            Some(S::Loopback) => Interfaces::LoopbackOnly,
+            Some(S::Ipv4) => Interfaces::Family(IpFamily::V4),
+            Some(S::Ipv6) => Interfaces::Family(IpFamily::V6),
+            Some(S::Named(names)) => Interfaces::Named(names),
+            None => {
+                return Err(Error::Invalid {
+                    what: "interfaces",
+                    reason: format!(
+                        "{spec:?}: expected \"all\", \"loopback\", \"ipv4\", \"ipv6\" or interface names separated by ','"
+                    ),
+                });
             }
         })
     }
@@ -380,31 +376,32 @@ pub fn normalize_service_type(service_type: &str) -> Result<String> {
         what: "service type",
         reason: format!("{service_type:?}: {reason}"),
     };
-    let trimmed = service_type.trim_end_matches('.');
-    let trimmed = trimmed.strip_suffix(".local").unwrap_or(trimmed);
-    let mut parts = trimmed.split('.');
-    let (Some(name), Some(proto), None) = (parts.next(), parts.next(), parts.next()) else {
+    // The rules are tsercom-validate's (the macro checks the same ones);
+    // the order of the checks and the wording are this function's.
+    use tsercom_validate::{ServiceTypeError as E, check_protocol, check_service_name};
+    let Ok((name, proto)) = tsercom_validate::split_service_type(service_type) else {
         return Err(invalid(
             "expected \"_name._tcp\" or \"_name._udp\" (optionally with \".local.\")".into(),
         ));
     };
-    let Some(bare) = name.strip_prefix('_') else {
-        return Err(invalid("the service name must start with '_'".into()));
-    };
-    if bare.is_empty() || bare.len() > 15 {
-        return Err(invalid(
-            "the service name must have 1 to 15 characters".into(),
-        ));
+    match check_service_name(name) {
+        Ok(_) => {}
+        Err(E::NoUnderscore(_)) => {
+            return Err(invalid("the service name must start with '_'".into()));
+        }
+        Err(E::Length(_)) => {
+            return Err(invalid(
+                "the service name must have 1 to 15 characters".into(),
+            ));
+        }
+        // Character or EdgeHyphen (the only other rules of a name).
+        Err(_) => {
+            return Err(invalid(
+                "the service name may hold only letters, digits and inner '-'".into(),
+            ));
+        }
     }
-    if !bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        || bare.starts_with('-')
-        || bare.ends_with('-')
-    {
-        return Err(invalid(
-            "the service name may hold only letters, digits and inner '-'".into(),
-        ));
-    }
-    if proto != "_tcp" && proto != "_udp" {
+    if check_protocol(proto).is_err() {
         return Err(invalid(format!(
             "the protocol must be _tcp or _udp, not {proto:?}"
         )));
@@ -442,6 +439,18 @@ mod tests {
         ] {
             let err = normalize_service_type(bad).expect_err(bad).to_string();
             assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    /// The macro's unit tests check the same table (tsercom-validate's),
+    /// so the macro and the runtime accept the same inputs.
+    #[test]
+    fn service_types_and_interfaces_follow_the_shared_table() {
+        for &(text, valid) in tsercom_validate::cases::SERVICE_TYPES {
+            assert_eq!(normalize_service_type(text).is_ok(), valid, "{text:?}");
+        }
+        for &(text, valid) in tsercom_validate::cases::INTERFACE_LISTS {
+            assert_eq!(Interfaces::parse(text).is_ok(), valid, "{text:?}");
         }
     }
 
