@@ -1,6 +1,7 @@
 //! The connector's retry delays grow and are capped, observed through an
 //! injected sleeper (no wall time): a peer that refuses every connection.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,12 +23,13 @@ impl Sleeper for Recording {
 
 #[tokio::test]
 async fn delays_grow_and_are_capped_without_wall_time() {
-    // A port with nothing listening: bind, note, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    // A port that refuses connections while `refusing` lives (to the end
+    // of the test): bound, never listening, so no other process takes it.
+    let refusing = tokio::net::TcpSocket::new_v4().expect("socket");
+    refusing
+        .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .expect("bind");
+    let port = refusing.local_addr().expect("addr").port();
     let backoff = Backoff {
         initial: Duration::from_secs(1),
         multiplier: 2.0,
