@@ -9,7 +9,9 @@ use std::time::Duration;
 use super::context::RuntimeContext;
 use super::errors::ErrorSink;
 use super::handle::{FromRuntimeHandle, RuntimeHandle};
-use super::ipc::{self, ChildPart, ChildSide, ParentPart, ParentPlan, ParentProcess, ParentSide};
+use super::ipc::{
+    self, ChildPart, ChildSide, IpcSink, ParentPart, ParentPlan, ParentProcess, ParentSide,
+};
 use super::launch::{self, Launched, Slot};
 use super::router::EventRouter;
 use super::sink::DataSink;
@@ -112,7 +114,7 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             name: self.name.clone(),
             events: events.clone(),
         });
-        let sink = DataSink::Ipc { runtime: index, tx };
+        let sink = DataSink::Ipc(IpcSink::new(index, tx));
         (self.launch_with(tokio, errors, sink, events), child_side)
     }
 }

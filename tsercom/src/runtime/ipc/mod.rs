@@ -19,20 +19,21 @@
 //! it must register the same runtimes in the same order (checked: a
 //! mismatch is an error). Code before that point runs in both processes.
 //!
-//! Inside: `frame` (the framing), `glue` (each runtime's typed queues
-//! on either side), `parent` (spawn, supervise, shut down the child),
-//! `child` (the child's main).
+//! Inside: `frame` (the framing), `sink` (a child runtime's data as
+//! frames), `glue` (each runtime's typed queues on either side), `parent`
+//! (spawn, supervise, shut down the child), `child` (the child's main).
 
 mod child;
 mod frame;
 mod glue;
 mod parent;
+mod sink;
 
 pub(crate) use child::{ChildLaunch, run_child};
-pub(crate) use frame::send_control;
 pub use frame::{encode_frame, read_frame};
 pub(crate) use glue::{ChildPart, ChildSide, ParentPart, ParentSide};
 pub(crate) use parent::{ParentPlan, ParentProcess, shutdown_parent, start_parent};
+pub(crate) use sink::IpcSink;
 
 /// Set in the child's environment: the socket to connect to.
 pub(crate) const SOCKET_ENV: &str = "TSERCOM_CHILD_SOCKET";
