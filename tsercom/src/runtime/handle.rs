@@ -3,21 +3,12 @@
 //! producer's data and sends events. Both wrap a [`RuntimeHandle`], the
 //! role-free handle of hand-written runtimes (what comes in, what goes out).
 
-use super::router::EventRouter;
+use super::router::{EventRouter, To};
 use crate::caller_id::CallerId;
 use crate::data::{CallerInfo, DataStats, RemoteDataAggregator};
 use crate::error::Result;
 use crate::queue::QueueStats;
 use crate::time::Timestamp;
-
-/// Where an event (or a published sample) goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum To {
-    /// Every connected peer.
-    All,
-    /// One peer.
-    Caller(CallerId),
-}
 
 /// Counters of one runtime's handle.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -37,9 +37,10 @@ use std::time::Duration;
 pub use crate::future::BoxFuture;
 pub use context::{Endpoint, RuntimeContext};
 pub use handle::{
-    AggregatorHandle, FromRuntimeHandle, HandleStats, Incoming, ProducerHandle, RuntimeHandle, To,
+    AggregatorHandle, FromRuntimeHandle, HandleStats, Incoming, ProducerHandle, RuntimeHandle,
 };
 pub use manager::{CHILD_SOCKET_ENV, RuntimeManager};
+pub use router::To;
 
 use crate::caller_id::CallerId;
 use crate::data::Retention;

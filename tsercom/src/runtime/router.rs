@@ -1,7 +1,7 @@
 //! `EventRouter`: a runtime's outbound queues, one per registered caller,
 //! shared by the handle (which sends) and the endpoints (which receive):
 //! fan-out to one caller or all, bounded waits per peer, and what is sent
-//! while nobody is connected.
+//! while nobody is connected; [`To`], the address of a send.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,6 +10,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::caller_id::CallerId;
 use crate::error::{Error, Result};
 use crate::queue::{BoundedQueue, OverflowPolicy, QueueConfig, QueueStats};
+
+/// Where an event (or a published sample) goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum To {
+    /// Every connected peer.
+    All,
+    /// One peer.
+    Caller(CallerId),
+}
 
 /// Per-caller event queues; shared by the handle (which sends) and the
 /// endpoints (which receive).
@@ -196,11 +205,11 @@ impl<E> EventRouter<E> {
     }
 
     /// Sends `event` to one caller or all; under `Block` waits for room.
-    pub(crate) fn send(&self, event: E, to: super::To) -> Result<()>
+    pub(crate) fn send(&self, event: E, to: To) -> Result<()>
     where
         E: Clone,
     {
-        if to == super::To::All && !self.inner.closed.load(Ordering::Acquire) {
+        if to == To::All && !self.inner.closed.load(Ordering::Acquire) {
             // One caller (a producer's usual case): no list to build.
             let (only, none) = {
                 let callers = self.lock();
@@ -223,7 +232,7 @@ impl<E> EventRouter<E> {
             }
         }
         let targets = self.targets(to)?;
-        if to == super::To::All && targets.len() > 1 {
+        if to == To::All && targets.len() > 1 {
             // Each peer's wait is bounded; one that ran out is skipped at
             // once (counted) until it catches up, so a stalled peer costs
             // the others one bounded wait, not one per item.
@@ -240,18 +249,18 @@ impl<E> EventRouter<E> {
     }
 
     /// The queues of one caller or of all (sorted by CallerId).
-    fn targets(&self, to: super::To) -> Result<Vec<Arc<BoundedQueue<E>>>> {
+    fn targets(&self, to: To) -> Result<Vec<Arc<BoundedQueue<E>>>> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(Error::Closed("runtime".into()));
         }
         match to {
-            super::To::Caller(id) => Ok(vec![
+            To::Caller(id) => Ok(vec![
                 self.lock()
                     .get(&id)
                     .cloned()
                     .ok_or(Error::UnknownCaller(id))?,
             ]),
-            super::To::All => {
+            To::All => {
                 let mut targets: Vec<(CallerId, Arc<BoundedQueue<E>>)> = self
                     .lock()
                     .iter()
@@ -264,21 +273,18 @@ impl<E> EventRouter<E> {
     }
 
     /// Sends a batch to one caller or all: one hand-off per queue.
-    pub(crate) fn send_many(&self, items: Vec<E>, to: super::To) -> Result<()>
+    pub(crate) fn send_many(&self, items: Vec<E>, to: To) -> Result<()>
     where
         E: Clone,
     {
         let targets = self.targets(to)?;
-        if to == super::To::All && targets.is_empty() {
+        if to == To::All && targets.is_empty() {
             return self.keep_waiting(items);
         }
         if let Some(first) = targets.first() {
             self.hand_over_waiting(first);
         }
-        if to == super::To::All
-            && targets.len() > 1
-            && self.inner.config.policy == OverflowPolicy::Block
-        {
+        if to == To::All && targets.len() > 1 && self.inner.config.policy == OverflowPolicy::Block {
             let wait = self.inner.broadcast_wait;
             return fan_out(targets, items, to, |queue, batch| {
                 let deadline = std::time::Instant::now() + wait;
@@ -294,12 +300,12 @@ impl<E> EventRouter<E> {
     }
 
     /// Sends from async code: under `Block` waits (asynchronously) for room.
-    pub(crate) async fn send_async(&self, event: E, to: super::To) -> Result<()>
+    pub(crate) async fn send_async(&self, event: E, to: To) -> Result<()>
     where
         E: Clone,
     {
         let targets = self.targets(to)?;
-        if to == super::To::All && targets.is_empty() {
+        if to == To::All && targets.is_empty() {
             return self.keep_waiting(vec![event]);
         }
         if let Some(first) = targets.first() {
@@ -358,7 +364,7 @@ impl<E> EventRouter<E> {
 fn fan_out<E, T: Clone>(
     targets: Vec<Arc<BoundedQueue<E>>>,
     item: T,
-    to: super::To,
+    to: To,
     mut push: impl FnMut(&BoundedQueue<E>, T) -> Result<()>,
 ) -> Result<()> {
     let mut first_error = None;
@@ -381,10 +387,10 @@ fn copies<T: Clone>(item: T, n: usize) -> Vec<T> {
 
 /// Keeps the first error of a send; a caller that left meanwhile
 /// (`Closed`) is not an error of a broadcast.
-fn note_error(to: super::To, first: &mut Option<Error>, result: Result<()>) {
+fn note_error(to: To, first: &mut Option<Error>, result: Result<()>) {
     match result {
         Ok(()) => {}
-        Err(Error::Closed(_)) if to == super::To::All => {}
+        Err(Error::Closed(_)) if to == To::All => {}
         Err(e) => {
             first.get_or_insert(e);
         }
@@ -409,8 +415,8 @@ mod tests {
         );
         let caller = CallerId::random();
         let old = router.register(caller);
-        router.send(1, super::super::To::All).expect("send");
-        router.send(2, super::super::To::All).expect("send");
+        router.send(1, super::To::All).expect("send");
+        router.send(2, super::To::All).expect("send");
         let first = old.try_pop().expect("taken by a stream");
         old.push_blocking(3).expect("room again");
         old.requeue_front(first);
