@@ -14,7 +14,9 @@ names modules; the file of the last module named is the target. Edges from
 a module to itself are ignored, and so are a parent file's `mod child;`
 declarations and its re-exports of its children (`pub use child::...`,
 `pub(crate) use ...`): that is the module's table of contents, not a
-dependency. Comments and string literals are ignored.
+dependency. A path to an item a module re-exports from a child (e.g.
+`super::RuntimeContext`, defined in `context.rs`) is an edge to the
+child's file. Comments and string literals are ignored.
 
 Exit status 1 and the cycles printed when there is one, else 0 with the
 number of files and edges.
@@ -125,8 +127,9 @@ USE = re.compile(r"\b(pub(?:\([^)]*\))?\s+)?use\s+([^;]+);")
 MOD_OPEN = re.compile(r"\bmod\s+(\w+)\s*\{")
 
 
-def resolve(path, here, modules):
-    """The module a path names (as far as it names modules), or None."""
+def resolve(path, here, modules, reexports):
+    """The module a path names (as far as it names modules; an item a
+    module re-exports from a child counts as the child's), or None."""
     segs = path.split("::")
     if segs[0] == "crate":
         cur, segs = (), segs[1:]
@@ -139,12 +142,39 @@ def resolve(path, here, modules):
     for s in segs:
         if cur + (s,) in modules:
             cur = cur + (s,)
+        elif s in reexports.get(cur, {}):
+            cur = reexports[cur][s]
+            break
         else:
             break
     return cur
 
 
-def edges_of(file_mod, path, modules, files):
+def reexports_of(files, modules):
+    """{module: {name: child module}} from each file's `pub use child::...`
+    (items re-exported from a child module, so that a path through the
+    parent is an edge to the child that defines it)."""
+    result = {}
+    for mod_path, path in files.items():
+        src = strip(path.read_text())
+        for m in USE.finditer(src):
+            if not m.group(1):
+                continue
+            for p in expand_use(m.group(2)):
+                segs = p.split("::")
+                if segs[0] == "self":
+                    segs = segs[1:]
+                if len(segs) >= 2 and mod_path + (segs[0],) in modules and segs[-1] != "*":
+                    child = mod_path + (segs[0],)
+                    # Deeper paths: as far as they name modules.
+                    for s in segs[1:-1]:
+                        if child + (s,) in modules:
+                            child = child + (s,)
+                    result.setdefault(mod_path, {})[segs[-1]] = child
+    return result
+
+
+def edges_of(file_mod, path, modules, files, reexports):
     """Edges (target module paths) of one file."""
     src = strip(path.read_text())
     targets = set()
@@ -191,7 +221,7 @@ def edges_of(file_mod, path, modules, files):
                 p = "self::" + p
             else:
                 continue
-        target = resolve(p, here, modules)
+        target = resolve(p, here, modules, reexports)
         # Inline modules live in the file of their nearest file module.
         while target not in files and target:
             target = target[:-1]
@@ -241,9 +271,10 @@ def main():
             all_modules.add(parts)
             for k in range(1, len(parts)):
                 all_modules.add(parts[:k])
+    reexports = reexports_of(files, all_modules)
     graph = {}
     for mod_path, path in files.items():
-        graph[path] = edges_of(mod_path, path, all_modules, files)
+        graph[path] = edges_of(mod_path, path, all_modules, files, reexports)
     n_edges = sum(len(v) for v in graph.values())
     cycles = find_cycles(graph)
     rel = lambda p: str(p.relative_to(root))
