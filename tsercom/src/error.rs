@@ -176,6 +176,39 @@ pub enum Error {
     #[error("tensor: {0}")]
     Tensor(#[from] crate::tensor::TensorError),
 
+    /// A network socket could not be bound or used.
+    #[error("{protocol} {addr}: {source}")]
+    Socket {
+        /// `tcp` or `udp`.
+        protocol: &'static str,
+        /// The address being bound, or the peer being talked to.
+        addr: std::net::SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A thread, or the tokio runtime on one, could not be started.
+    #[error("{what}: {source}")]
+    Thread {
+        /// Which one (e.g. `tokio runtime`).
+        what: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Out of process: starting the child process, or the socket to it,
+    /// failed.
+    #[error("{what}: {source}")]
+    Ipc {
+        /// What failed (`IPC socket`, `current executable`).
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -134,8 +134,8 @@ impl Recorder {
                             Some(e.to_string());
                     }
                 })
-                .map_err(|e| Error::Io {
-                    path: "tsercom-recorder thread".into(),
+                .map_err(|e| Error::Thread {
+                    what: "tsercom-recorder thread".into(),
                     source: e,
                 })?
         };

@@ -201,7 +201,7 @@ impl Server {
     /// `TCP_NODELAY` and starts serving on the current tokio runtime.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the address that cannot be bound;
+    /// [`Error::Socket`] naming the address that cannot be bound;
     /// [`Error::Invalid`] for a bad descriptor set or no address.
     pub async fn serve(self, addrs: &[SocketAddr]) -> Result<RunningServer> {
         if addrs.is_empty() {
@@ -230,8 +230,9 @@ impl Server {
         let mut bound = Vec::new();
         let mut incoming: Option<Incoming> = None;
         for addr in addrs {
-            let io = |source| Error::Io {
-                path: format!("tcp {addr}").into(),
+            let io = |source| Error::Socket {
+                protocol: "tcp",
+                addr: *addr,
                 source,
             };
             let listener = TcpIncoming::bind(*addr)

@@ -31,8 +31,8 @@ pub(super) fn tokio_runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
         .thread_name("tsercom-runtime")
         .enable_all()
         .build()
-        .map_err(|source| Error::Io {
-            path: "tokio runtime".into(),
+        .map_err(|source| Error::Thread {
+            what: "tokio runtime".into(),
             source,
         })
 }

@@ -322,8 +322,8 @@ impl RuntimeManager {
     /// fail: they surface on [`check_error`](Self::check_error).
     ///
     /// # Errors
-    /// [`Error::WrongState`] when already started; [`Error::Io`] when the
-    /// threads cannot be created.
+    /// [`Error::WrongState`] when already started; [`Error::Thread`] when
+    /// the threads cannot be created.
     pub fn start_in_process(&mut self) -> Result<()> {
         if !matches!(self.phase, Phase::Idle) {
             return Err(Error::WrongState("the manager was already started"));
@@ -351,9 +351,10 @@ impl RuntimeManager {
     /// failed; failures surface on [`check_error`](Self::check_error)).
     ///
     /// # Errors
-    /// [`Error::WrongState`] when already started; [`Error::Io`] or
-    /// [`Error::Invalid`] when the child cannot be started or connected, or
-    /// registered different runtimes.
+    /// [`Error::WrongState`] when already started; [`Error::Thread`] when
+    /// the threads cannot be created; [`Error::Io`] (the socket file, the
+    /// executable), [`Error::Ipc`] or [`Error::Invalid`] when the child
+    /// cannot be started or connected, or registered different runtimes.
     pub fn start_out_of_process(&mut self) -> Result<()> {
         if !matches!(self.phase, Phase::Idle) {
             return Err(Error::WrongState("the manager was already started"));

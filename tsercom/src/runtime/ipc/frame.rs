@@ -59,8 +59,8 @@ pub async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> Result<Option<ipc
 }
 
 pub(super) fn ipc_io(source: std::io::Error) -> Error {
-    Error::Io {
-        path: "IPC socket".into(),
+    Error::Ipc {
+        what: "IPC socket",
         source,
     }
 }

@@ -145,8 +145,8 @@ async fn spawn_and_accept(
         path: path.clone(),
         source,
     })?;
-    let exe = std::env::current_exe().map_err(|source| Error::Io {
-        path: "current executable".into(),
+    let exe = std::env::current_exe().map_err(|source| Error::Ipc {
+        what: "current executable",
         source,
     })?;
     let mut child = tokio::process::Command::new(&exe)

@@ -38,7 +38,7 @@ pub async fn query(server: SocketAddr, clock: &dyn Clock, timeout: Duration) -> 
 /// # Errors
 /// - [`Error::SntpRejected`]: a reply arrived and was rejected.
 /// - [`Error::SntpNoReply`]: no datagram within `timeout`.
-/// - [`Error::Io`]: the socket failed (e.g. an ICMP "port unreachable"
+/// - [`Error::Socket`]: the socket failed (e.g. an ICMP "port unreachable"
 ///   for a loopback port nobody listens on).
 pub async fn query_with(
     server: SocketAddr,
@@ -53,8 +53,9 @@ pub async fn query_with(
         (false, true) => (std::net::Ipv6Addr::LOCALHOST, 0).into(),
         (false, false) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    let io = |source| Error::Io {
-        path: format!("udp {server}").into(),
+    let io = |source| Error::Socket {
+        protocol: "udp",
+        addr: server,
         source,
     };
     let socket = UdpSocket::bind(bind).await.map_err(io)?;

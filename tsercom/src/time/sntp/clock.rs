@@ -137,7 +137,7 @@ impl SntpClock {
     /// tokio runtime.
     ///
     /// # Errors
-    /// [`Error::Io`] when the query thread or its runtime cannot be
+    /// [`Error::Thread`] when the query thread or its runtime cannot be
     /// created.
     pub fn spawn(config: SntpConfig) -> Result<Self> {
         Self::spawn_over(config, Arc::new(super::super::SystemClock))
@@ -149,8 +149,8 @@ impl SntpClock {
     /// # Errors
     /// As [`SntpClock::spawn`].
     pub fn spawn_over(config: SntpConfig, local: Arc<dyn Clock>) -> Result<Self> {
-        let io = |source| Error::Io {
-            path: format!("SNTP client thread for {}", config.server).into(),
+        let io = |source| Error::Thread {
+            what: format!("SNTP client thread for {}", config.server),
             source,
         };
         let rt = tokio::runtime::Builder::new_current_thread()

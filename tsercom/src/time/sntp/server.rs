@@ -39,14 +39,18 @@ impl SntpServer {
     /// Must be called within a tokio runtime.
     ///
     /// # Errors
-    /// [`Error::Io`] when the socket cannot be bound.
+    /// [`Error::Socket`] when the socket cannot be bound.
     pub async fn bind(addr: SocketAddr, clock: Arc<dyn Clock>) -> Result<Self> {
-        let socket = UdpSocket::bind(addr).await.map_err(|source| Error::Io {
-            path: format!("udp {addr}").into(),
-            source,
-        })?;
-        let local_addr = socket.local_addr().map_err(|source| Error::Io {
-            path: format!("udp {addr}").into(),
+        let socket = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| Error::Socket {
+                protocol: "udp",
+                addr,
+                source,
+            })?;
+        let local_addr = socket.local_addr().map_err(|source| Error::Socket {
+            protocol: "udp",
+            addr,
             source,
         })?;
         let stats = Arc::new(SntpStats::default());
