@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Fails when the files of a module tree import each other in a cycle.
 
-Usage: python3 .ci/import_cycles.py [CRATE_SRC] [MODULE]
-(default: tsercom/src runtime)
+Usage: python3 .ci/import_cycles.py [CRATE_SRC] [MODULE] [-v]
+(default: tsercom/src runtime; -v prints every edge), or
+python3 .ci/import_cycles.py --self-test (small trees with and without
+cycles, to check the checker).
 
 The graph: one node per source file of CRATE_SRC/MODULE (`x.rs` or
 `x/mod.rs`, recursively); an edge A -> B when A names an item of B through
@@ -92,7 +94,8 @@ def module_files(src_root, module):
 
 
 def expand_use(tree):
-    """`a::{b, c::{d, e}}` -> ['a::b', 'a::c::d', 'a::c::e']."""
+    """`a::{b, c::{d, e as f}}` -> ['a::b', 'a::c::d', 'a::c::e']."""
+    tree = re.sub(r"\s+as\s+\w+", "", tree)
     tree = re.sub(r"\s+", "", tree)
     depth, start = 0, None
     for i, c in enumerate(tree):
@@ -119,7 +122,7 @@ def expand_use(tree):
                     if item:
                         result += expand_use(prefix + item + rest)
                 return result
-    return [re.sub(r"\bas\w+$", "", tree.split("as", 1)[0]) if "::" in tree else tree]
+    return [tree]
 
 
 PATH = re.compile(r"\b(?:crate|super|self)(?:::(?:\w+|\*))+")
@@ -256,12 +259,9 @@ def find_cycles(graph):
     return cycles
 
 
-def main():
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "tsercom/src")
-    module = sys.argv[2] if len(sys.argv) > 2 else "runtime"
+def cycles_in(root, module):
+    """The cycles among the files of root/module, as lists of paths."""
     files = module_files(root, module)
-    # Every module of the crate, so that paths leaving `module` resolve
-    # (and are then dropped: only edges inside `module` count).
     all_modules = set()
     for p in root.rglob("*.rs"):
         parts = tuple(p.relative_to(root).with_suffix("").parts)
@@ -272,11 +272,62 @@ def main():
             for k in range(1, len(parts)):
                 all_modules.add(parts[:k])
     reexports = reexports_of(files, all_modules)
-    graph = {}
-    for mod_path, path in files.items():
-        graph[path] = edges_of(mod_path, path, all_modules, files, reexports)
+    graph = {path: edges_of(m, path, all_modules, files, reexports) for m, path in files.items()}
+    return files, graph, find_cycles(graph)
+
+
+SELF_TESTS = [
+    # (files, expected cycles as sorted file-name tuples)
+    ({"m/mod.rs": "mod a; mod b;",
+      "m/a.rs": "use super::b::B; pub struct A;",
+      "m/b.rs": "pub struct B(super::a::A);"},
+     [("a.rs", "b.rs")]),
+    ({"m/mod.rs": "mod base; mod hash;",
+      "m/base.rs": "use super::hash::{Hasher as H, HashMap};",
+      "m/hash.rs": "use crate::m::base::Base as B;"},
+     [("base.rs", "hash.rs")]),
+    ({"m/mod.rs": "mod a; mod b; pub use b::B;",
+      "m/a.rs": "use super::B; pub struct A;",
+      "m/b.rs": "use crate::m::a::{self, A};"},
+     [("a.rs", "b.rs")]),
+    ({"m/mod.rs": "mod a; mod b; pub use a::A; pub(crate) use b::{B, C as D};",
+      "m/a.rs": "use super::b::B; // super::a in a comment\npub struct A; const S: &str = \"super::a\";",
+      "m/b.rs": "pub struct B;\n#[cfg(test)]\nmod tests { use super::*; use super::super::RootThing; }"},
+     []),
+    ({"m/mod.rs": "mod a; mod ipc;",
+      "m/a.rs": "use super::ipc::child::run; pub struct Launched;",
+      "m/ipc/mod.rs": "mod child;",
+      "m/ipc/child.rs": "fn f(l: crate::m::a::Launched) {}"},
+     [("a.rs", "child.rs")]),
+]
+
+
+def self_test():
+    import tempfile
+    failed = 0
+    for i, (tree, expected) in enumerate(SELF_TESTS):
+        with tempfile.TemporaryDirectory() as d:
+            root = Path(d)
+            for name, text in tree.items():
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                (root / name).write_text(text)
+            _, _, cycles = cycles_in(root, "m")
+            got = sorted(tuple(sorted(p.name for p in c)) for c in cycles)
+            if got != sorted(expected):
+                failed += 1
+                print(f"self-test {i}: expected {expected}, got {got}")
+    if failed:
+        sys.exit(1)
+    print(f"import_cycles.py self-test: {len(SELF_TESTS)} cases pass")
+
+
+def main():
+    if "--self-test" in sys.argv:
+        return self_test()
+    root = Path(sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else "tsercom/src")
+    module = sys.argv[2] if len(sys.argv) > 2 and not sys.argv[2].startswith("-") else "runtime"
+    files, graph, cycles = cycles_in(root, module)
     n_edges = sum(len(v) for v in graph.values())
-    cycles = find_cycles(graph)
     rel = lambda p: str(p.relative_to(root))
     if "-v" in sys.argv:
         for a in sorted(graph):
