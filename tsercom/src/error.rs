@@ -132,6 +132,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// The transport refused a TLS configuration built from readable files
+    /// (e.g. a certificate and a key that do not match).
+    #[error("TLS {what}: {source}")]
+    TlsConfig {
+        /// Which configuration ("server configuration").
+        what: &'static str,
+        /// The transport's error.
+        #[source]
+        source: tonic::transport::Error,
+    },
+
     /// A peer answered a tsercom RPC with an error status (e.g. a handshake
     /// refused with `ALREADY_EXISTS`: another live process holds this
     /// CallerId).

@@ -202,6 +202,8 @@ impl Server {
     ///
     /// # Errors
     /// [`Error::Socket`] naming the address that cannot be bound;
+    /// [`Error::Tls`] for a certificate or key file that cannot be used,
+    /// [`Error::TlsConfig`] for a configuration the transport refuses;
     /// [`Error::Invalid`] for a bad descriptor set or no address.
     pub async fn serve(self, addrs: &[SocketAddr]) -> Result<RunningServer> {
         if addrs.is_empty() {
@@ -217,10 +219,9 @@ impl Server {
             .http2_keepalive_timeout(Some(self.keepalive.timeout))
             .initial_connection_window_size(Some(super::CONNECTION_WINDOW));
         if let Some(tls) = tls {
-            builder = builder.tls_config(tls).map_err(|e| Error::Tls {
+            builder = builder.tls_config(tls).map_err(|source| Error::TlsConfig {
                 what: "server configuration",
-                path: std::path::PathBuf::new(),
-                reason: e.to_string(),
+                source,
             })?;
         }
         let connections = Arc::new(Connections::new(self.limits, self.keepalive.interval));
