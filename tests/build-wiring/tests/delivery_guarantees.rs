@@ -50,7 +50,16 @@ struct Dashboard {
 
 impl Hooks for Dashboard {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
-        config.with_identity(Identity::Fixed(CallerId::random()))
+        // Room for every test's whole run: a reading thread starved on a
+        // loaded machine must not lose its oldest samples to retention
+        // (the default 10 000, drop-oldest), which is not what these
+        // tests are about.
+        config
+            .with_identity(Identity::Fixed(CallerId::random()))
+            .with_retention(tsercom::data::Retention {
+                max_samples: 1 << 20,
+                max_age: None,
+            })
     }
 }
 
