@@ -57,6 +57,9 @@
 //! - `record` (feature `record`): sessions recorded to MCAP files with
 //!   their proto schemas, and replayed into an aggregator or out of a
 //!   producer.
+//! - [`metrics`](mod@metrics): counters and gauges through the `metrics`
+//!   facade (every one listed there); feature `prometheus` serves them as
+//!   Prometheus text over HTTP.
 //! - [`proto`]: tsercom's wire messages (package `tsercom`, wire-compatible
 //!   with the Python tsercom library).
 
@@ -67,6 +70,7 @@ mod error;
 mod future;
 pub mod identity_file;
 pub mod logging;
+pub mod metrics;
 pub mod proto;
 pub mod queue;
 #[cfg(feature = "record")]

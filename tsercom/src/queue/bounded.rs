@@ -81,6 +81,16 @@ impl<T> BoundedQueue<T> {
         }
     }
 
+    /// Counts this queue's drops in `counter` too (the first call wins).
+    pub(crate) fn export_drops_as(&self, counter: metrics::Counter) {
+        self.drops.export_as(counter);
+    }
+
+    /// Items queued now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
     /// Counts an accepted item; wakes a consumer when it made the queue
     /// non-empty. A consumer waits only on an empty queue (checked under the
     /// lock, its wake-up registered before), and one that takes an item

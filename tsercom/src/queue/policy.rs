@@ -57,11 +57,22 @@ pub struct QueueStats {
 pub(crate) struct DropCounter {
     total: AtomicU64,
     in_burst: AtomicU64,
+    /// The metric drops are also counted in, once the runtime set it
+    /// (`tsercom_samples_dropped_total{runtime, reason}`).
+    metric: std::sync::OnceLock<metrics::Counter>,
 }
 
 impl DropCounter {
+    /// Counts drops in `counter` too from now on (the first call wins).
+    pub(crate) fn export_as(&self, counter: metrics::Counter) {
+        let _ = self.metric.set(counter);
+    }
+
     pub(crate) fn dropped(&self, what: &str, n: u64) {
         self.total.fetch_add(n, Ordering::Relaxed);
+        if let Some(metric) = self.metric.get() {
+            metric.increment(n);
+        }
         if self.in_burst.fetch_add(n, Ordering::Relaxed) == 0 {
             tracing::warn!(queue = what, "queue full: dropping items (overflow policy)");
         }

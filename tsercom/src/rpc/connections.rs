@@ -35,6 +35,7 @@ use tokio::sync::watch;
 use tonic::Status;
 
 use crate::caller_id::CallerId;
+use crate::metrics::ServerMetrics;
 
 /// A connection's identity: its local and remote addresses (unique while
 /// it is open).
@@ -186,6 +187,8 @@ pub(crate) struct Connections {
     liveness_window: Duration,
     table: Mutex<Table>,
     counters: Counters,
+    /// The same counts, for the metrics recorder.
+    metrics: ServerMetrics,
     /// When the last "connection limit" warning was logged (one per
     /// second at most).
     last_full_warning: Mutex<Option<Instant>>,
@@ -201,8 +204,13 @@ impl std::fmt::Debug for Connections {
 }
 
 impl Connections {
-    pub(crate) fn new(limits: ConnectionLimits, keepalive_interval: Duration) -> Self {
+    pub(crate) fn new(
+        limits: ConnectionLimits,
+        keepalive_interval: Duration,
+        metrics: ServerMetrics,
+    ) -> Self {
         Connections {
+            metrics,
             epoch: Instant::now(),
             limits,
             liveness_window: keepalive_interval + Duration::from_millis(500),
@@ -237,6 +245,7 @@ impl Connections {
                     self.counters
                         .evicted_without_handshake
                         .fetch_add(1, Ordering::Relaxed);
+                    self.metrics.closed_evicted.increment(1);
                     self.warn_full(&format!(
                         "connection limit ({}) reached: closed {}, which had not handshaken, for {}",
                         self.limits.max_connections, victim.key.1, key.1
@@ -245,6 +254,7 @@ impl Connections {
                 None => {
                     drop(table);
                     self.counters.refused_full.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.refused_full.increment(1);
                     self.warn_full(&format!(
                         "connection limit ({}) reached and every connection has handshaken: refused {}",
                         self.limits.max_connections, key.1
@@ -265,7 +275,9 @@ impl Connections {
         });
         state.read_now();
         table.by_key.insert(key, Arc::clone(&state));
+        self.metrics.open.set(table.by_key.len() as f64);
         self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        self.metrics.accepted.increment(1);
         Some(state)
     }
 
@@ -289,6 +301,7 @@ impl Connections {
             .is_some_and(|c| Arc::ptr_eq(c, state))
         {
             table.by_key.remove(&state.key);
+            self.metrics.open.set(table.by_key.len() as f64);
         }
         if let Some(binding) = state.binding()
             && table
@@ -304,18 +317,21 @@ impl Connections {
         self.counters
             .handshake_timeouts
             .fetch_add(1, Ordering::Relaxed);
+        self.metrics.closed_handshake_timeout.increment(1);
     }
 
     pub(crate) fn stream_unauthenticated(&self) {
         self.counters
             .streams_unauthenticated
             .fetch_add(1, Ordering::Relaxed);
+        self.metrics.refused_unauthenticated.increment(1);
     }
 
     pub(crate) fn stream_forbidden(&self) {
         self.counters
             .streams_forbidden
             .fetch_add(1, Ordering::Relaxed);
+        self.metrics.refused_forbidden.increment(1);
     }
 
     pub(crate) fn stream_legacy(&self) {
@@ -344,6 +360,7 @@ impl Connections {
             self.counters
                 .streams_forbidden
                 .fetch_add(1, Ordering::Relaxed);
+            self.metrics.refused_forbidden.increment(1);
             tracing::warn!(remote = %state.key.1, bound = %existing.caller, claimed = %binding.caller, "a second handshake on one connection claimed another CallerId; refused");
             return Err(Status::permission_denied(format!(
                 "handshake: this connection already handshook as {}",
@@ -388,6 +405,7 @@ impl Connections {
             self.counters
                 .duplicates_refused
                 .fetch_add(1, Ordering::Relaxed);
+            self.metrics.refused_duplicate.increment(1);
             tracing::warn!(caller = %binding.caller, holder = %holder.key.1, newcomer = %state.key.1, "duplicate CallerId refused: another live process holds it (two instances share one identity file or a cloned disk)");
             return Err(Status::already_exists(format!(
                 "handshake: CallerId {} is already connected from {} by another live process; \
@@ -411,6 +429,7 @@ impl Connections {
         drop(table);
         holder.close(reason);
         self.counters.replaced.fetch_add(1, Ordering::Relaxed);
+        self.metrics.closed_replaced.increment(1);
     }
 
     /// Whether `holder` reads anything within the liveness window (or had
@@ -476,6 +495,7 @@ mod tests {
         let table = Connections::new(
             ConnectionLimits::default().with_max_connections(2),
             Duration::from_millis(100),
+            ServerMetrics::new("test"),
         );
         let a = table.admit(key(10)).expect("a");
         let b = table.admit(key(11)).expect("b");
@@ -515,7 +535,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_live_holder_keeps_its_id_and_a_silent_one_is_replaced() {
-        let table = Connections::new(ConnectionLimits::default(), Duration::from_millis(100));
+        let table = Connections::new(
+            ConnectionLimits::default(),
+            Duration::from_millis(100),
+            ServerMetrics::new("test"),
+        );
         let id = CallerId::random();
         let holder = table.admit(key(10)).expect("holder");
         table

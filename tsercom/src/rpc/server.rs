@@ -86,6 +86,7 @@ pub struct Server {
     keepalive: Keepalive,
     limits: ConnectionLimits,
     cert_binding: super::CertBinding,
+    name: String,
 }
 
 impl std::fmt::Debug for Server {
@@ -113,6 +114,7 @@ impl Server {
             tls: ServerTls::Insecure,
             limits: ConnectionLimits::default(),
             cert_binding: super::CertBinding::None,
+            name: "server".to_owned(),
         }
     }
 
@@ -197,6 +199,13 @@ impl Server {
         self
     }
 
+    /// The `runtime` label of this server's connection metrics
+    /// (`tsercom_connections_*`; default `server`).
+    pub fn with_name(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
+    }
+
     /// Binds every address (port 0: a free port; IPv4 and IPv6 alike) with
     /// `TCP_NODELAY` and starts serving on the current tokio runtime.
     ///
@@ -224,7 +233,11 @@ impl Server {
                 source,
             })?;
         }
-        let connections = Arc::new(Connections::new(self.limits, self.keepalive.interval));
+        let connections = Arc::new(Connections::new(
+            self.limits,
+            self.keepalive.interval,
+            crate::metrics::ServerMetrics::new(&self.name),
+        ));
         let mut builder = builder
             .layer(ArrivalLayer(Arc::clone(&self.clock)))
             .layer(ConnectionLayer(Arc::clone(&connections)));

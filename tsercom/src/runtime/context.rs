@@ -11,6 +11,7 @@ use super::sink::DataSink;
 use crate::caller_id::CallerId;
 use crate::data::PeerInfo;
 use crate::error::{Error, Result};
+use crate::metrics::PeerMetrics;
 use crate::queue::BoundedQueue;
 use crate::time::{Estimate, Timestamp};
 
@@ -67,9 +68,13 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
         let generation = self.registrations.fetch_add(1, Ordering::Relaxed) + 1;
         self.data.register(caller, peer, generation);
         let events = self.events.register(caller);
+        let metrics = Arc::new(PeerMetrics::new(&self.name, self.config.role, &caller));
+        metrics.connected(true);
         Endpoint {
             caller,
             generation,
+            metrics,
+            shown_up: AtomicBool::new(true),
             data: self.data.clone(),
             router: self.events.clone(),
             events,
@@ -126,6 +131,10 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
 pub struct Endpoint<D: prost::Message, E> {
     caller: CallerId,
     generation: u64,
+    /// This peer's metric handles (registered once per endpoint).
+    metrics: Arc<PeerMetrics>,
+    /// Whether `tsercom_peer_connected` counts this endpoint now.
+    shown_up: AtomicBool,
     data: DataSink<D>,
     router: EventRouter<E>,
     events: Arc<BoundedQueue<E>>,
@@ -156,12 +165,14 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// [`Error::QueueFull`] under the `Error` policy, [`Error::Closed`]
     /// after shutdown.
     pub async fn push(&self, data: D, timestamp: Timestamp) -> Result<()> {
+        self.metrics.received(data.encoded_len());
         self.data.push(self.caller, timestamp, data).await
     }
 
     /// Counts one of this caller's samples as refused (e.g. its timestamp
     /// was out of range): shown in `DataStats::refused`.
     pub fn refuse(&self) {
+        self.metrics.invalid_timestamp();
         self.data.refused(self.caller);
     }
 
@@ -175,12 +186,14 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// round trip it was measured with): shown on the handle in
     /// [`CallerInfo::clock`](crate::data::CallerInfo::clock).
     pub fn report_clock(&self, estimate: Estimate) {
+        self.metrics.clock(&estimate);
         self.data.set_clock(self.caller, estimate);
     }
 
     /// Records where the caller is now (after a reconnection, perhaps
     /// elsewhere): shown in [`CallerInfo::peer`](crate::data::CallerInfo::peer).
     pub fn set_peer_addr(&self, addr: impl Into<String>) {
+        self.shown(true);
         self.data.set_state(
             self.caller,
             true,
@@ -194,6 +207,7 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// endpoint (its queued items wait for the next connection);
     /// [`set_peer_addr`](Self::set_peer_addr) shows it connected again.
     pub fn set_disconnected(&self) {
+        self.shown(false);
         let reason = self.take_reason();
         self.data
             .set_state(self.caller, false, None, self.generation, reason);
@@ -204,6 +218,18 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// when it is next shown disconnected (or deregistered).
     pub fn disconnected_because(&self, reason: impl Into<String>) {
         *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.into());
+    }
+
+    /// Moves `tsercom_peer_connected` once per change.
+    fn shown(&self, up: bool) {
+        if self.shown_up.swap(up, Ordering::AcqRel) != up {
+            self.metrics.connected(up);
+        }
+    }
+
+    /// This peer's metric handles (for what the runtime sends it).
+    pub(crate) fn metrics(&self) -> Arc<PeerMetrics> {
+        Arc::clone(&self.metrics)
     }
 
     fn take_reason(&self) -> String {
@@ -233,6 +259,7 @@ impl<D: prost::Message, E> Endpoint<D, E> {
 
 impl<D: prost::Message, E> Drop for Endpoint<D, E> {
     fn drop(&mut self) {
+        self.shown(false);
         if !self.deregistered.swap(true, Ordering::AcqRel) {
             let reason = self.take_reason();
             self.data.deregister(self.caller, self.generation, reason);

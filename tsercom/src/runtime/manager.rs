@@ -47,6 +47,9 @@ trait Registered: Send {
         tx: tokio::sync::mpsc::Sender<proto::ipc::Frame>,
         tokio: tokio::runtime::Handle,
     ) -> Arc<dyn ParentSide>;
+    /// Registers the handle side's metrics (drops of the store and the
+    /// event queues, their depths) under the runtime's name.
+    fn export_metrics(&self, tokio: &tokio::runtime::Handle);
 }
 
 struct Pending<I: RuntimeInitializer> {
@@ -64,6 +67,17 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
 
     fn config(&self) -> &RuntimeConfig {
         &self.config
+    }
+
+    fn export_metrics(&self, tokio: &tokio::runtime::Handle) {
+        self.data.export_metrics(&self.name);
+        self.events.export_metrics(&self.name);
+        sample_depths(
+            tokio,
+            &self.name,
+            Some(self.data.clone()),
+            self.events.clone(),
+        );
     }
 
     fn parent_part(
@@ -110,6 +124,8 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             },
             self.config.broadcast_wait,
         );
+        events.export_metrics(&self.name);
+        sample_depths::<I::Inbound, _>(tokio, &self.name, None, events.clone());
         let child_side = Box::new(ChildPart {
             name: self.name.clone(),
             events: events.clone(),
@@ -173,6 +189,49 @@ impl<I: RuntimeInitializer> Pending<I> {
             }),
         }
     }
+}
+
+/// Serves this process's metrics at `TSERCOM_METRICS_ADDR` when it is set
+/// (feature `prometheus`; without it the variable is named in a warning).
+/// A failure to bind is logged, not fatal: the runtimes run regardless.
+fn serve_metrics_from_env() {
+    #[cfg(feature = "prometheus")]
+    {
+        let _ = crate::metrics::serve_from_env();
+    }
+    #[cfg(not(feature = "prometheus"))]
+    if std::env::var_os(crate::metrics::ADDR_ENV).is_some() {
+        tracing::warn!(
+            "{} is set but tsercom was built without its `prometheus` feature: no metrics endpoint",
+            crate::metrics::ADDR_ENV
+        );
+    }
+}
+
+/// Sets `tsercom_queue_depth{runtime, queue}` every second until the
+/// runtime closes: `outbound` (every peer's outbound queue) and, where the store
+/// lives, `unread`.
+fn sample_depths<D: Send + 'static, E: Send + 'static>(
+    tokio: &tokio::runtime::Handle,
+    name: &str,
+    data: Option<RemoteDataAggregator<D>>,
+    events: EventRouter<E>,
+) {
+    let events_depth = crate::metrics::queue_depth(name, "outbound");
+    let unread = data.map(|data| (data, crate::metrics::queue_depth(name, "unread")));
+    tokio.spawn(async move {
+        let mut tick = tokio::time::interval(crate::metrics::DEPTH_INTERVAL);
+        loop {
+            tick.tick().await;
+            if events.is_closed() {
+                break;
+            }
+            events_depth.set(events.depth() as f64);
+            if let Some((data, gauge)) = &unread {
+                gauge.set(data.unread_total() as f64);
+            }
+        }
+    });
 }
 
 enum Phase {
@@ -328,8 +387,12 @@ impl RuntimeManager {
         if !matches!(self.phase, Phase::Idle) {
             return Err(Error::WrongState("the manager was already started"));
         }
+        serve_metrics_from_env();
         let runtime = self.build_runtime()?;
         let handle = runtime.handle().clone();
+        for p in &self.pending {
+            p.export_metrics(&handle);
+        }
         self.launched = self
             .pending
             .drain(..)
@@ -361,6 +424,7 @@ impl RuntimeManager {
         }
         if let Some(socket) = std::env::var_os(ipc::SOCKET_ENV) {
             // We are the child: become the runtime process.
+            serve_metrics_from_env();
             let names = self.pending.iter().map(|p| p.name().to_owned()).collect();
             let pending = std::mem::take(&mut self.pending);
             let launch: ipc::ChildLaunch = Box::new(move |tokio, errors, tx| {
@@ -375,8 +439,12 @@ impl RuntimeManager {
             });
             ipc::run_child(socket.into(), names, launch, self.worker_threads);
         }
+        serve_metrics_from_env();
         let runtime = self.build_runtime()?;
         let handle = runtime.handle().clone();
+        for p in &self.pending {
+            p.export_metrics(&handle);
+        }
         let start_budget = self
             .pending
             .iter()

@@ -41,6 +41,9 @@ struct RouterInner<E> {
     // Totals of queues already removed, so stats survive deregistration.
     retired_pushed: AtomicU64,
     retired_dropped: AtomicU64,
+    /// The metrics drops are counted in, once the runtime named them:
+    /// (a peer's queue full, items waiting for a peer whose queue closed).
+    metrics: std::sync::OnceLock<(metrics::Counter, metrics::Counter)>,
 }
 
 impl<E> Clone for EventRouter<E> {
@@ -77,6 +80,7 @@ impl<E> EventRouter<E> {
                 closed: AtomicBool::new(false),
                 retired_pushed: AtomicU64::new(0),
                 retired_dropped: AtomicU64::new(0),
+                metrics: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -85,11 +89,32 @@ impl<E> EventRouter<E> {
         self.inner.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Counts drops in `tsercom_samples_dropped_total{runtime}` from now
+    /// on (queues registered later; the first call wins).
+    pub(crate) fn export_metrics(&self, runtime: &str) {
+        let full = crate::metrics::dropped(runtime, "send_queue_full");
+        let closed = crate::metrics::dropped(runtime, "queue_closed");
+        if self.inner.metrics.set((full, closed)).is_ok() {
+            self.inner
+                .waiting
+                .export_drops_as(crate::metrics::dropped(runtime, "no_peer"));
+        }
+    }
+
+    /// Items queued now, for every peer and for the first to come.
+    pub(crate) fn depth(&self) -> usize {
+        let queued: usize = self.lock().values().map(|q| q.len()).sum();
+        queued + self.inner.waiting.len()
+    }
+
     pub(crate) fn register(&self, caller: CallerId) -> Arc<BoundedQueue<E>> {
         let queue = Arc::new(BoundedQueue::new(
             format!("events to {caller}"),
             self.inner.config,
         ));
+        if let Some((full, _)) = self.inner.metrics.get() {
+            queue.export_drops_as(full.clone());
+        }
         let old = self.lock().get(&caller).cloned();
         let mut moved = 0;
         if let Some(old) = &old {
@@ -133,7 +158,16 @@ impl<E> EventRouter<E> {
                 lost = n,
                 "items waiting for a peer dropped: its queue closed"
             );
-            self.inner.retired_dropped.fetch_add(n, Ordering::Relaxed);
+            self.lost(n);
+        }
+    }
+
+    /// Counts `n` items lost with a queue that closed (its peer left, or
+    /// the runtime stopped).
+    fn lost(&self, n: u64) {
+        self.inner.retired_dropped.fetch_add(n, Ordering::Relaxed);
+        if let Some((_, closed)) = self.inner.metrics.get() {
+            closed.increment(n);
         }
     }
 
@@ -181,16 +215,14 @@ impl<E> EventRouter<E> {
             let n = left.len() as u64;
             if self.keep_waiting(left).is_err() {
                 // Closed: the runtime is shutting down.
-                self.inner.retired_dropped.fetch_add(n, Ordering::Relaxed);
+                self.lost(n);
             }
         } else {
             tracing::warn!(
                 lost = left.len(),
                 "items queued for a caller that left were dropped (counted)"
             );
-            self.inner
-                .retired_dropped
-                .fetch_add(left.len() as u64, Ordering::Relaxed);
+            self.lost(left.len() as u64);
         }
     }
 
@@ -348,6 +380,11 @@ impl<E> EventRouter<E> {
             stats.dropped += s.dropped;
         }
         stats
+    }
+
+    /// Whether the runtime closed it.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
     }
 
     pub(crate) fn close(&self) {

@@ -291,11 +291,17 @@ async fn session<M: StreamService, H: Hooks>(
     }
     let endpoint = {
         let mut endpoints = shared.endpoints();
-        Arc::clone(
-            endpoints
-                .entry(peer)
-                .or_insert_with(|| Arc::new(shared.ctx.register_caller(peer, None))),
-        )
+        match endpoints.get(&peer) {
+            Some(endpoint) => {
+                endpoint.metrics().reconnected();
+                Arc::clone(endpoint)
+            }
+            None => {
+                let endpoint = Arc::new(shared.ctx.register_caller(peer, None));
+                endpoints.insert(peer, Arc::clone(&endpoint));
+                endpoint
+            }
+        }
     };
     // However this session ends (an error, the peer refusing the stream,
     // cancellation), the peer is shown disconnected; connected only once
@@ -417,6 +423,7 @@ fn event_stream<M: StreamService>(
     clock: SynchronizedClock,
 ) -> impl tokio_stream::Stream<Item = M::Request> + Send + 'static {
     use tokio_stream::StreamExt;
+    let metrics = endpoint.metrics();
     QueueStream::new(endpoint.event_queue()).map(move |mut event| {
         match read_timestamp(M::request_timestamp(&mut event)) {
             Ok(Some(t)) => write_timestamp(M::request_timestamp(&mut event), clock.to_timebase(t)),
@@ -424,6 +431,7 @@ fn event_stream<M: StreamService>(
             // Sent as is: the peer answers with a clear error.
             Err(e) => tracing::warn!(error = %e, "event with an invalid timestamp"),
         }
+        metrics.sent(prost::Message::encoded_len(&event));
         event
     })
 }

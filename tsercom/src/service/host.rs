@@ -28,6 +28,7 @@ use crate::caller_id::CallerId;
 use crate::discovery::{self, Interfaces, Publisher};
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
+use crate::metrics::PeerMetrics;
 use crate::rpc::{PeerConnection, RunningServer, Server};
 use crate::runtime::{HeldIdentity, Runtime, RuntimeContext, StopReason};
 use crate::time::Clock;
@@ -92,6 +93,7 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
                 _m: PhantomData,
             };
             let server = Server::new(id)
+                .with_name(&name)
                 .with_clock(Arc::clone(&config.clock.0))
                 .with_tls(config.server_tls.clone())
                 .with_keepalive(config.keepalive)
@@ -218,6 +220,7 @@ struct Outgoing<M: StreamService> {
     stopping: watch::Receiver<bool>,
     stopped: BoxFuture<'static, ()>,
     clock: Arc<dyn Clock>,
+    metrics: Arc<PeerMetrics>,
 }
 
 impl<M: StreamService> tokio_stream::Stream for Outgoing<M> {
@@ -237,6 +240,7 @@ impl<M: StreamService> tokio_stream::Stream for Outgoing<M> {
                 if let Some(field @ None) = M::response_timestamp(&mut item) {
                     *field = Some(this.clock.now().to_proto());
                 }
+                this.metrics.sent(prost::Message::encoded_len(&item));
                 Poll::Ready(Some(Ok(item)))
             }
             Poll::Ready(None) => Poll::Ready(None),
@@ -362,6 +366,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
     let clock = Arc::clone(&shared.ctx.config().clock.0);
     let outgoing = Outgoing::<M> {
         clock: Arc::clone(&clock),
+        metrics: endpoint.metrics(),
         data: QueueStream::new(endpoint.event_queue()),
         errors,
         stopping: shared.stopping.subscribe(),

@@ -19,6 +19,23 @@ impl<D> RemoteDataAggregator<D> {
         tracing::debug!(%caller, "sample refused");
     }
 
+    /// Counts drops in `tsercom_samples_dropped_total{runtime}` from now
+    /// on (the first call wins).
+    pub(crate) fn export_metrics(&self, runtime: &str) {
+        self.shared
+            .drops
+            .export_as(crate::metrics::dropped(runtime, "store_full"));
+        let _ = self
+            .shared
+            .forgotten_metric
+            .set(crate::metrics::dropped(runtime, "forgotten"));
+    }
+
+    /// Samples stored and not yet taken, over every caller.
+    pub(crate) fn unread_total(&self) -> usize {
+        self.lock().callers.values().map(|e| e.store.unread()).sum()
+    }
+
     /// Records a dialed peer's state.
     pub(crate) fn set_peer(&self, info: crate::data::PeerInfo) {
         self.shared.peers.set(info);

@@ -72,6 +72,9 @@ struct Shared<D> {
     replaced: AtomicU64,
     refused: AtomicU64,
     drops: DropCounter,
+    /// `tsercom_samples_dropped_total{reason="forgotten"}`, once the
+    /// runtime named it.
+    forgotten_metric: std::sync::OnceLock<metrics::Counter>,
     peers: super::peers::PeerTable,
     /// Observers of every arriving sample (recorders).
     taps: super::tap::Taps<D>,
@@ -138,6 +141,7 @@ impl<D> RemoteDataAggregator<D> {
                 replaced: AtomicU64::new(0),
                 refused: AtomicU64::new(0),
                 drops: DropCounter::default(),
+                forgotten_metric: std::sync::OnceLock::new(),
                 peers: super::peers::PeerTable::default(),
                 taps: super::tap::Taps::default(),
             }),
@@ -226,6 +230,9 @@ impl<D> RemoteDataAggregator<D> {
                 self.shared
                     .forgotten
                     .fetch_add(unread as u64, Ordering::Relaxed);
+                if let Some(metric) = self.shared.forgotten_metric.get() {
+                    metric.increment(unread as u64);
+                }
                 self.shared
                     .callers_forgotten
                     .fetch_add(1, Ordering::Relaxed);

@@ -149,7 +149,14 @@ async fn spawn_and_accept(
         what: "current executable",
         source,
     })?;
-    let mut child = tokio::process::Command::new(&exe)
+    let mut command = tokio::process::Command::new(&exe);
+    // The child serves its own metrics (if any) at
+    // TSERCOM_CHILD_METRICS_ADDR: the parent's address is taken.
+    command.env_remove(crate::metrics::ADDR_ENV);
+    if let Some(addr) = std::env::var_os(crate::metrics::CHILD_ADDR_ENV) {
+        command.env(crate::metrics::ADDR_ENV, addr);
+    }
+    let mut child = command
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env(SOCKET_ENV, &path)
