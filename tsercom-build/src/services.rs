@@ -188,6 +188,9 @@ fn generate_one(service: &Service, cx: &Context<'_>) -> Result<TokenStream> {
         "no single bidirectional method of `{full}` fits: this runtime needs `rpc M(stream {{Req}}) returns (stream {{Resp}})`"
     );
     let fits_label = "no single method of this shape here".to_owned();
+    // Relative to the generated file (`include!`d code resolves
+    // `include_bytes!` paths from its own file), which sits next to it.
+    let descriptor_file = crate::DESCRIPTOR_SET_FILE;
 
     let mut methods = Vec::new();
     for &(index, method) in &bidi {
@@ -231,6 +234,7 @@ fn generate_one(service: &Service, cx: &Context<'_>) -> Result<TokenStream> {
                 const SERVICE: &'static str = #full;
                 const METHOD: &'static str = #method_name;
                 const PATH: &'static str = #path;
+                const DESCRIPTOR_SET: &'static [u8] = super::FILE_DESCRIPTOR_SET;
                 fn request_timestamp(
                     message: &mut Self::Request,
                 ) -> ::core::option::Option<&mut ::core::option::Option<#private::proto::ServerTimestamp>> {
@@ -272,6 +276,11 @@ fn generate_one(service: &Service, cx: &Context<'_>) -> Result<TokenStream> {
         #[doc = #module_doc]
         #[allow(dead_code, unreachable_pub, non_camel_case_types)] // used only by `#[tsercom::runtime]`
         pub mod #module {
+            /// The encoded `FileDescriptorSet` `tsercom-build` wrote next
+            /// to this code (the crate's protos, imports included), for
+            /// server reflection.
+            pub const FILE_DESCRIPTOR_SET: &[u8] = ::core::include_bytes!(#descriptor_file);
+
             /// The service; stands for its method of a shape that exactly
             /// one method has (see [`Fits`]).
             #[derive(Clone, Copy, Debug, Default)]

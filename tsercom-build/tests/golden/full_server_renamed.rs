@@ -593,6 +593,12 @@ impl ::my_tsercom::__private::Timestamped for Command {
 /// tsercom's description of service `golden.full.Sensor`, for `#[tsercom::runtime(service = Sensor, ...)]`.
 #[allow(dead_code, unreachable_pub, non_camel_case_types)]
 pub mod sensor_tsercom {
+    /// The encoded `FileDescriptorSet` `tsercom-build` wrote next
+    /// to this code (the crate's protos, imports included), for
+    /// server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = ::core::include_bytes!(
+        "file_descriptor_set.bin"
+    );
     /// The service; stands for its method of a shape that exactly
     /// one method has (see [`Fits`]).
     #[derive(Clone, Copy, Debug, Default)]
@@ -608,6 +614,7 @@ pub mod sensor_tsercom {
             const SERVICE: &'static str = "golden.full.Sensor";
             const METHOD: &'static str = "Stream";
             const PATH: &'static str = "/golden.full.Sensor/Stream";
+            const DESCRIPTOR_SET: &'static [u8] = super::FILE_DESCRIPTOR_SET;
             fn request_timestamp(
                 message: &mut Self::Request,
             ) -> ::core::option::Option<
@@ -653,6 +660,7 @@ pub mod sensor_tsercom {
             const SERVICE: &'static str = "golden.full.Sensor";
             const METHOD: &'static str = "Upload";
             const PATH: &'static str = "/golden.full.Sensor/Upload";
+            const DESCRIPTOR_SET: &'static [u8] = super::FILE_DESCRIPTOR_SET;
             fn request_timestamp(
                 message: &mut Self::Request,
             ) -> ::core::option::Option<

@@ -195,7 +195,9 @@ impl Server {
     /// Adds an encoded `FileDescriptorSet` for reflection (your crate's:
     /// `tsercom::include_file_descriptor_set!()`).
     pub fn with_descriptor_set(mut self, encoded: &'static [u8]) -> Self {
-        self.descriptor_sets.push(encoded);
+        if !encoded.is_empty() {
+            self.descriptor_sets.push(encoded);
+        }
         self
     }
 
@@ -271,8 +273,22 @@ impl Server {
                 .set_service_status(*name, ServingStatus::Serving)
                 .await;
         }
-        let mut reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        // Every registered file resolves (symbols, imports); the list of
+        // services names only those served here, not every service the
+        // descriptor sets declare.
+        let mut reflection =
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .with_service_name(<PeerServer<PeerService> as NamedService>::NAME)
+                .with_service_name(
+                    <tonic_health::pb::health_server::HealthServer<
+                        tonic_health::server::HealthService,
+                    > as NamedService>::NAME,
+                )
+                .with_service_name("grpc.reflection.v1.ServerReflection");
+        for name in &self.service_names {
+            reflection = reflection.with_service_name(*name);
+        }
         for set in &self.descriptor_sets {
             reflection = reflection.register_encoded_file_descriptor_set(set);
         }

@@ -94,6 +94,7 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
             };
             let server = Server::new(id)
                 .with_name(&name)
+                .with_descriptor_set(M::DESCRIPTOR_SET)
                 .with_clock(Arc::clone(&config.clock.0))
                 .with_tls(config.server_tls.clone())
                 .with_keepalive(config.keepalive)

@@ -109,6 +109,11 @@ pub trait StreamService: Send + Sync + 'static {
     const METHOD: &'static str;
     /// The HTTP/2 path, e.g. `/sensors.Sensor/Stream`.
     const PATH: &'static str;
+    /// The encoded `FileDescriptorSet` declaring the service (imports
+    /// included), which a hosting runtime registers for server reflection
+    /// (`tsercom-build` points it at the set it wrote next to the
+    /// generated code); empty: the service is not listed.
+    const DESCRIPTOR_SET: &'static [u8] = &[];
 
     /// The request's `ServerTimestamp` field, when it has one.
     fn request_timestamp(
