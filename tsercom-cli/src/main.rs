@@ -7,6 +7,7 @@
 //!     --descriptors file_descriptor_set.bin --output session.mcap
 //! tsercom info session.mcap
 //! tsercom replay session.mcap --to 127.0.0.1:50160 --pace 2
+//! tsercom probe 127.0.0.1:50051
 //! ```
 
 mod cmd;
@@ -16,7 +17,7 @@ mod schema;
 use clap::{Parser, Subcommand};
 
 /// tsercom's command-line tool: record sessions to MCAP files, replay
-/// them, describe recordings.
+/// them, describe recordings, probe peers.
 #[derive(Debug, Parser)]
 #[command(name = "tsercom", version, about, long_about = None)]
 struct Cli {
@@ -29,6 +30,7 @@ enum Command {
     Record(cmd::record::Args),
     Replay(cmd::replay::Args),
     Info(cmd::info::Args),
+    Probe(cmd::probe::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Command::Record(args) => cmd::record::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Info(args) => cmd::info::run(&args),
+        Command::Probe(args) => cmd::probe::run(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
