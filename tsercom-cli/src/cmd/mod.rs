@@ -4,3 +4,4 @@ pub(crate) mod info;
 pub(crate) mod probe;
 pub(crate) mod record;
 pub(crate) mod replay;
+pub(crate) mod top;

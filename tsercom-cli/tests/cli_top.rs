@@ -1,0 +1,152 @@
+//! `tsercom top` as a real process against this test's own metrics
+//! endpoint (feature `prometheus`), with a real producer and aggregator on
+//! loopback: output piped, so plain lines within 80 columns, one row per
+//! runtime and peer, and the summary at the end.
+
+use std::net::SocketAddr;
+use std::process::{Command as Process, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use tsercom::runtime::{Identity, RuntimeConfig};
+use tsercom::service::Hooks;
+use tsercom::{CallerId, RuntimeManager};
+use tsercom_test_build_wiring::{self as sensors, Command, Reading};
+
+const WAIT: Duration = Duration::from_secs(60);
+const N: usize = 100;
+
+#[tsercom::runtime(producer, listen = self.listen, service = sensors::Sensor, data = Reading, event = Command, name = "thermo", hooks)]
+#[derive(Default)]
+struct Thermometer {
+    listen: Option<SocketAddr>,
+    id: Option<CallerId>,
+}
+
+impl Hooks for Thermometer {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        match self.id {
+            Some(id) => config.with_identity(Identity::Fixed(id)),
+            None => config,
+        }
+    }
+}
+
+#[tsercom::runtime(aggregator, peers = self.producer, service = sensors::Sensor, data = Reading, event = Command, name = "collector")]
+#[derive(Default)]
+struct Collector {
+    producer: Option<SocketAddr>,
+}
+
+/// A free loopback port (the runtime's API takes an address, not a bound
+/// listener).
+fn loopback() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// Runs `tsercom args...` to its end (killed, by its PID, after `WAIT`).
+fn tsercom(args: &[&str]) -> Output {
+    let mut child = Process::new(env!("CARGO_BIN_EXE_tsercom"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tsercom");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "tsercom {args:?} did not end: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn top_prints_the_fleet_as_plain_lines_and_a_summary() {
+    let metrics = tsercom::metrics::serve_prometheus("127.0.0.1:0").expect("serve metrics");
+    let producer_id = CallerId::random();
+    let addr = loopback();
+    let mut manager = RuntimeManager::new();
+    let thermometer = manager
+        .register(Thermometer {
+            listen: Some(addr),
+            id: Some(producer_id),
+        })
+        .expect("register producer");
+    let collector = manager
+        .register(Collector {
+            producer: Some(addr),
+        })
+        .expect("register aggregator");
+    manager.start_in_process().expect("start");
+    thermometer
+        .wait_callers(WAIT, |c| c.iter().any(|c| c.state.is_connected()))
+        .expect("the aggregator connected");
+    for i in 0..N {
+        thermometer
+            .publish(Reading {
+                celsius: i as f64,
+                ..Reading::default()
+            })
+            .expect("publish");
+    }
+    let mut received = 0;
+    while received < N {
+        assert!(collector.data().wait_new(WAIT), "readings arrived");
+        received += collector
+            .data()
+            .take_new()
+            .into_iter()
+            .map(|(_, s)| s.len())
+            .sum::<usize>();
+    }
+
+    let out = tsercom(&[
+        "top",
+        "--metrics",
+        &metrics.to_string(),
+        "--count",
+        "2",
+        "--interval",
+        "0.2",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "top failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!stdout.contains('\u{1b}'), "no terminal codes when piped");
+    for line in stdout.lines() {
+        assert!(line.chars().count() <= 80, "{line:?} fits 80 columns");
+    }
+    let prefix = &producer_id.to_string()[..8];
+    let row = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("collector") && l.contains(prefix))
+        .unwrap_or_else(|| panic!("a row for the producer:\n{stdout}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[2], "up", "{row}");
+    assert_eq!(cells[4], N.to_string(), "received in all: {row}");
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("-- ")).count(),
+        2,
+        "two refreshes:\n{stdout}"
+    );
+    let summary = stdout.lines().last().expect("output");
+    assert!(
+        summary.starts_with(&format!("summary: 2 peer(s), 2 up; {N} received")),
+        "{summary}"
+    );
+    manager.shutdown().expect("shutdown");
+}
