@@ -1,4 +1,4 @@
-//! tsercom's metrics, emitted through the [`metrics`](::metrics) facade.
+//! tsercom's metrics, emitted through the [`metrics`](https://docs.rs/metrics) facade.
 //!
 //! ```text
 //!  data path (endpoints, stores, queues, connection table, dialer)
@@ -13,7 +13,7 @@
 //! [`RuntimeManager`](crate::RuntimeManager): tsercom registers its
 //! per-peer handles when a peer connects and per-runtime ones when a
 //! runtime is registered, and a handle registered before any recorder stays
-//! a no-op. With feature `prometheus`, [`serve_prometheus`] installs
+//! a no-op. With feature `prometheus`, `serve_prometheus` installs
 //! tsercom's recorder and serves the text exposition; with another
 //! recorder (OpenTelemetry, StatsD, ...) call [`describe`] after installing
 //! it to attach the descriptions below.
@@ -107,7 +107,8 @@ pub const CONNECTIONS_REFUSED: &str = "tsercom_connections_refused_total";
 pub const CONNECTIONS_CLOSED: &str = "tsercom_connections_closed_total";
 
 /// Attaches a description and unit to every tsercom metric in the
-/// installed recorder (done by [`serve_prometheus`] for tsercom's own).
+/// installed recorder (`serve_prometheus`, feature `prometheus`, does it
+/// for tsercom's own).
 pub fn describe() {
     describe_counter!(
         SAMPLES_RECEIVED,
