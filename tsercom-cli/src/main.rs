@@ -8,6 +8,7 @@
 //! tsercom info session.mcap
 //! tsercom replay session.mcap --to 127.0.0.1:50160 --pace 2
 //! tsercom probe 127.0.0.1:50051
+//! tsercom browse _sensors._tcp --interfaces eth0
 //! tsercom top --metrics 127.0.0.1:9464
 //! ```
 
@@ -18,7 +19,7 @@ mod schema;
 use clap::{Parser, Subcommand};
 
 /// tsercom's command-line tool: record sessions to MCAP files, replay
-/// them, describe recordings, probe peers, watch a fleet.
+/// them, describe recordings, browse, probe peers, watch a fleet.
 #[derive(Debug, Parser)]
 #[command(name = "tsercom", version, about, long_about = None)]
 struct Cli {
@@ -32,6 +33,7 @@ enum Command {
     Replay(cmd::replay::Args),
     Info(cmd::info::Args),
     Probe(cmd::probe::Args),
+    Browse(cmd::browse::Args),
     Top(cmd::top::Args),
 }
 
@@ -42,6 +44,7 @@ fn main() -> std::process::ExitCode {
         Command::Replay(args) => cmd::replay::run(args),
         Command::Info(args) => cmd::info::run(&args),
         Command::Probe(args) => cmd::probe::run(&args),
+        Command::Browse(args) => cmd::browse::run(&args),
         Command::Top(args) => cmd::top::run(&args),
     };
     match result {

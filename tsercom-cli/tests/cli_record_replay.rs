@@ -92,7 +92,7 @@ fn stderr(out: &Output) -> String {
 fn every_subcommand_has_help() {
     let top = tsercom(&["--help"]);
     assert!(top.status.success());
-    for sub in ["record", "replay", "info", "probe", "top"] {
+    for sub in ["record", "replay", "info", "browse", "probe", "top"] {
         assert!(stdout(&top).contains(sub), "{}", stdout(&top));
         let out = tsercom(&[sub, "--help"]);
         assert!(out.status.success(), "{sub} --help: {}", stderr(&out));

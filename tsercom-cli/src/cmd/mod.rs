@@ -1,5 +1,6 @@
 //! The subcommands, one module each.
 
+pub(crate) mod browse;
 pub(crate) mod info;
 pub(crate) mod probe;
 pub(crate) mod record;
