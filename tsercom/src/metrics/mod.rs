@@ -42,12 +42,16 @@
 //! | `tsercom_connections_closed_total` | counter | runtime, reason | closed by the server: `handshake_timeout`, `evicted` (no handshake, room made for a newcomer), `replaced` (a restart of the same CallerId took over) |
 //!
 //! Out of process ([`RuntimeManager::start_out_of_process`](crate::RuntimeManager::start_out_of_process)),
-//! the network runs in the child: everything above but `store_full`,
-//! `forgotten`, `no_peer`, `queue_closed` and the `unread` depth is counted there, and shows on the
-//! child's own endpoint. The child does not inherit `TSERCOM_METRICS_ADDR`
-//! (two processes cannot listen on one port); it serves at
-//! `TSERCOM_CHILD_METRICS_ADDR` when that is set. Counts are not forwarded
-//! between the processes: scrape both.
+//! the network runs in the child and the handle in the parent, each with
+//! its own recorder. The child counts what crosses the network — samples,
+//! events, bytes, reconnects, peer state, clock, the connection table,
+//! `invalid_timestamp` drops, its `outbound` depth; the parent counts what
+//! happens at the handle — `store_full`, `forgotten`, `no_peer`,
+//! `queue_closed` and `send_queue_full` drops (the configured policies
+//! apply there) and both depths. The child does not inherit
+//! `TSERCOM_METRICS_ADDR` (two processes cannot listen on one port); it
+//! serves at `TSERCOM_CHILD_METRICS_ADDR` when that is set. Counts are not
+//! forwarded between the processes: scrape both.
 
 #[cfg(feature = "prometheus")]
 mod prometheus;
