@@ -111,6 +111,7 @@ fn play(role: &str) -> ! {
         }
         "announce-raw" => raw_peer::announce(&stop_rx),
         "connect" => raw_peer::connect(&stop_rx, interfaces),
+        "flood" => ptr_flood::flood(&stop_rx),
         _ => 6,
     };
     std::process::exit(code)
@@ -263,6 +264,7 @@ impl Net {
                         "UPDATED",
                         "REMOVED",
                         "ERROR",
+                        "FLOODED",
                     ]
                     .iter()
                     .any(|m| line.starts_with(m));
@@ -648,3 +650,55 @@ fn a_remote_peers_loopback_address_is_not_dialed() {
 /// The children of `a_remote_peers_loopback_address_is_not_dialed`.
 #[path = "netns_children/raw_peer.rs"]
 mod raw_peer;
+
+/// The child of `a_ptr_flood_is_bounded_by_the_loopback_browser`.
+#[path = "netns_children/ptr_flood.rs"]
+mod ptr_flood;
+
+/// A flood of announcements of distinct instances on the loopback mDNS
+/// group (6 000 instances, TTL 136 years; before the bound a PTR flood grew
+/// the browser by 144 MB) is bounded: the loopback browser tracks 1 024
+/// instances at most and ignores further new ones, while one it tracks
+/// still updates. Inside a namespace this test creates (multicast never
+/// leaves it).
+#[test]
+fn a_ptr_flood_is_bounded_by_the_loopback_browser() {
+    let test = "a_ptr_flood_is_bounded_by_the_loopback_browser";
+    let Some(net) = setup_with(1, false) else {
+        return;
+    };
+    let caller = CallerId::random();
+    let browser = net.spawn_on(0, test, "browse", &caller, "", "loopback");
+    browser.expect("BROWSING");
+    let flooder = net.spawn_on(0, test, "flood", &caller, "", "loopback");
+    // Datagrams from one sender are read in order: once the end marker (an
+    // update of flood-0, sent after the flood) is reported, every earlier
+    // announcement was taken in or ignored.
+    let mut added = std::collections::BTreeSet::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = browser
+            .lines
+            .recv_timeout(left)
+            .expect("the end marker is reported in time");
+        if line.starts_with("ADDED") {
+            let (instance, _, _, _) = fields(&line);
+            assert!(added.insert(instance.clone()), "added twice: {instance}");
+        } else if line.starts_with("UPDATED") {
+            let (instance, _, port, _) = fields(&line);
+            if instance.starts_with("flood-0.") && port == ptr_flood::MARKER_PORT.to_string() {
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        added.len(),
+        tsercom::discovery::loopback::MAX_INSTANCES,
+        "the browser tracks at most MAX_INSTANCES of the {} announced",
+        ptr_flood::FLOOD
+    );
+    flooder.expect("FLOODED");
+    flooder.stop();
+    browser.stop();
+}
