@@ -410,6 +410,16 @@ fn a_clone_is_refused_on_both_sides_and_a_restart_is_welcome() {
         series.iter().all(|v| *v < 100_000.0),
         "no sample of the clone: {series:?}"
     );
+    // The aggregator's view of the holder says a clone was refused.
+    let callers = trainer.callers();
+    let info = callers
+        .iter()
+        .find(|c| c.id == holder.id)
+        .expect("the holder is listed");
+    assert!(
+        info.duplicates_refused >= 1,
+        "the refused clone shows in the holder's info: {info:?}"
+    );
 
     // A restart (the holder killed, started again on its own file): welcome.
     let id = holder.id;

@@ -110,6 +110,7 @@ pub(crate) fn run(args: Args) -> CliResult {
                 stored: 0,
                 unread: 0,
                 clock: peer.estimate(),
+                duplicates_refused: 0,
             });
             let incoming = peer.open(&method.path, me, tokio_stream::pending()).await?;
             eprintln!("recording {} from {target} ({})", method.path, peer.id);

@@ -121,6 +121,10 @@ pub struct CallerInfo {
     /// The caller's clock relative to ours (offset and the round trip it
     /// was measured with), when the runtime measures it.
     pub clock: Option<Estimate>,
+    /// Connections of other processes refused (`ALREADY_EXISTS`) because
+    /// they claimed this caller's id while it was connected: a clone of its
+    /// identity is running somewhere.
+    pub duplicates_refused: u64,
 }
 
 /// Counters of the data path.

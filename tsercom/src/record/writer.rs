@@ -530,6 +530,7 @@ fn unknown_caller(id: CallerId) -> CallerInfo {
         stored: 0,
         unread: 0,
         clock: None,
+        duplicates_refused: 0,
     }
 }
 

@@ -181,7 +181,11 @@ struct Table {
 }
 
 /// Every open connection of one server.
+/// What a server calls when it refuses a duplicate of a connected id.
+pub(crate) type OnDuplicate = Arc<dyn Fn(CallerId) + Send + Sync>;
+
 pub(crate) struct Connections {
+    on_duplicate: Option<OnDuplicate>,
     epoch: Instant,
     limits: ConnectionLimits,
     liveness_window: Duration,
@@ -208,8 +212,10 @@ impl Connections {
         limits: ConnectionLimits,
         keepalive_interval: Duration,
         metrics: ServerMetrics,
+        on_duplicate: Option<OnDuplicate>,
     ) -> Self {
         Connections {
+            on_duplicate,
             metrics,
             epoch: Instant::now(),
             limits,
@@ -406,6 +412,9 @@ impl Connections {
                 .duplicates_refused
                 .fetch_add(1, Ordering::Relaxed);
             self.metrics.refused_duplicate.increment(1);
+            if let Some(f) = &self.on_duplicate {
+                f(binding.caller);
+            }
             tracing::warn!(caller = %binding.caller, holder = %holder.key.1, newcomer = %state.key.1, "duplicate CallerId refused: another live process holds it (two instances share one identity file or a cloned disk)");
             return Err(Status::already_exists(format!(
                 "handshake: CallerId {} is already connected from {} by another live process; \
@@ -496,6 +505,7 @@ mod tests {
             ConnectionLimits::default().with_max_connections(2),
             Duration::from_millis(100),
             ServerMetrics::new("test"),
+            None,
         );
         let a = table.admit(key(10)).expect("a");
         let b = table.admit(key(11)).expect("b");
@@ -539,6 +549,7 @@ mod tests {
             ConnectionLimits::default(),
             Duration::from_millis(100),
             ServerMetrics::new("test"),
+            None,
         );
         let id = CallerId::random();
         let holder = table.admit(key(10)).expect("holder");

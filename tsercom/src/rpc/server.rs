@@ -87,6 +87,7 @@ pub struct Server {
     limits: ConnectionLimits,
     cert_binding: super::CertBinding,
     name: String,
+    on_duplicate: Option<super::connections::OnDuplicate>,
 }
 
 impl std::fmt::Debug for Server {
@@ -115,6 +116,7 @@ impl Server {
             limits: ConnectionLimits::default(),
             cert_binding: super::CertBinding::None,
             name: "server".to_owned(),
+            on_duplicate: None,
         }
     }
 
@@ -122,6 +124,14 @@ impl Server {
     /// TLS): see [`CertBinding`](super::CertBinding).
     pub fn with_cert_binding(mut self, binding: super::CertBinding) -> Self {
         self.cert_binding = binding;
+        self
+    }
+
+    /// Calls `f` with the CallerId each time a handshake claiming it is
+    /// refused as a duplicate (`ALREADY_EXISTS`: the id's live holder keeps
+    /// it). Hosting runtimes count it in the holder's `CallerInfo`.
+    pub fn on_duplicate(mut self, f: impl Fn(CallerId) + Send + Sync + 'static) -> Self {
+        self.on_duplicate = Some(Arc::new(f));
         self
     }
 
@@ -239,6 +249,7 @@ impl Server {
             self.limits,
             self.keepalive.interval,
             crate::metrics::ServerMetrics::new(&self.name),
+            self.on_duplicate.clone(),
         ));
         let mut builder = builder
             .layer(ArrivalLayer(Arc::clone(&self.clock)))

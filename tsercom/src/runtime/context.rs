@@ -107,6 +107,13 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
         });
     }
 
+    /// Counts a connection of another process that claimed `caller`'s id
+    /// while `caller` held it (refused `ALREADY_EXISTS`): shown in
+    /// [`CallerInfo::duplicates_refused`](crate::data::CallerInfo::duplicates_refused).
+    pub fn duplicate_refused(&self, caller: crate::caller_id::CallerId) {
+        self.data.duplicate_refused(caller);
+    }
+
     /// Shows a dialed peer's state on the handle
     /// ([`peers`](crate::data::RemoteDataAggregator::peers)).
     pub fn report_peer(&self, info: PeerInfo) {

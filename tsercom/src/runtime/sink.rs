@@ -83,6 +83,13 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
+    pub(crate) fn duplicate_refused(&self, caller: CallerId) {
+        match self {
+            DataSink::Local(a) => a.duplicate_refused(caller),
+            DataSink::Ipc(s) => s.duplicate_refused(caller),
+        }
+    }
+
     pub(crate) async fn push(&self, caller: CallerId, timestamp: Timestamp, data: D) -> Result<()> {
         match self {
             DataSink::Local(a) => a.push(caller, timestamp, data).await,

@@ -100,6 +100,10 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
                 .with_keepalive(config.keepalive)
                 .with_connection_limits(config.connection_limits)
                 .with_cert_binding(config.cert_binding.clone())
+                .on_duplicate({
+                    let shared = Arc::clone(&self.shared);
+                    move |caller| shared.ctx.duplicate_refused(caller)
+                })
                 .add_service(service)
                 .serve(&listen_addresses(
                     &config.listen,

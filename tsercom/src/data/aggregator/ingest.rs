@@ -36,6 +36,15 @@ impl<D> RemoteDataAggregator<D> {
         self.lock().callers.values().map(|e| e.store.unread()).sum()
     }
 
+    /// Counts a refused duplicate of `caller` (another process claimed its
+    /// id while it was connected), in its caller info.
+    pub(crate) fn duplicate_refused(&self, caller: CallerId) {
+        if let Some(e) = self.lock().callers.get_mut(&caller) {
+            e.duplicates_refused += 1;
+        }
+        tracing::debug!(%caller, "duplicate refused");
+    }
+
     /// Records a dialed peer's state.
     pub(crate) fn set_peer(&self, info: crate::data::PeerInfo) {
         self.shared.peers.set(info);
@@ -66,6 +75,7 @@ impl<D> RemoteDataAggregator<D> {
             peer: None,
             deregistered_at: None,
             clock: None,
+            duplicates_refused: 0,
         });
         let changed = entry.state != ConnectionState::Connected
             || (peer.is_some() && entry.peer != peer)
@@ -192,6 +202,7 @@ impl<D> RemoteDataAggregator<D> {
                 peer: None,
                 deregistered_at: None,
                 clock: None,
+                duplicates_refused: 0,
             }
         });
         if !entry.store.has_room(&retention, size, limits.per_caller) {

@@ -28,6 +28,8 @@ struct Entry<D> {
     peer: Option<String>,
     deregistered_at: Option<Instant>,
     clock: Option<Estimate>,
+    /// Connections of other processes refused for claiming this id.
+    duplicates_refused: u64,
 }
 
 struct State<D> {
@@ -503,6 +505,7 @@ impl<D> RemoteDataAggregator<D> {
                 stored: e.store.len(),
                 unread: e.store.unread(),
                 clock: e.clock,
+                duplicates_refused: e.duplicates_refused,
             })
             .collect();
         out.sort_by_key(|c| c.id);

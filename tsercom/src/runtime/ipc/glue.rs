@@ -83,6 +83,10 @@ where
                 self.data.refused(caller);
                 return Ok(());
             }
+            if data.duplicate {
+                self.data.duplicate_refused(caller);
+                return Ok(());
+            }
             let timestamp = data
                 .timestamp
                 .as_ref()

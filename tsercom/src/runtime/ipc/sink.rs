@@ -112,6 +112,19 @@ impl IpcSink {
             timestamp: None,
             payload: Vec::new(),
             refused: true,
+            duplicate: false,
+        };
+        send_control(&self.tx, frame(Kind::Data(d)));
+    }
+
+    pub(crate) fn duplicate_refused(&self, caller: CallerId) {
+        let d = ipc::Data {
+            runtime: self.runtime,
+            caller_id: caller.to_string(),
+            timestamp: None,
+            payload: Vec::new(),
+            refused: false,
+            duplicate: true,
         };
         send_control(&self.tx, frame(Kind::Data(d)));
     }
@@ -128,6 +141,7 @@ impl IpcSink {
             timestamp: Some(timestamp.to_proto()),
             payload: data.encode_to_vec(),
             refused: false,
+            duplicate: false,
         };
         // The IPC queue blocks when full (back-pressure); the data policy
         // applies at the parent's aggregator.
