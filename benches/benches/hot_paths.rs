@@ -112,6 +112,7 @@ fn ipc_round_trip(c: &mut Criterion) {
                     timestamp: stamped.timestamp,
                     payload: stamped.encode_to_vec(),
                     refused: false,
+                    duplicate: false,
                 })),
             },
             |frame| {
