@@ -5,9 +5,11 @@
 //! namespaces cannot be made (not root) the test fails under `CI` and is
 //! skipped with the reason printed elsewhere.
 
+mod run;
+
+use run::{loopback, tsercom};
+
 use std::net::SocketAddr;
-use std::process::{Command as Process, Output, Stdio};
-use std::time::{Duration, Instant};
 
 #[path = "../../tests/build-wiring/tests/common/mod.rs"]
 mod common;
@@ -17,8 +19,6 @@ use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
 use tsercom::{CallerId, RuntimeManager};
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
-
-const WAIT: Duration = Duration::from_secs(60);
 
 #[tsercom::runtime(producer, publish = "_clibrowse._tcp", interfaces = "loopback", listen = self.listen, service = sensors::Sensor, data = Reading, event = Command, name = "thermo", hooks)]
 #[derive(Default)]
@@ -33,39 +33,6 @@ impl Hooks for Thermometer {
             Some(id) => config.with_identity(Identity::Fixed(id)),
             None => config,
         }
-    }
-}
-
-/// A free loopback port (the runtime's API takes an address, not a bound
-/// listener).
-fn loopback() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
-/// Runs `tsercom args...` to its end (killed, by its PID, after `WAIT`).
-fn tsercom(args: &[&str]) -> Output {
-    let mut child = Process::new(env!("CARGO_BIN_EXE_tsercom"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tsercom");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "tsercom {args:?} did not end: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -3,9 +3,13 @@
 //! `replay` into an aggregator runtime of this test (every value back);
 //! errors as messages and a failure status.
 
+mod run;
+
+use run::{loopback, tsercom};
+
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command as Process, Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -46,37 +50,6 @@ struct Trainer {
 impl Hooks for Trainer {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
         config.with_identity(Identity::Fixed(CallerId::random()))
-    }
-}
-
-fn loopback() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
-/// Runs `tsercom args...` to its end (killed, by its PID, after `WAIT`).
-fn tsercom(args: &[&str]) -> Output {
-    let mut child = Process::new(env!("CARGO_BIN_EXE_tsercom"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tsercom");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "tsercom {args:?} did not end: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

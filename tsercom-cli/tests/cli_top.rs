@@ -3,9 +3,12 @@
 //! loopback: output piped, so plain lines within 80 columns, one row per
 //! runtime and peer, and the summary at the end.
 
+mod run;
+
+use run::{loopback, tsercom};
+
 use std::net::SocketAddr;
-use std::process::{Command as Process, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
@@ -35,39 +38,6 @@ impl Hooks for Thermometer {
 #[derive(Default)]
 struct Collector {
     producer: Option<SocketAddr>,
-}
-
-/// A free loopback port (the runtime's API takes an address, not a bound
-/// listener).
-fn loopback() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
-/// Runs `tsercom args...` to its end (killed, by its PID, after `WAIT`).
-fn tsercom(args: &[&str]) -> Output {
-    let mut child = Process::new(env!("CARGO_BIN_EXE_tsercom"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run tsercom");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "tsercom {args:?} did not end: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
