@@ -49,17 +49,20 @@ struct PythonPeer {
 
 impl Drop for PythonPeer {
     fn drop(&mut self) {
-        // Closing stdin ends it; kill (by its PID, through `Child`) if not.
+        // Closing stdin ends it: its exit is waited for on a thread; past
+        // 10 s it is killed by its PID.
         drop(self.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+        let pid = self.child.id();
+        let (tx, rx) = mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            if rx.recv_timeout(Duration::from_secs(10)).is_err() {
+                let _ = Process::new("kill").args(["-9", &pid.to_string()]).status();
             }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
+        });
+        // The exit itself (after stdin closed, or the kill).
         let _ = self.child.wait();
+        let _ = tx.send(());
+        let _ = waiter.join();
     }
 }
 

@@ -193,11 +193,18 @@ impl<I: RuntimeInitializer> Pending<I> {
 
 /// Serves this process's metrics at `TSERCOM_METRICS_ADDR` when it is set
 /// (feature `prometheus`; without it the variable is named in a warning).
-/// A failure to bind is logged, not fatal: the runtimes run regardless.
-fn serve_metrics_from_env() {
+/// A failure to bind is not fatal (the runtimes run regardless): it is
+/// logged and, when `errors` is given, reported on `check_error()`.
+#[cfg_attr(not(feature = "prometheus"), allow(unused_variables))]
+fn serve_metrics_from_env(errors: Option<&ErrorSink>) {
     #[cfg(feature = "prometheus")]
+    if let Err(e) = crate::metrics::serve_from_env()
+        && let Some(errors) = errors
     {
-        let _ = crate::metrics::serve_from_env();
+        errors.report(
+            "metrics endpoint",
+            format!("cannot serve at {}: {e}", crate::metrics::ADDR_ENV),
+        );
     }
     #[cfg(not(feature = "prometheus"))]
     if std::env::var_os(crate::metrics::ADDR_ENV).is_some() {
@@ -387,7 +394,7 @@ impl RuntimeManager {
         if !matches!(self.phase, Phase::Idle) {
             return Err(Error::WrongState("the manager was already started"));
         }
-        serve_metrics_from_env();
+        serve_metrics_from_env(Some(&self.errors));
         let runtime = self.build_runtime()?;
         let handle = runtime.handle().clone();
         for p in &self.pending {
@@ -423,8 +430,10 @@ impl RuntimeManager {
             return Err(Error::WrongState("the manager was already started"));
         }
         if let Some(socket) = std::env::var_os(ipc::SOCKET_ENV) {
-            // We are the child: become the runtime process.
-            serve_metrics_from_env();
+            // We are the child: become the runtime process (its endpoint's
+            // failure is logged there; the parent's sink is not reachable
+            // yet).
+            serve_metrics_from_env(None);
             let names = self.pending.iter().map(|p| p.name().to_owned()).collect();
             let pending = std::mem::take(&mut self.pending);
             let launch: ipc::ChildLaunch = Box::new(move |tokio, errors, tx| {
@@ -439,7 +448,7 @@ impl RuntimeManager {
             });
             ipc::run_child(socket.into(), names, launch, self.worker_threads);
         }
-        serve_metrics_from_env();
+        serve_metrics_from_env(Some(&self.errors));
         let runtime = self.build_runtime()?;
         let handle = runtime.handle().clone();
         for p in &self.pending {
