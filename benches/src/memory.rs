@@ -11,7 +11,6 @@
 //!   end, and the callers still tracked.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use tsercom::data::{MemoryLimits, Retention};
 use tsercom::queue::{OverflowPolicy, QueueConfig};
@@ -20,10 +19,9 @@ use tsercom::service::Hooks;
 use tsercom::{AggregatorHandle, CallerId, ProducerHandle, RuntimeManager};
 
 use crate::bench::{self, Ack, Sample};
-use crate::stream::rss_kib;
+use crate::stream::{free_addrs, rss_kib, wait_for};
 use crate::{arg_value, target_line, write_json};
 
-const LIMIT: Duration = Duration::from_secs(120);
 const FLOOD_CAP: usize = 16 << 20;
 
 /// An aggregator that listens; producers dial it.
@@ -68,20 +66,11 @@ impl Hooks for Source {
     }
 }
 
-fn bad(what: &str) -> tsercom::Error {
-    tsercom::Error::WrongState(Box::leak(what.to_owned().into_boxed_str()))
-}
-
-fn loopback_addr() -> tsercom::Result<SocketAddr> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| tsercom::Error::Io {
-            path: "127.0.0.1:0".into(),
-            source,
-        })?;
-    listener.local_addr().map_err(|source| tsercom::Error::Io {
-        path: "local address".into(),
-        source,
-    })
+fn bad(reason: String) -> tsercom::Error {
+    tsercom::Error::Invalid {
+        what: "memory scenario",
+        reason,
+    }
 }
 
 fn sample(i: u64) -> Sample {
@@ -95,21 +84,10 @@ fn sample(i: u64) -> Sample {
     }
 }
 
-fn wait(what: &str, mut done: impl FnMut() -> bool) -> tsercom::Result<()> {
-    let deadline = Instant::now() + LIMIT;
-    while !done() {
-        if Instant::now() > deadline {
-            return Err(bad(what));
-        }
-        std::thread::sleep(Duration::from_millis(2)); // set-up, not measured
-    }
-    Ok(())
-}
-
 fn start_sink(
     limits: Option<MemoryLimits>,
 ) -> tsercom::Result<(RuntimeManager, AggregatorHandle<Sample, Ack>, SocketAddr)> {
-    let addr = loopback_addr()?;
+    let addr = free_addrs(1)?[0];
     let mut manager = RuntimeManager::new();
     let sink = manager.register(Sink {
         listen: Some(addr),
@@ -126,7 +104,7 @@ pub(crate) fn flood_child(args: &[String]) -> tsercom::Result<()> {
     let total: u64 = args
         .get(2)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("memory-child: usage memory-child <limited|unlimited> <samples>"))?;
+        .ok_or_else(|| bad("usage: memory-child <limited|unlimited> <samples>".into()))?;
     let limits = limited.then_some(MemoryLimits {
         per_caller: FLOOD_CAP,
         total: 4 * FLOOD_CAP,
@@ -135,7 +113,7 @@ pub(crate) fn flood_child(args: &[String]) -> tsercom::Result<()> {
     let mut producers = RuntimeManager::new();
     let source: ProducerHandle<Sample, Ack> = producers.register(Source { peer: Some(addr) })?;
     producers.start_in_process()?;
-    wait("the producer connects", || {
+    wait_for("the producer connects", || {
         source.callers().iter().any(|c| c.state.is_connected())
     })?;
     let mut sent = 0u64;
@@ -144,7 +122,7 @@ pub(crate) fn flood_child(args: &[String]) -> tsercom::Result<()> {
         source.publish_many((sent..sent + n).map(sample).collect())?;
         sent += n;
     }
-    wait("every sample arrives (stored or dropped)", || {
+    wait_for("every sample arrives (stored or dropped)", || {
         sink.stats().inbound.received >= total
     })?;
     let stored: usize = sink.callers().iter().map(|c| c.stored).sum();
@@ -178,7 +156,7 @@ fn flood_in_child(limited: bool, total: u64) -> tsercom::Result<(u64, u64, u64)>
         .lines()
         .find(|l| l.starts_with("RESULT "))
         .ok_or_else(|| {
-            bad(&format!(
+            bad(format!(
                 "memory child {mode}: no result ({}); stderr: {}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -191,7 +169,7 @@ fn flood_in_child(limited: bool, total: u64) -> tsercom::Result<(u64, u64, u64)>
         .collect();
     match f.as_slice() {
         [rss, stored, dropped] => Ok((*rss, *stored, *dropped)),
-        _ => Err(bad(&format!("memory child: bad result line {line}"))),
+        _ => Err(bad(format!("memory child: bad result line {line}"))),
     }
 }
 
@@ -210,13 +188,13 @@ fn churn(cycles: usize) -> tsercom::Result<(u64, u64, usize)> {
         producer.start_in_process()?;
         source.publish_many((0..10).map(sample).collect())?;
         received += 10;
-        wait("a cycle's samples arrive", || {
+        wait_for("a cycle's samples arrive", || {
             sink.stats().inbound.received >= received
         })?;
         producer.shutdown()?;
         let _read = sink.data().take_new();
     }
-    wait("every producer is shown gone", || {
+    wait_for("every producer is shown gone", || {
         sink.callers().iter().all(|c| !c.state.is_connected())
     })?;
     let _read = sink.data().take_new();

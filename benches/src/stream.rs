@@ -150,7 +150,7 @@ pub(crate) fn cpu_seconds() -> f64 {
         .unwrap_or_default()
 }
 
-fn free_addrs(k: usize) -> tsercom::Result<Vec<SocketAddr>> {
+pub(crate) fn free_addrs(k: usize) -> tsercom::Result<Vec<SocketAddr>> {
     // Held together so that no two are the same; freed before serving.
     let listeners: Vec<std::net::TcpListener> = (0..k)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
@@ -252,7 +252,7 @@ pub(crate) fn collector_config(config: RuntimeConfig, keep: usize) -> RuntimeCon
         .with_data_policy(OverflowPolicy::Block)
 }
 
-fn wait_for(what: &'static str, mut done: impl FnMut() -> bool) -> tsercom::Result<()> {
+pub(crate) fn wait_for(what: &'static str, mut done: impl FnMut() -> bool) -> tsercom::Result<()> {
     let deadline = Instant::now() + LIMIT;
     while !done() {
         if Instant::now() > deadline {
