@@ -38,6 +38,10 @@ impl Hooks for Thermometer {
                 capacity: CAPACITY,
                 policy: OverflowPolicy::Block,
             })
+            // A healthy reader starved of CPU on a loaded CI machine could
+            // lag past the default 1 s and be (countedly) skipped; 5 s keeps
+            // the stalled-peer test about a peer that never reads.
+            .with_broadcast_wait(Duration::from_secs(5))
     }
 }
 
