@@ -40,7 +40,9 @@ impl Hooks for Thermometer {
             })
             // A healthy reader starved of CPU on a loaded CI machine could
             // lag past the default 1 s and be (countedly) skipped; 5 s keeps
-            // the stalled-peer test about a peer that never reads.
+            // the stalled-peer test about a peer that never reads. (Its
+            // earlier flake, the healthy peer missing the first 101
+            // samples, was a registration race: see `register_caller`.)
             .with_broadcast_wait(Duration::from_secs(5))
     }
 }
@@ -82,9 +84,11 @@ fn receive(handle: &AggregatorHandle<Reading, Command>, n: usize) -> Vec<(Timest
     while got.len() < n {
         assert!(
             Instant::now() < deadline,
-            "{n} samples in time, got {} (first {:?})",
+            "{n} samples in time, got {} (first {:?}); stats {:?}, callers {:?}",
             got.len(),
-            got.first()
+            got.first(),
+            handle.stats(),
+            handle.callers()
         );
         handle.data().wait_new(Duration::from_millis(200));
         for (_, samples) in handle.data().take_new() {
@@ -397,9 +401,11 @@ fn a_dialing_producers_flood_is_slowed_never_broken() {
     while trainer.stats().inbound.received < N as u64 {
         assert!(
             Instant::now() < deadline,
-            "{N} samples in time: {:?}, the producer's peers: {:?}",
+            "{N} samples in time: {:?}, the producer's peers: {:?}, the producer's stats: {:?}, the trainer's callers: {:?}",
             trainer.stats(),
-            rover.peers()
+            rover.peers(),
+            rover.stats(),
+            trainer.callers()
         );
         trainer.data().wait_new(Duration::from_millis(100));
     }

@@ -351,6 +351,9 @@ fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
         );
     });
     assert!(thermometer.take_events().is_empty(), "nothing stored");
+    // Each refused message is counted (the bad timestamp and the two
+    // malformed ones), before its stream's status went out.
+    assert_eq!(thermometer.stats().inbound.refused, 3, "counted");
     manager.check_error().expect("the runtime goes on");
     manager.shutdown().expect("shutdown");
 }

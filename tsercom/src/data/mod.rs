@@ -14,6 +14,7 @@ mod peers;
 mod store;
 pub(crate) mod tap;
 
+pub(crate) use aggregator::SWEEP_INTERVAL;
 pub use aggregator::{
     CallerInfo, ConnectionState, DataStats, Forgetting, MemoryLimits, RemoteDataAggregator, Sample,
 };

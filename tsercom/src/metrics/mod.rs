@@ -30,7 +30,7 @@
 //! | `tsercom_events_sent_total` | counter | runtime, peer | events an aggregator handed to a peer's stream |
 //! | `tsercom_bytes_received_total` | counter | runtime, peer | encoded size (protobuf, without gRPC framing) of what was received, samples and events |
 //! | `tsercom_bytes_sent_total` | counter | runtime, peer | the same for what was sent |
-//! | `tsercom_samples_dropped_total` | counter | runtime, reason | messages (samples or events) lost, by reason: `store_full` (a caller's store in the handle full of unread messages, by its overflow policy), `invalid_timestamp` (refused before storing), `forgotten` (unread samples of a caller that left, [`Forgetting`](crate::data::Forgetting)), `send_queue_full` (a peer's outbound queue — samples of a producer, events of an aggregator — by its overflow policy or a broadcast's bounded wait), `no_peer` (sent to all while no peer was connected, past the queue's capacity), `queue_closed` (items queued for a peer that left, or when the runtime stopped) |
+//! | `tsercom_samples_dropped_total` | counter | runtime, reason | messages (samples or events) lost, by reason: `store_full` (a caller's store in the handle full of unread messages, by its overflow policy), `invalid_timestamp` (refused before storing), `malformed` (a message that did not decode or was over the size limit; the stream it came on is closed), `forgotten` (unread samples of a caller that left, [`Forgetting`](crate::data::Forgetting)), `send_queue_full` (a peer's outbound queue — samples of a producer, events of an aggregator — by its overflow policy or a broadcast's bounded wait), `no_peer` (sent to all while no peer was connected, past the queue's capacity), `queue_closed` (items queued for a peer that left, or when the runtime stopped) |
 //! | `tsercom_reconnects_total` | counter | runtime, peer | a dialer's sessions with a peer after its first |
 //! | `tsercom_peer_connected` | gauge | runtime, peer | open streams with the peer: 1 while connected, 0 after it left (2 briefly while a reconnect replaces a stream) |
 //! | `tsercom_clock_offset_seconds` | gauge | runtime, peer | the peer's clock minus this runtime's (a dialer's estimate) |
@@ -204,6 +204,7 @@ pub(crate) struct PeerMetrics {
     round_trip: Gauge,
     reconnects: Counter,
     invalid_timestamps: Counter,
+    malformed: Counter,
 }
 
 impl PeerMetrics {
@@ -225,6 +226,7 @@ impl PeerMetrics {
             round_trip: gauge!(ROUND_TRIP, &labels),
             reconnects: counter!(RECONNECTS, &labels),
             invalid_timestamps: dropped(runtime, "invalid_timestamp"),
+            malformed: dropped(runtime, "malformed"),
         }
     }
 
@@ -263,6 +265,11 @@ impl PeerMetrics {
     /// A message refused for its timestamp.
     pub(crate) fn invalid_timestamp(&self) {
         self.invalid_timestamps.increment(1);
+    }
+
+    /// A message that did not decode or was over the size limit.
+    pub(crate) fn malformed(&self) {
+        self.malformed.increment(1);
     }
 }
 

@@ -275,11 +275,16 @@ where
             let reason = match connect_any(&config).await {
                 Ok((channel, peer, addr)) => {
                     attempt = 0;
-                    emit(ConnectionEvent::Connected { peer, addr });
                     let outbox = Outbox {
                         queue: Arc::clone(&task_queue),
                     };
-                    match session(channel, outbox, peer, addr).await {
+                    // The session's synchronous part (what it registers
+                    // before its future runs) is in place before anyone
+                    // hears "Connected": a user who waits for that state
+                    // and then sends finds the peer ready for it.
+                    let session = session(channel, outbox, peer, addr);
+                    emit(ConnectionEvent::Connected { peer, addr });
+                    match session.await {
                         Ok(()) => "the session ended".to_owned(),
                         Err(e) => e.to_string(),
                     }

@@ -62,12 +62,16 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
     }
 
     /// Registers a caller (a connected peer). Registering an id again (a
-    /// reconnect) continues its series; events queued for the previous
-    /// endpoint are not carried over.
+    /// reconnect) continues its series; events still queued for the
+    /// previous endpoint go first on the new one.
     pub fn register_caller(&self, caller: CallerId, peer: Option<String>) -> Endpoint<D, E> {
         let generation = self.registrations.fetch_add(1, Ordering::Relaxed) + 1;
-        self.data.register(caller, peer, generation);
+        // The caller's queue first: once the caller is visible (in
+        // `callers()`, to a user waiting for it) what is sent to all goes
+        // to it, not to the bounded queue kept for when nobody is
+        // connected.
         let events = self.events.register(caller);
+        self.data.register(caller, peer, generation);
         let metrics = Arc::new(PeerMetrics::new(&self.name, self.config.role, &caller));
         metrics.connected(true);
         Endpoint {
@@ -180,6 +184,15 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// was out of range): shown in `DataStats::refused`.
     pub fn refuse(&self) {
         self.metrics.invalid_timestamp();
+        self.data.refused(self.caller);
+    }
+
+    /// Counts one of this caller's messages as malformed (it did not
+    /// decode, or was over the size limit; its stream is closed): shown in
+    /// `DataStats::refused` and `tsercom_samples_dropped_total{reason =
+    /// "malformed"}`.
+    pub fn refuse_malformed(&self) {
+        self.metrics.malformed();
         self.data.refused(self.caller);
     }
 

@@ -15,6 +15,7 @@ use super::ipc::{
 use super::launch::{self, Launched, Slot};
 use super::router::EventRouter;
 use super::sink::DataSink;
+use super::upkeep::{self, sample_depths};
 use super::{RuntimeConfig, RuntimeInitializer};
 use crate::data::RemoteDataAggregator;
 use crate::error::{Error, Result};
@@ -50,6 +51,9 @@ trait Registered: Send {
     /// Registers the handle side's metrics (drops of the store and the
     /// event queues, their depths) under the runtime's name.
     fn export_metrics(&self, tokio: &tokio::runtime::Handle);
+    /// Sweeps the handle's store every second until it closes, so callers
+    /// that left are forgotten on time even when nothing arrives.
+    fn sweep_departed(&self, tokio: &tokio::runtime::Handle);
 }
 
 struct Pending<I: RuntimeInitializer> {
@@ -78,6 +82,10 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             Some(self.data.clone()),
             self.events.clone(),
         );
+    }
+
+    fn sweep_departed(&self, tokio: &tokio::runtime::Handle) {
+        upkeep::sweep_departed(tokio, self.data.clone());
     }
 
     fn parent_part(
@@ -213,32 +221,6 @@ fn serve_metrics_from_env(errors: Option<&ErrorSink>) {
             crate::metrics::ADDR_ENV
         );
     }
-}
-
-/// Sets `tsercom_queue_depth{runtime, queue}` every second until the
-/// runtime closes: `outbound` (every peer's outbound queue) and, where the store
-/// lives, `unread`.
-fn sample_depths<D: Send + 'static, E: Send + 'static>(
-    tokio: &tokio::runtime::Handle,
-    name: &str,
-    data: Option<RemoteDataAggregator<D>>,
-    events: EventRouter<E>,
-) {
-    let events_depth = crate::metrics::queue_depth(name, "outbound");
-    let unread = data.map(|data| (data, crate::metrics::queue_depth(name, "unread")));
-    tokio.spawn(async move {
-        let mut tick = tokio::time::interval(crate::metrics::DEPTH_INTERVAL);
-        loop {
-            tick.tick().await;
-            if events.is_closed() {
-                break;
-            }
-            events_depth.set(events.depth() as f64);
-            if let Some((data, gauge)) = &unread {
-                gauge.set(data.unread_total() as f64);
-            }
-        }
-    });
 }
 
 enum Phase {
@@ -399,6 +381,7 @@ impl RuntimeManager {
         let handle = runtime.handle().clone();
         for p in &self.pending {
             p.export_metrics(&handle);
+            p.sweep_departed(&handle);
         }
         self.launched = self
             .pending
@@ -453,6 +436,7 @@ impl RuntimeManager {
         let handle = runtime.handle().clone();
         for p in &self.pending {
             p.export_metrics(&handle);
+            p.sweep_departed(&handle);
         }
         let start_budget = self
             .pending

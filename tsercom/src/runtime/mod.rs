@@ -29,6 +29,7 @@ mod launch;
 mod manager;
 mod router;
 mod sink;
+mod upkeep;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;

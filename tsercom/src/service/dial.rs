@@ -124,7 +124,13 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                 Arc::new(TokioSleeper),
                 move |channel, _outbox: Outbox<()>, peer, addr| {
                     let shared = Arc::clone(&shared);
-                    async move { session(&shared, channel, id, peer, addr, clock_sync).await }
+                    // Before the connector reports the peer connected:
+                    // from then on what the user sends waits in this
+                    // peer's own queue (under its overflow policy), not
+                    // in the bounded drop-oldest queue kept for when no
+                    // peer is connected.
+                    let endpoint = endpoint_for(&shared, peer);
+                    async move { session(&shared, channel, id, peer, endpoint, addr, clock_sync).await }
                 },
             );
             let shared = Arc::clone(&self.shared);
@@ -242,10 +248,33 @@ enum Health {
     Refused(tonic::Code),
 }
 
-/// Shows a session's peer disconnected when the session ends.
-struct DisconnectOnDrop<'a, M: StreamService>(&'a PeerEndpoint<M>);
+/// The endpoint of `peer`: the one of its previous sessions (a
+/// reconnection, counted) or a newly registered one.
+fn endpoint_for<M: StreamService, H: Hooks>(
+    shared: &Shared<M, H>,
+    peer: CallerId,
+) -> DisconnectOnDrop<M> {
+    let mut endpoints = shared.endpoints();
+    let endpoint = match endpoints.get(&peer) {
+        Some(endpoint) => {
+            endpoint.metrics().reconnected();
+            Arc::clone(endpoint)
+        }
+        None => {
+            let endpoint = Arc::new(shared.ctx.register_caller(peer, None));
+            endpoints.insert(peer, Arc::clone(&endpoint));
+            endpoint
+        }
+    };
+    DisconnectOnDrop(endpoint)
+}
 
-impl<M: StreamService> Drop for DisconnectOnDrop<'_, M> {
+/// A session's endpoint, shown disconnected when the session ends however
+/// it ends (an error, the peer refusing the stream, cancellation, or
+/// dropped before it ran); connected only once its stream is open.
+struct DisconnectOnDrop<M: StreamService>(Arc<PeerEndpoint<M>>);
+
+impl<M: StreamService> Drop for DisconnectOnDrop<M> {
     fn drop(&mut self) {
         self.0.set_disconnected();
     }
@@ -266,6 +295,7 @@ async fn session<M: StreamService, H: Hooks>(
     channel: tonic::transport::Channel,
     id: CallerId,
     peer: CallerId,
+    endpoint: DisconnectOnDrop<M>,
     addr: SocketAddr,
     clock_sync: bool,
 ) -> Result<()> {
@@ -289,24 +319,8 @@ async fn session<M: StreamService, H: Hooks>(
     if clock_sync && !clock.wait_synchronized(SYNC_WAIT).await {
         tracing::warn!(%peer, "no clock estimate yet; timestamps pass unconverted until one arrives");
     }
-    let endpoint = {
-        let mut endpoints = shared.endpoints();
-        match endpoints.get(&peer) {
-            Some(endpoint) => {
-                endpoint.metrics().reconnected();
-                Arc::clone(endpoint)
-            }
-            None => {
-                let endpoint = Arc::new(shared.ctx.register_caller(peer, None));
-                endpoints.insert(peer, Arc::clone(&endpoint));
-                endpoint
-            }
-        }
-    };
-    // However this session ends (an error, the peer refusing the stream,
-    // cancellation), the peer is shown disconnected; connected only once
-    // its stream is open.
-    let _shown = DisconnectOnDrop::<M>(&endpoint);
+    let shown = endpoint;
+    let endpoint = &shown.0;
     // Each new estimate is shown on the handle (`CallerInfo::clock`); the
     // current one before the stream opens, so it precedes the data.
     if let SyncState::Synchronized(estimate) = clock.state() {
@@ -314,7 +328,7 @@ async fn session<M: StreamService, H: Hooks>(
     }
     let _report = {
         let mut estimates = clock.watch();
-        let endpoint = Arc::clone(&endpoint);
+        let endpoint = Arc::clone(endpoint);
         AbortOnDrop(tokio::spawn(async move {
             loop {
                 if let SyncState::Synchronized(estimate) = *estimates.borrow_and_update() {
@@ -327,7 +341,7 @@ async fn session<M: StreamService, H: Hooks>(
         }))
     };
 
-    let mut request = tonic::Request::new(event_stream::<M>(&endpoint, clock.clone()));
+    let mut request = tonic::Request::new(event_stream::<M>(endpoint, clock.clone()));
     let value =
         tonic::metadata::MetadataValue::try_from(id.to_string()).map_err(|e| Error::Invalid {
             what: "caller id metadata",
@@ -383,6 +397,18 @@ async fn session<M: StreamService, H: Hooks>(
                 }
             }
             Ok(None) => break Ok(()),
+            Err(status) if let Some(problem) = super::malformed(&status) => {
+                // The peer sent what does not decode (or is over the size
+                // limit): counted, and the user hears of it; the stream
+                // is reopened with backoff.
+                tracing::warn!(%peer, %problem, "malformed message from the peer; reconnecting");
+                endpoint.refuse_malformed();
+                shared.ctx.report_error(&Error::Rpc {
+                    what: "malformed message from the peer",
+                    status: Box::new(status.clone()),
+                });
+                break Err(failed(status));
+            }
             Err(status) => {
                 // The peer refused what we sent (a bad timestamp, a
                 // malformed or oversized message, its store full under the

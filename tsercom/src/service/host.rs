@@ -323,7 +323,7 @@ async fn legacy_caller<M: StreamService>(
             ));
         }
         Ok(Err(status)) => {
-            return Err(match malformed(&status) {
+            return Err(match super::malformed(&status) {
                 Some(problem) => Status::invalid_argument(problem),
                 None => status,
             });
@@ -410,6 +410,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
                         }
                         Err(e) => {
                             tracing::warn!(%caller, error = %e, "event with an invalid timestamp; closing the stream");
+                            endpoint.refuse();
                             let _ = tx.send(bad_peer("event timestamp", &e)).await;
                             break format!("invalid event timestamp: {e}");
                         }
@@ -432,9 +433,10 @@ async fn open_stream<M: StreamService, H: Hooks>(
                     }
                 }
                 Ok(None) => break "the peer closed its stream".to_owned(),
-                Err(status) => match malformed(&status) {
+                Err(status) => match super::malformed(&status) {
                     Some(problem) => {
                         tracing::warn!(%caller, %problem, "malformed message from a peer; closing its stream");
+                        endpoint.refuse_malformed();
                         // As above: fails only when the peer already left.
                         let _ = tx.send(Status::invalid_argument(problem.clone())).await;
                         break problem;
@@ -449,23 +451,6 @@ async fn open_stream<M: StreamService, H: Hooks>(
         drop(endpoint);
     });
     Ok(tonic::Response::new(outgoing))
-}
-
-/// What the peer did wrong, when reading its stream failed because of
-/// what it sent: a message that does not decode (tonic reports INTERNAL
-/// with prost's reason, or a bad frame header) or one over the size limit
-/// (OUT_OF_RANGE). `None` for the transport's own failures (a reset,
-/// a cancelled call), which end the stream without blaming the peer.
-fn malformed(status: &Status) -> Option<String> {
-    let blame = match status.code() {
-        tonic::Code::OutOfRange => true,
-        tonic::Code::Internal => {
-            let m = status.message();
-            m.contains("decode") || m.contains("protocol error") || m.contains("wire type")
-        }
-        _ => false,
-    };
-    blame.then(|| format!("malformed message: {}", status.message()))
 }
 
 /// In loopback-only mode, an unspecified listen address (`0.0.0.0`, `::`)

@@ -428,3 +428,26 @@ fn write_timestamp(field: Option<&mut Option<proto::ServerTimestamp>>, time: Tim
 fn bad_peer(what: &str, e: &Error) -> tonic::Status {
     tonic::Status::invalid_argument(format!("{what}: {e}"))
 }
+
+/// What the peer did wrong, when reading its stream failed because of
+/// what it sent: a message that does not decode (tonic reports INTERNAL
+/// with prost's reason, or a bad frame header) or one over the size limit
+/// (OUT_OF_RANGE). `None` for the transport's own failures (a reset, a
+/// cancelled call, a stream cut short), which end the stream without
+/// blaming the peer.
+fn malformed(status: &tonic::Status) -> Option<String> {
+    let blame = match status.code() {
+        tonic::Code::OutOfRange => true,
+        tonic::Code::Internal => {
+            // Not the transport's own errors ("h2 protocol error: …", a
+            // stream cut before its trailers): only what the peer encoded.
+            let m = status.message();
+            !m.starts_with("h2 ")
+                && (m.contains("decode")
+                    || m.contains("wire type")
+                    || m.starts_with("protocol error: received message"))
+        }
+        _ => false,
+    };
+    blame.then(|| format!("malformed message: {}", status.message()))
+}

@@ -91,7 +91,7 @@ impl<D> RemoteDataAggregator<D> {
         }
     }
 
-    fn callers_changed(&self, state: &mut State<D>) {
+    pub(super) fn callers_changed(&self, state: &mut State<D>) {
         state.callers_generation = state.callers_generation.wrapping_add(1);
         self.shared.callers_cv.notify_all();
     }
@@ -187,7 +187,7 @@ impl<D> RemoteDataAggregator<D> {
         if state.closed {
             return Err(Error::Closed("data aggregator".into()));
         }
-        if state.last_sweep.elapsed() >= Duration::from_secs(1) {
+        if state.last_sweep.elapsed() >= super::SWEEP_INTERVAL {
             self.sweep(&mut state);
         }
         let mut created = false;

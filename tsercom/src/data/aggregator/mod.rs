@@ -14,6 +14,11 @@ use crate::caller_id::CallerId;
 use crate::queue::{DropCounter, OverflowPolicy};
 use crate::time::{Estimate, Timestamp};
 
+/// How often departed callers are swept (freed once read and past
+/// retention, forgotten past the [`Forgetting`] bounds): on an arrival at
+/// most this often, and by the runtime's timer when nothing arrives.
+pub(crate) const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
 pub use super::info::{CallerInfo, ConnectionState, DataStats, Forgetting, MemoryLimits, Sample};
 
 mod ingest;
@@ -191,6 +196,29 @@ impl<D> RemoteDataAggregator<D> {
     /// (`max_age`, or nothing) has passed since they left; forgets those
     /// past the [`Forgetting`] bounds, read or not (counted).
     fn sweep(&self, state: &mut State<D>) {
+        let before = state.callers.len();
+        self.sweep_callers(state);
+        if state.callers.len() != before {
+            // Someone may wait for it (`wait_callers`).
+            self.callers_changed(state);
+        }
+    }
+
+    /// Sweeps (see [`sweep`](Self::sweep)) when the last sweep is a second
+    /// old: the runtime calls it every second, so a caller is forgotten on
+    /// time even when nothing arrives. `false` once closed.
+    pub(crate) fn sweep_if_due(&self) -> bool {
+        let mut state = self.lock();
+        if state.closed {
+            return false;
+        }
+        if state.last_sweep.elapsed() >= SWEEP_INTERVAL {
+            self.sweep(&mut state);
+        }
+        true
+    }
+
+    fn sweep_callers(&self, state: &mut State<D>) {
         let grace = self.shared.retention.max_age.unwrap_or(Duration::ZERO);
         let forgetting = *self
             .shared
