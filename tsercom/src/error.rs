@@ -93,7 +93,9 @@ pub enum Error {
     #[error("no caller {0} is registered")]
     UnknownCaller(crate::CallerId),
 
-    /// An invalid argument or configuration value.
+    /// An invalid argument or configuration value (an address, a name, a
+    /// setting, an environment variable). What a peer, a file or the
+    /// child process sent has its own variants below.
     #[error("invalid {what}: {reason}")]
     Invalid {
         /// What was invalid.
@@ -101,6 +103,76 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Discovery failed: the mDNS daemon, the DNS resolver, the loopback
+    /// browser's socket.
+    #[error("discovery ({what}): {source}")]
+    Discovery {
+        /// Which part (`mDNS daemon`, `DNS resolver`, a loopback socket
+        /// step).
+        what: &'static str,
+        /// The underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A peer or the runtime's child process broke the protocol: a step
+    /// skipped or answered wrongly (a handshake in another protocol
+    /// version, a clock-sync reply that does not echo the request, an IPC
+    /// frame over the size limit).
+    #[error("{what}: {reason}")]
+    Protocol {
+        /// Which exchange.
+        what: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Bytes that should hold a protobuf message do not decode (an IPC
+    /// frame, a sample's payload, a recorded message).
+    #[error("{what} does not decode: {source}")]
+    Decode {
+        /// What was being decoded.
+        what: &'static str,
+        /// prost's reason.
+        #[source]
+        source: prost::DecodeError,
+    },
+    /// A value a peer sent was refused (e.g. a sample's timestamp out of
+    /// range): counted in [`DataStats::refused`](crate::data::DataStats::refused),
+    /// and the stream goes on.
+    #[error(
+        "{what} from {peer} refused (counted in DataStats::refused; the stream goes on): {source}"
+    )]
+    Refused {
+        /// The peer.
+        peer: crate::CallerId,
+        /// What was refused.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+    /// Something expected did not happen in time.
+    #[error("{what}: not within {after:?}")]
+    Timeout {
+        /// What was awaited.
+        what: &'static str,
+        /// How long it was awaited.
+        after: std::time::Duration,
+    },
+    /// Out of process: the child process exited before it connected.
+    #[error("the runtime's child process exited before connecting ({0})")]
+    ChildExited(std::process::ExitStatus),
+    /// A recording file is not a readable MCAP recording.
+    #[error("recording {path}: {reason}")]
+    Recording {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Sent to a peer the connector does not know (never discovered, or
+    /// removed).
+    #[error("no peer {0} is known")]
+    UnknownPeer(String),
 
     /// The manager is in the wrong state for the call (e.g. `register`
     /// after start, starting twice).

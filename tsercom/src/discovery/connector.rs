@@ -18,6 +18,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::sync::mpsc;
 
@@ -149,8 +150,8 @@ impl<T: Send + 'static> Connector<T> {
     /// connector handles no discovery event meanwhile.
     ///
     /// # Errors
-    /// [`Error::Invalid`](crate::Error::Invalid) for an unknown peer; the
-    /// outbox policy's errors.
+    /// [`Error::UnknownPeer`](crate::Error::UnknownPeer) for an unknown
+    /// peer; the outbox policy's errors.
     pub async fn send(&self, peer: PeerKey, item: T) -> Result<()> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let closed = || crate::Error::Closed("connector".into());
@@ -304,10 +305,7 @@ where
                         Command::Send(key, item, reply) => {
                             let result = match peers.get(&key) {
                                 Some(peer) => peer.connection.send(item).await,
-                                None => Err(crate::Error::Invalid {
-                                    what: "peer",
-                                    reason: format!("{key:?} is not known"),
-                                }),
+                                None => Err(crate::Error::UnknownPeer(format!("{key:?}"))),
                             };
                             let _ = reply.send(result);
                         }
@@ -322,7 +320,7 @@ where
                 }
             }
         }
-    });
+    }.in_current_span());
     Connector {
         commands,
         events,

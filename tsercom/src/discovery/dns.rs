@@ -128,10 +128,10 @@ impl std::fmt::Debug for DnsSdBrowser {
     }
 }
 
-fn resolver_error(e: impl std::fmt::Display) -> Error {
-    Error::Invalid {
+fn resolver_error(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Discovery {
         what: "DNS resolver",
-        reason: e.to_string(),
+        source: Box::new(e),
     }
 }
 
@@ -140,8 +140,8 @@ impl DnsSdBrowser {
     /// [`next_event`](Discovery::next_event).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a malformed name, or when the system's
-    /// resolver configuration cannot be read.
+    /// [`Error::Invalid`] for a malformed name; [`Error::Discovery`] when
+    /// the system's resolver configuration cannot be read.
     pub fn new(config: DnsSdConfig) -> Result<Self> {
         config.validate()?;
         let fqdn = format!("{}.", config.name.trim_end_matches('.'));

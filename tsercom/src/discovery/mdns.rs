@@ -21,9 +21,9 @@ use crate::error::{Error, Result};
 use crate::future::BoxFuture;
 
 fn mdns_error(e: mdns_sd::Error) -> Error {
-    Error::Invalid {
-        what: "mDNS",
-        reason: e.to_string(),
+    Error::Discovery {
+        what: "mDNS daemon",
+        source: Box::new(e),
     }
 }
 
@@ -72,8 +72,8 @@ impl MdnsPublisher {
     /// loopback to other hosts).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a malformed service type or name, or when the
-    /// daemon refuses the registration.
+    /// [`Error::Invalid`] for a malformed service type or name;
+    /// [`Error::Discovery`] when the daemon refuses the registration.
     pub fn publish(service_type: &str, name: &str, port: u16, caller_id: CallerId) -> Result<Self> {
         Self::publish_on(service_type, name, port, caller_id, &Interfaces::All)
     }
@@ -139,7 +139,8 @@ impl MdnsBrowser {
     /// Starts browsing `service_type` (with or without `.local.`).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a malformed type or a daemon failure.
+    /// [`Error::Invalid`] for a malformed type; [`Error::Discovery`] for a
+    /// daemon failure.
     pub fn browse(service_type: &str) -> Result<Self> {
         Self::browse_on(service_type, &Interfaces::All)
     }

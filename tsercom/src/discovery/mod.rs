@@ -175,8 +175,8 @@ impl Publisher {
 /// loopback responder for [`Interfaces::LoopbackOnly`].
 ///
 /// # Errors
-/// [`Error::Invalid`] for a malformed type or name, or a daemon/socket
-/// failure.
+/// [`Error::Invalid`] for a malformed type or name; [`Error::Discovery`]
+/// for a daemon or socket failure.
 pub fn publish(
     service_type: &str,
     name: &str,
@@ -206,7 +206,8 @@ pub fn publish(
 /// Browses `service_type` on the selected interfaces.
 ///
 /// # Errors
-/// [`Error::Invalid`] for a malformed type or a daemon/socket failure.
+/// [`Error::Invalid`] for a malformed type; [`Error::Discovery`] for a
+/// daemon or socket failure.
 pub fn browse(service_type: &str, interfaces: &Interfaces) -> Result<Box<dyn Discovery>> {
     Ok(match interfaces {
         Interfaces::LoopbackOnly => Box::new(loopback::LoopbackBrowser::browse(

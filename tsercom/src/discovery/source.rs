@@ -16,7 +16,8 @@ use crate::future::BoxFuture;
 ///
 /// # Errors
 /// [`Error::Invalid`] for a malformed service type, DNS name or static
-/// target, or when a daemon, socket or resolver cannot start.
+/// target; [`Error::Discovery`] when a daemon, socket or resolver cannot
+/// start.
 pub fn open(source: &PeerSource, interfaces: &Interfaces) -> Result<Option<Box<dyn Discovery>>> {
     Ok(match source {
         PeerSource::None => None,

@@ -58,9 +58,9 @@ pub struct Recording {
 }
 
 fn invalid(path: &Path, reason: impl std::fmt::Display) -> Error {
-    Error::Invalid {
-        what: "recording",
-        reason: format!("{}: {reason}", path.display()),
+    Error::Recording {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
     }
 }
 
@@ -69,7 +69,7 @@ impl Recording {
     /// parts in order).
     ///
     /// # Errors
-    /// [`Error::Io`] for a file that cannot be read; [`Error::Invalid`]
+    /// [`Error::Io`] for a file that cannot be read; [`Error::Recording`]
     /// for one that is not MCAP, a channel without a CallerId, or parts
     /// with different schemas.
     pub fn open<P: AsRef<Path>>(files: impl IntoIterator<Item = P>) -> Result<Recording> {
@@ -291,7 +291,7 @@ impl Recording {
     /// Every message decoded as `D`, with its caller and timestamp.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a message that does not decode as `D`.
+    /// [`Error::Decode`] for a message that does not decode as `D`.
     pub fn decode<D: prost::Message + Default>(&self) -> Result<Vec<(CallerId, Timestamp, D)>> {
         self.messages
             .iter()
@@ -301,8 +301,8 @@ impl Recording {
 }
 
 pub(crate) fn decode<D: prost::Message + Default>(data: &[u8]) -> Result<D> {
-    D::decode(data).map_err(|e| Error::Invalid {
+    D::decode(data).map_err(|source| Error::Decode {
         what: "recorded message",
-        reason: e.to_string(),
+        source,
     })
 }

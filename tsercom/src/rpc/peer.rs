@@ -176,9 +176,10 @@ fn status_error(what: &'static str, status: Status) -> Error {
 /// # Errors
 /// [`Error::Rpc`] when the peer refuses us (its status: e.g.
 /// `ALREADY_EXISTS` when another live process holds our CallerId, see
-/// [`Error::is_refusal`]); [`Error::Invalid`] when it answers with a
-/// missing or invalid id, a different `expected` id, or an incompatible
-/// version.
+/// [`Error::is_refusal`]); [`Error::Protocol`] when it answers with a
+/// different `expected` id or an incompatible version;
+/// [`Error::MissingField`] or [`Error::InvalidCallerId`] for a missing or
+/// invalid id.
 pub async fn handshake(
     channel: tonic::transport::Channel,
     id: CallerId,
@@ -195,7 +196,7 @@ pub async fn handshake(
         .map_err(|s| status_error("handshake", s))?
         .into_inner();
     if reply.protocol_version != PROTOCOL_VERSION {
-        return Err(Error::Invalid {
+        return Err(Error::Protocol {
             what: "handshake",
             reason: format!(
                 "peer speaks protocol version {}, this peer {PROTOCOL_VERSION}",
@@ -214,7 +215,7 @@ pub async fn handshake(
     if let Some(expected) = expected
         && expected != peer
     {
-        return Err(Error::Invalid {
+        return Err(Error::Protocol {
             what: "handshake",
             reason: format!("expected peer {expected}, got {peer}"),
         });
@@ -247,7 +248,7 @@ pub async fn sync_once(channel: tonic::transport::Channel, local: &dyn Clock) ->
     };
     let echoed = field(&reply.client_send, "client_send")?;
     if echoed != t1 {
-        return Err(Error::Invalid {
+        return Err(Error::Protocol {
             what: "clock sync",
             reason: "the reply does not echo our request's time".into(),
         });

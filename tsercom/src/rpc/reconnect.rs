@@ -25,6 +25,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::sync::mpsc;
 
@@ -268,54 +269,57 @@ where
     let task_queue = Arc::clone(&queue);
     let retry = Arc::new(tokio::sync::Notify::new());
     let task_retry = Arc::clone(&retry);
-    let task = tokio::spawn(async move {
-        let mut attempt: u32 = 0;
-        loop {
-            let mut refused = None;
-            let reason = match connect_any(&config).await {
-                Ok((channel, peer, addr)) => {
-                    attempt = 0;
-                    let outbox = Outbox {
-                        queue: Arc::clone(&task_queue),
-                    };
-                    // The session's synchronous part (what it registers
-                    // before its future runs) is in place before anyone
-                    // hears "Connected": a user who waits for that state
-                    // and then sends finds the peer ready for it.
-                    let session = session(channel, outbox, peer, addr);
-                    emit(ConnectionEvent::Connected { peer, addr });
-                    match session.await {
-                        Ok(()) => "the session ended".to_owned(),
-                        Err(e) => e.to_string(),
+    let task = tokio::spawn(
+        async move {
+            let mut attempt: u32 = 0;
+            loop {
+                let mut refused = None;
+                let reason = match connect_any(&config).await {
+                    Ok((channel, peer, addr)) => {
+                        attempt = 0;
+                        let outbox = Outbox {
+                            queue: Arc::clone(&task_queue),
+                        };
+                        // The session's synchronous part (what it registers
+                        // before its future runs) is in place before anyone
+                        // hears "Connected": a user who waits for that state
+                        // and then sends finds the peer ready for it.
+                        let session = session(channel, outbox, peer, addr);
+                        emit(ConnectionEvent::Connected { peer, addr });
+                        match session.await {
+                            Ok(()) => "the session ended".to_owned(),
+                            Err(e) => e.to_string(),
+                        }
                     }
-                }
-                Err(e) => {
-                    if e.is_refusal() {
-                        refused = e.rpc_code();
+                    Err(e) => {
+                        if e.is_refusal() {
+                            refused = e.rpc_code();
+                        }
+                        e.to_string()
                     }
-                    e.to_string()
-                }
-            };
-            let retry_in = config.backoff.delay(attempt, jitter_unit());
-            attempt = attempt.saturating_add(1);
-            tracing::debug!(targets = ?config.targets, %reason, ?retry_in, "disconnected");
-            let wait = sleeper.sleep(retry_in);
-            emit(match refused {
-                Some(code) => ConnectionEvent::Refused {
-                    code,
-                    reason,
-                    retry_in,
-                },
-                None => ConnectionEvent::Disconnected { reason, retry_in },
-            });
-            tokio::select! {
-                () = wait => {}
-                () = task_retry.notified() => {
-                    tracing::debug!(targets = ?config.targets, "retrying now");
+                };
+                let retry_in = config.backoff.delay(attempt, jitter_unit());
+                attempt = attempt.saturating_add(1);
+                tracing::debug!(targets = ?config.targets, %reason, ?retry_in, "disconnected");
+                let wait = sleeper.sleep(retry_in);
+                emit(match refused {
+                    Some(code) => ConnectionEvent::Refused {
+                        code,
+                        reason,
+                        retry_in,
+                    },
+                    None => ConnectionEvent::Disconnected { reason, retry_in },
+                });
+                tokio::select! {
+                    () = wait => {}
+                    () = task_retry.notified() => {
+                        tracing::debug!(targets = ?config.targets, "retrying now");
+                    }
                 }
             }
         }
-    });
+        .in_current_span(),
+    );
     Connection {
         queue,
         retry,

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio_stream::{Stream, StreamExt};
 use tonic::server::NamedService;
@@ -333,7 +334,8 @@ impl Server {
                 .add_routes(routes.routes())
                 .serve_with_incoming_shutdown(incoming, async {
                     let _ = stop_rx.await;
-                }),
+                })
+                .in_current_span(),
         );
         tracing::info!(addrs = ?bound, "tsercom server serving");
         Ok(RunningServer {

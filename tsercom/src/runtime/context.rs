@@ -26,6 +26,8 @@ pub struct RuntimeContext<D, E> {
     pub(crate) tokio: tokio::runtime::Handle,
     /// Numbers each caller registration (see `ipc.Caller.generation`).
     pub(crate) registrations: Arc<AtomicU64>,
+    /// `runtime{name}`: every log line of this runtime's tasks carries it.
+    pub(crate) span: tracing::Span,
 }
 
 impl<D, E> Clone for RuntimeContext<D, E> {
@@ -38,6 +40,7 @@ impl<D, E> Clone for RuntimeContext<D, E> {
             errors: self.errors.clone(),
             tokio: self.tokio.clone(),
             registrations: Arc::clone(&self.registrations),
+            span: self.span.clone(),
         }
     }
 }
@@ -59,6 +62,14 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
     /// The runtime's configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
+    }
+
+    /// The runtime's span, `runtime{name}`: tasks spawned with
+    /// [`spawn`](Self::spawn) run in it, and a runtime's own tasks and
+    /// per-peer spans should too, so that every log line names the
+    /// runtime it comes from.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// Registers a caller (a connected peer). Registering an id again (a
@@ -93,7 +104,9 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
     where
         F: Future<Output = Result<()>> + Send + 'static,
     {
-        let join = self.tokio.spawn(task);
+        let join = self
+            .tokio
+            .spawn(tracing::Instrument::instrument(task, self.span.clone()));
         let errors = self.errors.clone();
         let name = self.name.clone();
         self.tokio.spawn(async move {

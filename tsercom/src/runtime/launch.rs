@@ -21,6 +21,8 @@ pub(crate) struct Launched {
     pub(super) started: tokio::task::JoinHandle<()>,
     /// Closes the runtime's data and event queues (after its stop).
     pub(crate) close: Box<dyn Fn() + Send + Sync>,
+    /// `runtime{name}`, for its stop too.
+    pub(super) span: tracing::Span,
 }
 
 /// The runtimes' own tokio runtime: `workers` threads named
@@ -71,7 +73,10 @@ pub(crate) async fn stop_one(l: &Launched, errors: &ErrorSink) {
     let Some(mut runtime) = guard.take() else {
         return; // create failed or already stopped: nothing to stop
     };
-    let stop = tokio::spawn(async move { runtime.stop(StopReason::Shutdown).await });
+    let stop = tokio::spawn(tracing::Instrument::instrument(
+        async move { runtime.stop(StopReason::Shutdown).await },
+        l.span.clone(),
+    ));
     match tokio::time::timeout(limit, stop).await {
         Ok(Ok(Ok(()))) => {}
         Ok(Ok(Err(e))) => errors.report(&l.name, format!("stop failed: {e}")),

@@ -6,6 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use super::context::RuntimeContext;
 use super::errors::ErrorSink;
 use super::handle::{FromRuntimeHandle, RuntimeHandle};
@@ -169,28 +171,35 @@ impl<I: RuntimeInitializer> Pending<I> {
             errors: errors.clone(),
             tokio: tokio.clone(),
             registrations: Arc::default(),
+            span: tracing::info_span!("runtime", name = %name),
         };
+        let span = ctx.span.clone();
+        let ctx_span = span.clone();
         let slot: Slot = Arc::new(tokio::sync::Mutex::new(None));
         let task_slot = Arc::clone(&slot);
         let task_errors = errors.clone();
         let task_name = name.clone();
-        let started = tokio.spawn(async move {
-            let mut guard = task_slot.lock().await;
-            let mut runtime = match init.create(ctx) {
-                Ok(runtime) => runtime,
-                Err(e) => return task_errors.report(&task_name, format!("create failed: {e}")),
-            };
-            if let Err(e) = runtime.start().await {
-                task_errors.report(&task_name, format!("start failed: {e}"));
+        let started = tokio.spawn(
+            async move {
+                let mut guard = task_slot.lock().await;
+                let mut runtime = match init.create(ctx) {
+                    Ok(runtime) => runtime,
+                    Err(e) => return task_errors.report(&task_name, format!("create failed: {e}")),
+                };
+                if let Err(e) = runtime.start().await {
+                    task_errors.report(&task_name, format!("start failed: {e}"));
+                }
+                // Kept even after a failed start, so that `stop` can clean up.
+                *guard = Some(runtime);
             }
-            // Kept even after a failed start, so that `stop` can clean up.
-            *guard = Some(runtime);
-        });
+            .instrument(span),
+        );
         Launched {
             name,
             config,
             slot,
             started,
+            span: ctx_span,
             close: Box::new(move || {
                 data.close();
                 events.close();
@@ -405,9 +414,11 @@ impl RuntimeManager {
     ///
     /// # Errors
     /// [`Error::WrongState`] when already started; [`Error::Thread`] when
-    /// the threads cannot be created; [`Error::Io`] (the socket file, the
-    /// executable), [`Error::Ipc`] or [`Error::Invalid`] when the child
-    /// cannot be started or connected, or registered different runtimes.
+    /// the threads cannot be created; [`Error::Io`] (the socket file),
+    /// [`Error::Ipc`] (the executable, the socket), [`Error::ChildExited`],
+    /// [`Error::Timeout`] or [`Error::Protocol`] when the child cannot be
+    /// started or connected; [`Error::Invalid`] when it registered
+    /// different runtimes.
     pub fn start_out_of_process(&mut self) -> Result<()> {
         if !matches!(self.phase, Phase::Idle) {
             return Err(Error::WrongState("the manager was already started"));

@@ -21,6 +21,7 @@ use crate::queue::{OverflowPolicy, QueueConfig, QueueStream};
 use crate::rpc::{Outbox, TokioSleeper, run_clock_sync};
 use crate::runtime::{Endpoint, HeldIdentity, Runtime, RuntimeContext, StopReason};
 use crate::time::{Clock, SyncState, SynchronizedClock};
+use tracing::Instrument;
 
 /// Clock-sync exchanges per connection: one per second, min-RTT over the
 /// last eight.
@@ -130,10 +131,18 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                     // in the bounded drop-oldest queue kept for when no
                     // peer is connected.
                     let endpoint = endpoint_for(&shared, peer);
+                    let span = tracing::info_span!(
+                        parent: shared.ctx.span(),
+                        "peer",
+                        caller = %crate::metrics::peer_label(&peer),
+                        %addr
+                    );
                     async move { session(&shared, channel, id, peer, endpoint, addr, clock_sync).await }
+                        .instrument(span)
                 },
             );
             let shared = Arc::clone(&self.shared);
+            let span = shared.ctx.span().clone();
             self.task = Some(tokio::spawn(async move {
                 // Each peer's health as last reported: a change is logged
                 // once (and a refusal reported on `check_error`), not every
@@ -205,7 +214,7 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                         }
                     }
                 }
-            }));
+            }.instrument(span)));
             tracing::info!(runtime = %name, caller_id = %id, role = ?config.role, service = M::SERVICE, "dialing");
             Ok(())
         })
@@ -299,22 +308,25 @@ async fn session<M: StreamService, H: Hooks>(
     addr: SocketAddr,
     clock_sync: bool,
 ) -> Result<()> {
-    let failed = |status: tonic::Status| Error::Connect {
-        target: format!("{peer} ({})", M::PATH),
-        reason: status.to_string(),
+    let failed = |status: tonic::Status| Error::Rpc {
+        what: M::PATH,
+        status: Box::new(status),
     };
     // The offset to this peer's clock.
     let local: Arc<dyn Clock> = Arc::clone(&shared.ctx.config().clock.0);
     let clock = SynchronizedClock::new(Arc::clone(&local));
     let _sync = clock_sync.then(|| {
-        AbortOnDrop(tokio::spawn(run_clock_sync(
-            channel.clone(),
-            local,
-            clock.clone(),
-            SYNC_INTERVAL,
-            SYNC_WINDOW,
-            None,
-        )))
+        AbortOnDrop(tokio::spawn(
+            run_clock_sync(
+                channel.clone(),
+                local,
+                clock.clone(),
+                SYNC_INTERVAL,
+                SYNC_WINDOW,
+                None,
+            )
+            .in_current_span(),
+        ))
     });
     if clock_sync && !clock.wait_synchronized(SYNC_WAIT).await {
         tracing::warn!(%peer, "no clock estimate yet; timestamps pass unconverted until one arrives");
@@ -329,16 +341,19 @@ async fn session<M: StreamService, H: Hooks>(
     let _report = {
         let mut estimates = clock.watch();
         let endpoint = Arc::clone(endpoint);
-        AbortOnDrop(tokio::spawn(async move {
-            loop {
-                if let SyncState::Synchronized(estimate) = *estimates.borrow_and_update() {
-                    endpoint.report_clock(estimate);
-                }
-                if estimates.changed().await.is_err() {
-                    break;
+        AbortOnDrop(tokio::spawn(
+            async move {
+                loop {
+                    if let SyncState::Synchronized(estimate) = *estimates.borrow_and_update() {
+                        endpoint.report_clock(estimate);
+                    }
+                    if estimates.changed().await.is_err() {
+                        break;
+                    }
                 }
             }
-        }))
+            .in_current_span(),
+        ))
     };
 
     let mut request = tonic::Request::new(event_stream::<M>(endpoint, clock.clone()));
@@ -363,6 +378,7 @@ async fn session<M: StreamService, H: Hooks>(
         .await
         .map_err(failed)?;
     endpoint.set_peer_addr(addr.to_string());
+    tracing::info!(%peer, %addr, "stream to the peer opened");
     shared.hooks.on_connect(peer, Some(addr));
     let mut incoming = response.into_inner();
     let mut refused: u64 = 0;
@@ -379,11 +395,10 @@ async fn session<M: StreamService, H: Hooks>(
                         endpoint.refuse();
                         refused += 1;
                         if refused == 1 {
-                            let error = Error::Invalid {
-                                what: "timestamp from a peer",
-                                reason: format!(
-                                    "{peer}: {e}; such samples are refused (counted in DataStats::refused) and the stream goes on"
-                                ),
+                            let error = Error::Refused {
+                                peer,
+                                what: "sample timestamp",
+                                source: Box::new(e),
                             };
                             tracing::warn!(%peer, %error, "sample refused");
                             shared.ctx.report_error(&error);

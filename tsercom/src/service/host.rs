@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 use crate::queue::QueueStream;
 use tonic::Status;
 use tonic::server::NamedService;
+use tracing::Instrument;
 
 use super::legacy::{self, LegacyPeers};
 use super::{CALLER_ID_METADATA, Hooks, StreamService, bad_peer, read_timestamp, write_timestamp};
@@ -364,7 +365,14 @@ async fn open_stream<M: StreamService, H: Hooks>(
             .register_caller(caller, remote.map(|a| a.to_string())),
     );
     shared.hooks.on_connect(caller, remote);
-    tracing::info!(%caller, ?remote, legacy, "peer stream opened");
+    // tonic runs this on its connection's task, outside the runtime's span.
+    let span = tracing::info_span!(
+        parent: shared.ctx.span(),
+        "peer",
+        caller = %crate::metrics::peer_label(&caller),
+        remote = %remote.map_or_else(|| "?".to_owned(), |a| a.to_string())
+    );
+    span.in_scope(|| tracing::info!(%caller, ?remote, legacy, "peer stream opened"));
     // The reader's error status for the dialer (one at most).
     let (tx, errors) = mpsc::channel(1);
     let mut stopped_rx = shared.stopping.subscribe();
@@ -449,7 +457,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
         hooks.on_disconnect(caller, &reason);
         endpoint.disconnected_because(reason);
         drop(endpoint);
-    });
+    }.instrument(span));
     Ok(tonic::Response::new(outgoing))
 }
 

@@ -64,9 +64,9 @@ mod wire;
 use wire::*;
 
 fn io_error(what: &'static str) -> impl Fn(io::Error) -> Error {
-    move |e| Error::Invalid {
-        what: "loopback mDNS",
-        reason: format!("{what}: {e}"),
+    move |e| Error::Discovery {
+        what,
+        source: Box::new(e),
     }
 }
 
@@ -140,8 +140,9 @@ impl LoopbackPublisher {
     /// (0, 1, 2 s) and answers queries for the type or the instance.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a malformed service type or name, or a
-    /// socket that cannot be set up as described (naming the step).
+    /// [`Error::Invalid`] for a malformed service type or name;
+    /// [`Error::Discovery`] for a socket that cannot be set up as
+    /// described (naming the step).
     pub fn publish(
         service_type: &str,
         name: &str,
@@ -252,8 +253,8 @@ impl LoopbackBrowser {
     /// `mdns_port` (normally [`MDNS_PORT`]).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a malformed type or a socket that cannot be
-    /// set up (naming the step).
+    /// [`Error::Invalid`] for a malformed type; [`Error::Discovery`] for a
+    /// socket that cannot be set up (naming the step).
     pub fn browse(service_type: &str, mdns_port: u16) -> Result<Self> {
         let service_type = normalize_service_type(service_type)?;
         let socket = loopback_socket(mdns_port)?;

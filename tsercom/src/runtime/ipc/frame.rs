@@ -22,12 +22,13 @@ pub(crate) fn frame(kind: Kind) -> ipc::Frame {
 /// Appends `f` to `buf` as the socket carries it: a 4-byte big-endian
 /// length, then the protobuf encoding.
 pub fn encode_frame(f: &ipc::Frame, buf: &mut Vec<u8>) -> Result<()> {
-    let len = u32::try_from(f.encoded_len()).map_err(|_| Error::Invalid {
+    let len = u32::try_from(f.encoded_len()).map_err(|_| Error::Protocol {
         what: "IPC frame",
         reason: "larger than 4 GiB".into(),
     })?;
     buf.extend_from_slice(&len.to_be_bytes());
-    f.encode(buf).map_err(|e| Error::Invalid {
+    // Encoding into a growable Vec cannot run out of room.
+    f.encode(buf).map_err(|e| Error::Protocol {
         what: "IPC frame",
         reason: e.to_string(),
     })
@@ -43,7 +44,7 @@ pub async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> Result<Option<ipc
     }
     let len = u32::from_be_bytes(len) as usize;
     if len > MAX_FRAME {
-        return Err(Error::Invalid {
+        return Err(Error::Protocol {
             what: "IPC frame",
             reason: format!("length {len} exceeds the maximum {MAX_FRAME}"),
         });
@@ -52,9 +53,9 @@ pub async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> Result<Option<ipc
     r.read_exact(&mut buf).await.map_err(ipc_io)?;
     ipc::Frame::decode(buf.as_slice())
         .map(Some)
-        .map_err(|e| Error::Invalid {
+        .map_err(|source| Error::Decode {
             what: "IPC frame",
-            reason: e.to_string(),
+            source,
         })
 }
 

@@ -96,9 +96,9 @@ where
                     message: "tsercom.ipc.Data",
                     field: "timestamp",
                 })?;
-            let value = D::decode(data.payload.as_slice()).map_err(|e| Error::Invalid {
+            let value = D::decode(data.payload.as_slice()).map_err(|source| Error::Decode {
                 what: "data frame payload",
-                reason: e.to_string(),
+                source,
             })?;
             self.data.push(caller, timestamp, value).await
         })

@@ -171,13 +171,13 @@ async fn spawn_and_accept(
 
     let accepted = tokio::select! {
         accepted = listener.accept() => accepted.map_err(ipc_io),
-        status = child.wait() => Err(Error::Invalid {
-            what: "child process",
-            reason: format!("exited before connecting ({})", status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())),
+        status = child.wait() => Err(match status {
+            Ok(status) => Error::ChildExited(status),
+            Err(source) => Error::Ipc { what: "waiting for the child process", source },
         }),
-        () = tokio::time::sleep(start_budget) => Err(Error::Invalid {
-            what: "child process",
-            reason: format!("did not connect within {start_budget:?}"),
+        () = tokio::time::sleep(start_budget) => Err(Error::Timeout {
+            what: "the runtime's child process connecting",
+            after: start_budget,
         }),
     };
     let _ = std::fs::remove_file(&path);
@@ -195,7 +195,7 @@ async fn expect_hello(reader: &mut Reader, expected: &[String], budget: Duration
         }))) => h.runtimes,
         Ok(Err(e)) => return Err(e),
         _ => {
-            return Err(Error::Invalid {
+            return Err(Error::Protocol {
                 what: "child process",
                 reason: "did not say hello".into(),
             });
