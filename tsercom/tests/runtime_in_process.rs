@@ -424,3 +424,25 @@ fn register_rejects_a_malformed_discovery_setting() {
         .expect_err("invalid service type");
     assert!(err.to_string().contains("no-underscore._tcp"), "{err}");
 }
+
+#[test]
+fn a_hosting_runtimes_bound_address_is_on_its_handle() {
+    let mut manager = RuntimeManager::new();
+    let handle = manager
+        .register(Init::new(
+            "host",
+            Script {
+                listen: true,
+                ..Script::default()
+            },
+        ))
+        .expect("register");
+    assert!(handle.listening().is_empty(), "nothing before start");
+    manager.start_in_process().expect("start");
+    let listening = handle.listening();
+    assert_eq!(listening.len(), 1, "{listening:?}");
+    assert_ne!(listening[0].port(), 0, "the port the system chose");
+    std::net::TcpStream::connect_timeout(&listening[0], common::WAIT)
+        .expect("connect to the runtime's listener");
+    manager.shutdown().expect("shutdown");
+}

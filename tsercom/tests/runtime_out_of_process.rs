@@ -292,3 +292,25 @@ fn oop_drop_policies_count_every_event_not_delivered() {
     assert!(got.windows(2).all(|w| w[0] < w[1]), "order preserved");
     manager.shutdown().expect("shutdown");
 }
+
+#[test]
+fn oop_a_hosting_runtimes_bound_address_reaches_the_handle() {
+    let mut manager = manager_for("oop_a_hosting_runtimes_bound_address_reaches_the_handle");
+    let handle = manager
+        .register(Init::new(
+            "host",
+            Script {
+                listen: true,
+                ..Script::default()
+            },
+        ))
+        .expect("register");
+    manager.start_out_of_process().expect("start");
+    // Known once start returned: the child reports it before "started".
+    let listening = handle.listening();
+    assert_eq!(listening.len(), 1, "{listening:?}");
+    assert_ne!(listening[0].port(), 0, "the port the system chose");
+    // The child's own listener answers there.
+    std::net::TcpStream::connect_timeout(&listening[0], WAIT).expect("connect to the child");
+    manager.shutdown().expect("clean shutdown");
+}

@@ -13,7 +13,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::free_port;
+use common::LOOPBACK_ANY_PORT;
 use tsercom::queue::{OverflowPolicy, QueueConfig};
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
@@ -120,8 +120,8 @@ fn start_dashboard(addr: SocketAddr) -> (RuntimeManager, AggregatorHandle<Readin
 
 #[test]
 fn published_with_no_peer_is_kept_and_delivered_on_connect_or_counted() {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (mut producer_manager, producer) = start_producer(addr);
+    let (mut producer_manager, producer) = start_producer(LOOPBACK_ANY_PORT);
+    let addr = producer.listening()[0];
     // Nobody connected: more than the bound, one at a time and in a batch.
     for i in 0..CAPACITY + 20 {
         producer
@@ -169,8 +169,8 @@ fn published_with_no_peer_is_kept_and_delivered_on_connect_or_counted() {
 
 #[test]
 fn items_queued_for_a_peer_that_left_wait_for_the_next_one() {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (mut producer_manager, producer) = start_producer(addr);
+    let (mut producer_manager, producer) = start_producer(LOOPBACK_ANY_PORT);
+    let addr = producer.listening()[0];
     let (mut first_manager, first) = start_dashboard(addr);
     producer
         .wait_callers(WAIT, |c| c.len() == 1)
@@ -196,8 +196,8 @@ fn items_queued_for_a_peer_that_left_wait_for_the_next_one() {
 
 #[test]
 fn equal_timestamps_are_all_kept_end_to_end() {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (mut producer_manager, producer) = start_producer(addr);
+    let (mut producer_manager, producer) = start_producer(LOOPBACK_ANY_PORT);
+    let addr = producer.listening()[0];
     let (mut dashboard_manager, dashboard) = start_dashboard(addr);
     producer
         .wait_callers(WAIT, |c| c.len() == 1)
@@ -222,8 +222,8 @@ fn equal_timestamps_are_all_kept_end_to_end() {
 
 #[test]
 fn a_sample_with_an_invalid_timestamp_is_refused_counted_and_the_stream_goes_on() {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (mut producer_manager, producer) = start_producer(addr);
+    let (mut producer_manager, producer) = start_producer(LOOPBACK_ANY_PORT);
+    let addr = producer.listening()[0];
     let (mut dashboard_manager, dashboard) = start_dashboard(addr);
     producer
         .wait_callers(WAIT, |c| c.len() == 1)
@@ -282,8 +282,8 @@ impl Hooks for Stalled {
 
 #[test]
 fn a_stalled_peer_never_stalls_a_broadcast_to_the_others() {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let (mut producer_manager, producer) = start_producer(addr);
+    let (mut producer_manager, producer) = start_producer(LOOPBACK_ANY_PORT);
+    let addr = producer.listening()[0];
     let (mut healthy_manager, healthy) = start_dashboard(addr);
     let mut stalled_manager = RuntimeManager::new();
     let _stalled = stalled_manager
@@ -369,12 +369,14 @@ impl Hooks for Rover {
 #[test]
 fn a_dialing_producers_flood_is_slowed_never_broken() {
     const N: usize = 100_000;
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut trainer_manager = RuntimeManager::new();
     let trainer: AggregatorHandle<Reading, Command> = trainer_manager
-        .register(Uplink { listen: Some(addr) })
+        .register(Uplink {
+            listen: Some(LOOPBACK_ANY_PORT),
+        })
         .expect("register");
     trainer_manager.start_in_process().expect("start");
+    let addr = trainer.listening()[0];
     let mut rover_manager = RuntimeManager::new();
     let rover: ProducerHandle<Reading, Command> = rover_manager
         .register(Rover {

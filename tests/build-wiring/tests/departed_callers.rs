@@ -9,7 +9,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::free_port;
+use common::LOOPBACK_ANY_PORT;
 use tsercom::data::Forgetting;
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
@@ -49,12 +49,14 @@ impl Hooks for Robot {
 
 #[test]
 fn a_departed_callers_unread_data_is_forgotten_on_an_idle_aggregator() {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut trainer_manager = RuntimeManager::new();
     let trainer: AggregatorHandle<Reading, Command> = trainer_manager
-        .register(Trainer { listen: Some(addr) })
+        .register(Trainer {
+            listen: Some(LOOPBACK_ANY_PORT),
+        })
         .expect("register");
     trainer_manager.start_in_process().expect("start");
+    let addr = trainer.listening()[0];
 
     let mut robot_manager = RuntimeManager::new();
     let robot: ProducerHandle<Reading, Command> = robot_manager

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Peer, free_port, spawn_ready};
+use common::{LOOPBACK_ANY_PORT, Peer, free_port, spawn_ready};
 use tsercom::data::ConnectionState;
 use tsercom::rpc::ConnectionLimits;
 use tsercom::runtime::{Identity, RuntimeConfig};
@@ -208,15 +208,15 @@ fn start_trainer(
     AggregatorHandle<Reading, Command>,
     SocketAddr,
 ) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut manager = RuntimeManager::new();
-    let handle = manager
+    let handle: AggregatorHandle<Reading, Command> = manager
         .register(Trainer {
-            listen: Some(addr),
+            listen: Some(LOOPBACK_ANY_PORT),
             limits,
         })
         .expect("register");
     manager.start_in_process().expect("start");
+    let addr = handle.listening()[0];
     (manager, handle, addr)
 }
 

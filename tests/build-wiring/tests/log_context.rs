@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::free_port;
+use common::LOOPBACK_ANY_PORT;
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
 use tsercom::{AggregatorHandle, CallerId, ProducerHandle, RuntimeManager};
@@ -98,12 +98,14 @@ fn lifecycle_lines_name_the_runtime_and_the_peer() {
         .finish();
     tsercom::tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
 
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut hub_manager = RuntimeManager::new();
     let hub: AggregatorHandle<Reading, Command> = hub_manager
-        .register(Hub { listen: Some(addr) })
+        .register(Hub {
+            listen: Some(LOOPBACK_ANY_PORT),
+        })
         .expect("register");
     hub_manager.start_in_process().expect("start");
+    let addr = hub.listening()[0];
     let mut rover_manager = RuntimeManager::new();
     let rover: ProducerHandle<Reading, Command> = rover_manager
         .register(Rover { hub: Some(addr) })

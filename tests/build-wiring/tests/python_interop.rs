@@ -29,7 +29,7 @@ use std::process::{Child, ChildStdin, Command as Process, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::free_port;
+use common::LOOPBACK_ANY_PORT;
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::{Hooks, LegacyPeers};
 use tsercom::time::{OffsetClock, SystemClock};
@@ -170,15 +170,15 @@ impl Hooks for Thermometer {
 #[test]
 fn a_python_aggregator_dials_a_rust_producer() {
     let id = CallerId::random();
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut manager = RuntimeManager::new();
     let handle: ProducerHandle<Reading, Command> = manager
         .register(Thermometer {
-            listen: Some(addr),
+            listen: Some(LOOPBACK_ANY_PORT),
             id: Some(id),
         })
         .expect("register");
     manager.start_in_process().expect("start");
+    let addr = handle.listening()[0];
 
     let Some(python) = PythonPeer::spawn(
         "aggregator",
@@ -378,15 +378,15 @@ fn start_trainer(
     AggregatorHandle<Reading, Command>,
     SocketAddr,
 ) {
-    let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut manager = RuntimeManager::new();
-    let handle = manager
+    let handle: AggregatorHandle<Reading, Command> = manager
         .register(Trainer {
-            listen: Some(addr),
+            listen: Some(LOOPBACK_ANY_PORT),
             legacy,
         })
         .expect("register");
     manager.start_in_process().expect("start");
+    let addr = handle.listening()[0];
     (manager, handle, addr)
 }
 

@@ -64,6 +64,17 @@ impl Hooks for Collector {
     }
 }
 
+/// Loopback, any port: the bound port is read from the handle.
+const ANY_PORT: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    0,
+));
+
+/// A loopback port nobody listens on now, for the pair below: both
+/// runtimes are registered in one manager before it starts, so the
+/// collector must know the thermometer's port in advance. Bound and
+/// released: another process could take it in between, which fails the
+/// test loudly, never silently.
 fn free_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr")
@@ -238,16 +249,16 @@ async fn ending_status<T>(
 fn producer_refuses_streams_without_an_id_and_events_with_bad_timestamps() {
     use tsercom::tonic::Code;
 
-    let addr = free_port();
     let mut manager = RuntimeManager::new();
     let thermometer = manager
         .register(Thermometer {
             id: Some(CallerId::random()),
-            addr: Some(addr),
+            addr: Some(ANY_PORT),
             seen: None,
         })
         .expect("register");
     manager.start_in_process().expect("start");
+    let addr = thermometer.listening()[0];
     let client = tokio::runtime::Runtime::new().expect("tokio");
     client.block_on(async {
         // No handshake on the connection: refused before anything else.
@@ -437,12 +448,14 @@ fn one_event_then_refuse(config: RuntimeConfig) -> RuntimeConfig {
 #[test]
 fn a_refused_event_ends_the_stream_with_a_status_not_ok() {
     use tsercom::tonic::Code;
-    let addr = free_port();
     let mut manager = RuntimeManager::new();
     let fussy = manager
-        .register(Fussy { addr: Some(addr) })
+        .register(Fussy {
+            addr: Some(ANY_PORT),
+        })
         .expect("register");
     manager.start_in_process().expect("start");
+    let addr = fussy.listening()[0];
     let client = tokio::runtime::Runtime::new().expect("tokio");
     let status = client.block_on(async {
         let mut sensor = connect_sensor(addr).await;

@@ -124,6 +124,13 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
         });
     }
 
+    /// Shows where this runtime listens on its handle
+    /// ([`listening`](crate::RuntimeHandle::listening)): the bound
+    /// addresses, real ports included.
+    pub fn report_listening(&self, addrs: &[std::net::SocketAddr]) {
+        self.data.listening(addrs.to_vec());
+    }
+
     /// Counts a connection of another process that claimed `caller`'s id
     /// while `caller` held it (refused `ALREADY_EXISTS`): shown in
     /// [`CallerInfo::duplicates_refused`](crate::data::CallerInfo::duplicates_refused).

@@ -114,6 +114,13 @@ impl<In: Clone, Out: Clone> RuntimeHandle<In, Out> {
         self.inbound.peers()
     }
 
+    /// The addresses this runtime listens on, with the ports actually
+    /// bound (listen on port 0 and read the port here); empty for a
+    /// runtime that only dials. Known once the manager's start returned.
+    pub fn listening(&self) -> Vec<std::net::SocketAddr> {
+        self.inbound.listening()
+    }
+
     /// Waits until `done` holds for [`peers`](Self::peers), or `timeout`.
     pub fn wait_peers(
         &self,
@@ -276,6 +283,13 @@ impl<D: Clone, E: Clone> ProducerHandle<D, E> {
         self.raw.peers()
     }
 
+    /// The addresses this runtime listens on, with the ports actually
+    /// bound (listen on port 0 and read the port here); empty for a
+    /// runtime that only dials. Known once the manager's start returned.
+    pub fn listening(&self) -> Vec<std::net::SocketAddr> {
+        self.raw.listening()
+    }
+
     /// Waits until `done` holds for [`peers`](Self::peers), or `timeout`.
     pub fn wait_peers(
         &self,
@@ -341,6 +355,13 @@ impl<D: Clone, E: Clone> AggregatorHandle<D, E> {
     /// with the error); empty for a runtime that only hosts.
     pub fn peers(&self) -> Vec<crate::data::PeerInfo> {
         self.raw.peers()
+    }
+
+    /// The addresses this runtime listens on, with the ports actually
+    /// bound (listen on port 0 and read the port here); empty for a
+    /// runtime that only dials. Known once the manager's start returned.
+    pub fn listening(&self) -> Vec<std::net::SocketAddr> {
+        self.raw.listening()
     }
 
     /// Waits until `done` holds for [`peers`](Self::peers), or `timeout`.

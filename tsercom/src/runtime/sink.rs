@@ -69,6 +69,13 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
+    pub(crate) fn listening(&self, addrs: Vec<std::net::SocketAddr>) {
+        match self {
+            DataSink::Local(a) => a.set_listening(addrs),
+            DataSink::Ipc(s) => s.listening(&addrs),
+        }
+    }
+
     pub(crate) fn deregister(&self, caller: CallerId, generation: u64, reason: String) {
         match self {
             DataSink::Local(a) => a.deregister(caller, generation, reason),

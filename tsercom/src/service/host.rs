@@ -113,6 +113,7 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
                 .await?;
             let addrs = server.local_addrs().to_vec();
             tracing::info!(runtime = %name, role = ?config.role, caller_id = %id, ?addrs, service = M::SERVICE, "serving");
+            self.shared.ctx.report_listening(&addrs);
             self.server = Some(server);
             if let Some((service_type, readable)) = &config.discovery.publish {
                 if config.discovery.interfaces != Interfaces::LoopbackOnly

@@ -37,6 +37,8 @@ pub struct Script {
     pub fail_start: Option<&'static str>,
     pub panic_in_task: bool,
     pub config: Option<RuntimeConfig>,
+    /// Listen on a loopback port chosen by the system and report it.
+    pub listen: bool,
 }
 
 pub struct Init {
@@ -63,6 +65,7 @@ struct Scripted {
     endpoints: Vec<Ep>,
     stops: Arc<Mutex<u32>>,
     starts: Arc<Mutex<u32>>,
+    listener: Option<std::net::TcpListener>,
 }
 
 impl RuntimeInitializer for Init {
@@ -91,6 +94,7 @@ impl RuntimeInitializer for Init {
             endpoints: Vec::new(),
             stops: Arc::clone(&self.stops),
             starts: Arc::clone(&self.starts),
+            listener: None,
         }))
     }
 }
@@ -107,6 +111,18 @@ impl Runtime for Scripted {
             }
             if self.script.panic_in_task {
                 self.ctx.spawn(async { panic!("boom in a task") });
+            }
+            if self.script.listen {
+                let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+                let socket = |source| Error::Socket {
+                    protocol: "tcp",
+                    addr: any,
+                    source,
+                };
+                let listener = std::net::TcpListener::bind(any).map_err(socket)?;
+                let addr = listener.local_addr().map_err(socket)?;
+                self.ctx.report_listening(&[addr]);
+                self.listener = Some(listener);
             }
             for (i, caller) in self.script.callers.iter().enumerate() {
                 let ep: Ep = Arc::new(

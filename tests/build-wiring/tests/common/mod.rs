@@ -103,6 +103,12 @@ pub fn signal(peer: &Peer, signal: &str) {
     assert!(status.success(), "kill {signal}");
 }
 
+/// Loopback, any port: listen here and read the bound port from the
+/// handle (`handle.listening()`), so no other process can take it first.
+pub const LOOPBACK_ANY_PORT: std::net::SocketAddr = std::net::SocketAddr::V4(
+    std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0),
+);
+
 /// A loopback port nobody listens on now, for a server that must bind the
 /// same port again after a restart (so it must be known in advance). Bound
 /// and released: another process could take it in between, which fails the

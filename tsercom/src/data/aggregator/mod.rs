@@ -83,6 +83,8 @@ struct Shared<D> {
     /// runtime named it.
     forgotten_metric: std::sync::OnceLock<metrics::Counter>,
     peers: super::peers::PeerTable,
+    /// Where the runtime listens (a hosting runtime), once it does.
+    listening: Mutex<Vec<std::net::SocketAddr>>,
     /// Observers of every arriving sample (recorders).
     taps: super::tap::Taps<D>,
 }
@@ -150,6 +152,7 @@ impl<D> RemoteDataAggregator<D> {
                 drops: DropCounter::default(),
                 forgotten_metric: std::sync::OnceLock::new(),
                 peers: super::peers::PeerTable::default(),
+                listening: Mutex::new(Vec::new()),
                 taps: super::tap::Taps::default(),
             }),
         }
@@ -558,6 +561,26 @@ impl<D> RemoteDataAggregator<D> {
     /// target); empty for a runtime that only hosts.
     pub fn peers(&self) -> Vec<crate::data::PeerInfo> {
         self.shared.peers.all()
+    }
+
+    /// The addresses the runtime listens on, with the ports actually bound
+    /// (ask for port 0 and read the port here); empty for a runtime that
+    /// only dials, or before it started.
+    pub fn listening(&self) -> Vec<std::net::SocketAddr> {
+        self.shared
+            .listening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Records where the runtime listens.
+    pub(crate) fn set_listening(&self, addrs: Vec<std::net::SocketAddr>) {
+        *self
+            .shared
+            .listening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = addrs;
     }
 
     /// Waits until `done` holds for [`peers`](Self::peers) (checked at

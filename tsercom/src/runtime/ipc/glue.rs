@@ -28,6 +28,7 @@ pub(crate) trait ParentSide: Send + Sync {
     fn on_caller(&self, caller: ipc::Caller) -> Result<()>;
     fn on_clock(&self, clock: ipc::Clock) -> Result<()>;
     fn on_peer(&self, peer: ipc::Peer) -> Result<()>;
+    fn on_listening(&self, listening: ipc::Listening) -> Result<()>;
     fn close(&self);
 }
 
@@ -114,6 +115,21 @@ where
                 samples: c.samples as usize,
             },
         );
+        Ok(())
+    }
+
+    fn on_listening(&self, l: ipc::Listening) -> Result<()> {
+        let addrs = l
+            .addrs
+            .iter()
+            .map(|a| {
+                a.parse().map_err(|e| Error::Protocol {
+                    what: "listening frame",
+                    reason: format!("{a:?}: {e}"),
+                })
+            })
+            .collect::<Result<Vec<std::net::SocketAddr>>>()?;
+        self.data.set_listening(addrs);
         Ok(())
     }
 

@@ -292,6 +292,16 @@ async fn dispatch(kind: Option<Kind>, parts: &[Arc<dyn ParentSide>], errors: &Er
                 errors.report(part.name(), format!("bad peer frame from the child: {e}"));
             }
         }
+        Some(Kind::Listening(l)) => {
+            if let Some(part) = part(l.runtime)
+                && let Err(e) = part.on_listening(l)
+            {
+                errors.report(
+                    part.name(),
+                    format!("bad listening frame from the child: {e}"),
+                );
+            }
+        }
         Some(Kind::Failure(f)) => errors.report(&f.runtime, f.message),
         _ => {}
     }

@@ -82,6 +82,14 @@ impl IpcSink {
     }
 
     /// `None`: the peer `target` is gone.
+    pub(crate) fn listening(&self, addrs: &[std::net::SocketAddr]) {
+        let l = ipc::Listening {
+            runtime: self.runtime,
+            addrs: addrs.iter().map(ToString::to_string).collect(),
+        };
+        send_control(&self.tx, frame(Kind::Listening(l)));
+    }
+
     pub(crate) fn peer(&self, info: Option<PeerInfo>, target: &str) {
         let (state, detail, caller) = match &info {
             None => (4, String::new(), None),
