@@ -21,7 +21,9 @@ use std::path::Path;
 use std::process::Command as Process;
 use std::time::Duration;
 
-use common::{IN_NETNS, Peer, free_port, rerun_in_network_namespace, signal, spawn_ready};
+use common::{
+    IN_NETNS, LOOPBACK_ANY_PORT, Peer, free_port, rerun_in_network_namespace, signal, spawn_ready,
+};
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
 use tsercom::{AggregatorHandle, CallerId, RuntimeManager, Timestamp, To};
@@ -160,10 +162,10 @@ fn start_trainer(
 
 #[test]
 fn e2e_aggregator_listens_and_producers_dial_it_by_name() {
-    let port = free_port();
-    let listen: SocketAddr = ([127, 0, 0, 1], port).into();
-    let (mut manager, handle) = start_trainer(listen, None);
-    let target = format!("localhost:{port}");
+    let (mut manager, handle) = start_trainer(LOOPBACK_ANY_PORT, None);
+    // Kept for the restart below, on the same address.
+    let listen = handle.listening()[0];
+    let target = format!("localhost:{}", listen.port());
     let states: Vec<tempfile::TempDir> = (0..3)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
@@ -255,8 +257,7 @@ fn e2e_aggregator_publishes_and_producers_discover_it_over_mdns() {
         return;
     }
     // Inside the namespace: mDNS here reaches nothing but this lo.
-    let listen: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let (mut manager, handle) = start_trainer(listen, Some("_e2etrainer._tcp"));
+    let (mut manager, handle) = start_trainer(LOOPBACK_ANY_PORT, Some("_e2etrainer._tcp"));
     let states: Vec<tempfile::TempDir> = (0..2)
         .map(|_| tempfile::tempdir().expect("tempdir"))
         .collect();
@@ -352,8 +353,8 @@ fn e2e_one_producer_two_aggregators_each_get_every_sample() {
 #[test]
 fn e2e_a_stopped_dialer_is_shown_disconnected_by_the_host() {
     use tsercom::data::ConnectionState;
-    let port = free_port();
-    let (mut manager, handle) = start_trainer(([127, 0, 0, 1], port).into(), None);
+    let (mut manager, handle) = start_trainer(LOOPBACK_ANY_PORT, None);
+    let port = handle.listening()[0].port();
     let state = tempfile::tempdir().expect("tempdir");
     let robot = spawn_robot(state.path(), 0, Some(&format!("127.0.0.1:{port}")), false);
     let mut got = BTreeMap::new();
@@ -397,8 +398,8 @@ fn e2e_a_dialing_producer_clock_offset_is_applied_on_the_aggregator_timebase() {
     // sending: they land on the aggregator's timebase although the robot's
     // clock runs 30 s ahead.
     const AHEAD_MS: i64 = 30_000;
-    let port = free_port();
-    let (mut manager, handle) = start_trainer(([127, 0, 0, 1], port).into(), None);
+    let (mut manager, handle) = start_trainer(LOOPBACK_ANY_PORT, None);
+    let port = handle.listening()[0].port();
     let state = tempfile::tempdir().expect("tempdir");
     let robot = spawn_robot_skewed(
         state.path(),

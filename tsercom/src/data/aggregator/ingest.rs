@@ -50,6 +50,15 @@ impl<D> RemoteDataAggregator<D> {
         self.shared.peers.set(info);
     }
 
+    /// Records where the runtime listens.
+    pub(crate) fn set_listening(&self, addrs: Vec<std::net::SocketAddr>) {
+        *self
+            .shared
+            .listening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = addrs;
+    }
+
     /// Forgets a dialed peer.
     pub(crate) fn remove_peer(&self, target: &str) {
         self.shared.peers.remove(target);

@@ -574,15 +574,6 @@ impl<D> RemoteDataAggregator<D> {
             .clone()
     }
 
-    /// Records where the runtime listens.
-    pub(crate) fn set_listening(&self, addrs: Vec<std::net::SocketAddr>) {
-        *self
-            .shared
-            .listening
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = addrs;
-    }
-
     /// Waits until `done` holds for [`peers`](Self::peers) (checked at
     /// every change), or `timeout`; the peers then, or `None`.
     pub fn wait_peers(
