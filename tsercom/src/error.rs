@@ -186,6 +186,11 @@ pub enum Error {
         runtime: String,
         /// What happened (its error, or its panic message).
         message: String,
+        /// The error itself, when it was one of this process (in process;
+        /// out of process only the message crosses): match on it, e.g.
+        /// [`Error::rpc_code`] of a refusal.
+        #[source]
+        source: Option<Box<Error>>,
     },
 
     /// One or more runtimes failed; every failure since the last check.

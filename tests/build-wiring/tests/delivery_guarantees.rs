@@ -69,6 +69,14 @@ impl Hooks for Dashboard {
     }
 }
 
+/// The tsercom error `e` was caused by, if any.
+fn cause(e: &tsercom::Error) -> Option<&tsercom::Error> {
+    let source = std::error::Error::source(e)?;
+    source
+        .downcast_ref::<tsercom::Error>()
+        .or_else(|| source.downcast_ref::<Box<tsercom::Error>>().map(|b| &**b))
+}
+
 fn reading(value: f64, at: Option<Timestamp>) -> Reading {
     Reading {
         celsius: value,
@@ -251,6 +259,30 @@ fn a_sample_with_an_invalid_timestamp_is_refused_counted_and_the_stream_goes_on(
         .check_error()
         .expect_err("the user hears of it");
     assert!(error.to_string().contains("timestamp"), "{error}");
+    // The cause is kept, not flattened to a string: the runtime's failure
+    // is a refused sample timestamp, itself out of range.
+    let runtime = match &error {
+        tsercom::Error::Runtimes(all) => &all[0],
+        other => other,
+    };
+    let refused = cause(runtime);
+    assert!(
+        matches!(
+            refused,
+            Some(tsercom::Error::Refused {
+                what: "sample timestamp",
+                ..
+            })
+        ),
+        "{runtime:?}"
+    );
+    assert!(
+        matches!(
+            refused.and_then(cause),
+            Some(tsercom::Error::TimestampOutOfRange { .. })
+        ),
+        "{runtime:?}"
+    );
     // One connection throughout: no reconnect loop.
     let callers = dashboard.callers();
     assert_eq!(callers.len(), 1);

@@ -112,7 +112,7 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
         self.tokio.spawn(async move {
             match join.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => errors.report(&name, e.to_string()),
+                Ok(Err(e)) => errors.report_error(&name, e),
                 Err(e) if e.is_panic() => {
                     errors.report(
                         &name,
@@ -150,9 +150,10 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
         self.data.peer(None, target);
     }
 
-    /// Reports a failure without ending anything.
-    pub fn report_error(&self, error: &Error) {
-        self.errors.report(&self.name, error.to_string());
+    /// Reports a failure without ending anything: the user gets it on
+    /// `check_error()` as [`Error::Runtime`] with `error` as its source.
+    pub fn report_error(&self, error: Error) {
+        self.errors.report_error(&self.name, error);
     }
 }
 

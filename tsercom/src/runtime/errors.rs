@@ -35,7 +35,16 @@ impl ErrorSink {
     }
 
     pub(crate) fn report(&self, runtime: &str, message: impl Into<String>) {
-        let message = message.into();
+        self.push(runtime, message.into(), None);
+    }
+
+    /// As [`report`](Self::report), keeping `error` as the source of the
+    /// [`Error::Runtime`] the user gets.
+    pub(crate) fn report_error(&self, runtime: &str, error: Error) {
+        self.push(runtime, error.to_string(), Some(Box::new(error)));
+    }
+
+    fn push(&self, runtime: &str, message: String, source: Option<Box<Error>>) {
         tracing::error!(runtime, %message, "runtime failed");
         if let Some(forward) = &self.forward {
             return forward(runtime, &message);
@@ -43,6 +52,7 @@ impl ErrorSink {
         self.lock().push(Error::Runtime {
             runtime: runtime.to_owned(),
             message,
+            source,
         });
         self.inner.1.notify_all();
     }

@@ -209,7 +209,7 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
                             let was = health.insert(peer.clone(), Health::Refused(code));
                             if was != Some(Health::Refused(code)) {
                                 tracing::warn!(?peer, %error, "the peer refused this runtime; retrying with backoff");
-                                shared.ctx.report_error(&error);
+                                shared.ctx.report_error(error);
                             }
                         }
                     }
@@ -401,7 +401,7 @@ async fn session<M: StreamService, H: Hooks>(
                                 source: Box::new(e),
                             };
                             tracing::warn!(%peer, %error, "sample refused");
-                            shared.ctx.report_error(&error);
+                            shared.ctx.report_error(error);
                         }
                         continue;
                     }
@@ -418,7 +418,7 @@ async fn session<M: StreamService, H: Hooks>(
                 // is reopened with backoff.
                 tracing::warn!(%peer, %problem, "malformed message from the peer; reconnecting");
                 endpoint.refuse_malformed();
-                shared.ctx.report_error(&Error::Rpc {
+                shared.ctx.report_error(Error::Rpc {
                     what: "malformed message from the peer",
                     status: Box::new(status.clone()),
                 });
@@ -436,7 +436,7 @@ async fn session<M: StreamService, H: Hooks>(
                         | tonic::Code::PermissionDenied
                         | tonic::Code::Unauthenticated
                 ) {
-                    shared.ctx.report_error(&Error::Rpc {
+                    shared.ctx.report_error(Error::Rpc {
                         what: "stream refused by the peer",
                         status: Box::new(status.clone()),
                     });
