@@ -21,9 +21,7 @@ use std::path::Path;
 use std::process::Command as Process;
 use std::time::Duration;
 
-use common::{
-    IN_NETNS, LOOPBACK_ANY_PORT, Peer, free_port, rerun_in_network_namespace, signal, spawn_ready,
-};
+use common::{IN_NETNS, LOOPBACK_ANY_PORT, Peer, rerun_in_network_namespace, signal, spawn_ready};
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
 use tsercom::{AggregatorHandle, CallerId, RuntimeManager, Timestamp, To};
@@ -284,14 +282,14 @@ fn e2e_aggregator_publishes_and_producers_discover_it_over_mdns() {
 #[test]
 fn e2e_one_producer_two_aggregators_each_get_every_sample() {
     let state = tempfile::tempdir().expect("tempdir");
-    let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let mut process = Process::new(env!("CARGO_BIN_EXE_e2e_producer"));
     process
-        .env("E2E_LISTEN", addr.to_string())
+        .env("E2E_LISTEN", "127.0.0.1:0")
         .env("TSERCOM_STATE_DIR", state.path())
         .env_remove("E2E_TLS_DIR")
         .env_remove("E2E_PUBLISH");
     let producer = spawn_ready(&mut process);
+    let addr = producer.addr();
 
     // Two aggregators, each in its own manager (as in two programs).
     let mut first_manager = RuntimeManager::new();

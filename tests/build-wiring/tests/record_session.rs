@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Peer, free_port, spawn_ready};
+use common::{LOOPBACK_ANY_PORT, Peer, free_port, spawn_ready};
 use prost_reflect::{DescriptorPool, DynamicMessage, Value};
 use tsercom::data::{ConnectionState, Sample};
 use tsercom::queue::{OverflowPolicy, QueueConfig};
@@ -93,10 +93,6 @@ impl Hooks for Thermometer {
 
 fn schema() -> Schema {
     Schema::new(tsercom::include_file_descriptor_set!(), "sensors.Reading").expect("schema")
-}
-
-fn loopback() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
 fn spawn_producer(listen: SocketAddr, state: &Path, start: u32) -> Peer {
@@ -319,16 +315,18 @@ fn sorted(mut samples: Vec<Sample<Reading>>) -> Vec<(Timestamp, f64, Reading)> {
 #[test]
 fn a_multi_producer_session_is_recorded_read_back_and_replayed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let addrs: Vec<SocketAddr> = (0..3).map(|_| loopback()).collect();
-    let producers: Vec<Peer> = addrs
-        .iter()
-        .enumerate()
-        .map(|(i, addr)| {
+    let producers: Vec<Peer> = (0..3)
+        .map(|i| {
             let state = dir.path().join(format!("state-{i}"));
             std::fs::create_dir_all(&state).expect("state dir");
-            spawn_producer(*addr, &state, u32::try_from(i).expect("small") * 1000)
+            spawn_producer(
+                LOOPBACK_ANY_PORT,
+                &state,
+                u32::try_from(i).expect("small") * 1000,
+            )
         })
         .collect();
+    let addrs: Vec<SocketAddr> = producers.iter().map(Peer::addr).collect();
     let ids: Vec<CallerId> = producers.iter().map(|p| p.id).collect();
 
     // Recording starts before the runtime does: every sample is in it.
@@ -412,11 +410,10 @@ fn a_multi_producer_session_is_recorded_read_back_and_replayed() {
 
     // Replay into a fresh aggregator: every sample again, same CallerId,
     // timestamp and payload.
-    let trainer_addr = loopback();
     let mut fresh = RuntimeManager::new();
     let trainer = fresh
         .register(Trainer {
-            listen: Some(trainer_addr),
+            listen: Some(LOOPBACK_ANY_PORT),
         })
         .expect("register");
     fresh.start_in_process().expect("start");
@@ -469,7 +466,7 @@ fn a_multi_producer_session_is_recorded_read_back_and_replayed() {
     let mut replaying = RuntimeManager::new();
     let replayer = replaying
         .register(Replayer {
-            trainer: Some(trainer_addr),
+            trainer: Some(trainer.listening()[0]),
         })
         .expect("register");
     replaying.start_in_process().expect("start");
@@ -534,7 +531,7 @@ fn standalone_trainer() -> (RuntimeManager, AggregatorHandle<Reading, Command>) 
     let mut manager = RuntimeManager::new();
     let handle = manager
         .register(Trainer {
-            listen: Some(loopback()),
+            listen: Some(LOOPBACK_ANY_PORT),
         })
         .expect("register");
     manager.start_in_process().expect("start");
@@ -665,8 +662,9 @@ impl Write for Gate {
 fn a_recorder_slower_than_ingest_drops_counted_and_ingest_goes_on() {
     const N: u64 = 3000;
     const CAPACITY: usize = 64;
-    // A producer and an aggregator over loopback, in this process.
-    let listen = loopback();
+    // A producer and an aggregator over loopback, in this process (one
+    // manager: the collector must know the port before it starts).
+    let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut manager = RuntimeManager::new();
     let thermometer = manager
         .register(Thermometer {

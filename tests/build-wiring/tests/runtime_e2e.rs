@@ -24,7 +24,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{IN_NETNS, Peer, free_port, rerun_in_network_namespace, signal, spawn_ready};
+use common::{IN_NETNS, LOOPBACK_ANY_PORT, Peer, rerun_in_network_namespace, signal, spawn_ready};
 use tsercom::discovery::PeerSource;
 use tsercom::rpc::{ClientTls, ServerTls};
 use tsercom::runtime::{CHILD_SOCKET_ENV, Identity, RuntimeConfig};
@@ -70,10 +70,6 @@ impl Hooks for Collector {
         }
         config
     }
-}
-
-fn free_addr() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], free_port()))
 }
 
 fn spawn_producer(listen: SocketAddr, state: &Path, start: u32, tls: Option<&Path>) -> Peer {
@@ -171,8 +167,8 @@ fn collector(producer: &Peer, addr: SocketAddr, id: CallerId) -> Collector {
 #[test]
 fn e2e_data_events_and_producer_restart_keeps_its_series() {
     let state = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let producer = spawn_producer(addr, state.path(), 0, None);
+    let producer = spawn_producer(LOOPBACK_ANY_PORT, state.path(), 0, None);
+    let addr = producer.addr();
     let collector_id = CallerId::random();
     let mut manager = RuntimeManager::new();
     let handle = manager
@@ -219,8 +215,8 @@ fn e2e_data_events_and_producer_restart_keeps_its_series() {
 #[test]
 fn e2e_aggregator_restart_reconnects_by_itself() {
     let state = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let producer = spawn_producer(addr, state.path(), 0, None);
+    let producer = spawn_producer(LOOPBACK_ANY_PORT, state.path(), 0, None);
+    let addr = producer.addr();
     let collector_id = CallerId::random();
     for round in 0..2 {
         let mut manager = RuntimeManager::new();
@@ -256,8 +252,8 @@ fn e2e_aggregator_runtime_out_of_process() {
             CallerId::parse(&var("E2E_COLLECTOR")).expect("id"),
         )
     } else {
-        let addr = free_addr();
-        let producer = spawn_producer(addr, state.path(), 0, None);
+        let producer = spawn_producer(LOOPBACK_ANY_PORT, state.path(), 0, None);
+        let addr = producer.addr();
         let id = producer.id;
         (Some(producer), addr, id, CallerId::random())
     };
@@ -333,8 +329,8 @@ fn e2e_mutual_tls() {
     let state = tempfile::tempdir().expect("tempdir");
     let certs = tempfile::tempdir().expect("tempdir");
     make_certificates(certs.path());
-    let addr = free_addr();
-    let producer = spawn_producer(addr, state.path(), 0, Some(certs.path()));
+    let producer = spawn_producer(LOOPBACK_ANY_PORT, state.path(), 0, Some(certs.path()));
+    let addr = producer.addr();
 
     // With the client certificate: data flows.
     let mut manager = RuntimeManager::new();
@@ -398,8 +394,8 @@ fn e2e_mdns_discovery_and_restart_on_a_new_port() {
 fn e2e_a_producer_clock_offset_is_measured_and_applied() {
     const AHEAD_MS: i64 = 30_000;
     let state = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let producer = spawn_producer_with(addr, state.path(), 0, None, None, AHEAD_MS);
+    let producer = spawn_producer_with(LOOPBACK_ANY_PORT, state.path(), 0, None, None, AHEAD_MS);
+    let addr = producer.addr();
     let mut manager = RuntimeManager::new();
     let handle = manager
         .register(collector(&producer, addr, CallerId::random()))
@@ -444,8 +440,8 @@ fn e2e_a_producer_clock_offset_is_measured_and_applied() {
 fn e2e_a_stopped_producer_is_shown_disconnected_then_connected_again() {
     use tsercom::data::ConnectionState;
     let state = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let producer = spawn_producer(addr, state.path(), 0, None);
+    let producer = spawn_producer(LOOPBACK_ANY_PORT, state.path(), 0, None);
+    let addr = producer.addr();
     let mut manager = RuntimeManager::new();
     let handle = manager
         .register(collector(&producer, addr, CallerId::random()))

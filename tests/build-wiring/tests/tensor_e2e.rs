@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::process::Command as Process;
 use std::time::Duration;
 
-use common::{free_port, spawn_ready};
+use common::spawn_ready;
 use tsercom::proto::TensorFrame;
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
@@ -42,12 +42,10 @@ fn step_of(tensor: &Tensor) -> u32 {
 #[test]
 fn a_late_aggregator_rebuilds_a_producers_tensor_stream() {
     let state = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
     let producer = spawn_ready(
         Process::new(env!("CARGO_BIN_EXE_e2e_tensor_producer"))
             .env("TSERCOM_STATE_DIR", state.path())
-            .env("E2E_LISTEN", &listen)
+            .env("E2E_LISTEN", "127.0.0.1:0")
             .env("E2E_TENSOR_LZ4", "1")
             .env("E2E_READY_AFTER", "25"),
     );
@@ -55,7 +53,7 @@ fn a_late_aggregator_rebuilds_a_producers_tensor_stream() {
     let mut manager = RuntimeManager::new();
     let handle = manager
         .register(Trainer {
-            producer: Some(listen.parse().expect("addr")),
+            producer: Some(producer.addr()),
         })
         .expect("register");
     manager.start_in_process().expect("start");

@@ -7,7 +7,7 @@
 //! `E2E_PUBLISH` (advertise under this service type over loopback-only
 //! mDNS), `E2E_CLOCK_OFFSET_MS` (its clock runs this far ahead of the
 //! system clock).
-//! Prints `ready <caller id>` once serving; streams readings 0, 1, 2, ...
+//! Prints `ready <caller id> <address>` once serving; streams readings 0, 1, 2, ...
 //! (from `E2E_START`) every 20 ms; answers each command with a reading of
 //! -1; exits when stdin closes, or after 300 s at most.
 
@@ -75,7 +75,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     manager.start_in_process()?;
     manager.check_error()?;
-    println!("ready {id}");
+    // The address too: the port its system chose for port 0.
+    let addr = handle.listening().first().copied().ok_or("not listening")?;
+    println!("ready {id} {addr}");
 
     let stdin_open = tsercom_test_build_wiring::stdin_open();
 

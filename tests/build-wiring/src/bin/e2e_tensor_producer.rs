@@ -5,7 +5,7 @@
 //! Environment: `E2E_LISTEN` (address, required), `TSERCOM_STATE_DIR`,
 //! `E2E_TENSOR_MODE` (`sparse`, default, or `complete`), `E2E_TENSOR_LZ4`
 //! (`1`: LZ4 frames), `E2E_READY_AFTER` (steps taken before printing
-//! `ready <caller id>`, default 25: an aggregator connecting then is a late
+//! `ready <caller id> <address>`, default 25: an aggregator connecting then is a late
 //! joiner). Takes step 1, 2, ... of `tensors::step` every 10 ms whether or
 //! not an aggregator is connected; exits when stdin closes, or after 300 s.
 
@@ -33,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     manager.start_in_process()?;
     manager.check_error()?;
+    let addr = handle.listening().first().copied().ok_or("not listening")?;
 
     let mut state = vec![0.0f32; tensors::LEN];
     let initial = Tensor::from_vec(&state);
@@ -55,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tensors::step(&mut state, k);
         source.publish(&handle, &Tensor::from_vec(&state), Timestamp::now())?;
         if k == ready_after {
-            println!("ready {id}");
+            println!("ready {id} {addr}");
         }
         // Paced by the wait for controls: 10 ms.
         if handle.events().wait_new(Duration::from_millis(10)) {

@@ -84,6 +84,16 @@ impl Sensor for Recorder {
 pub struct Peer {
     pub child: std::process::Child,
     pub id: tsercom::CallerId,
+    /// Where it listens, when it hosts (`ready <id> <addr>`): the port
+    /// its system chose for `E2E_LISTEN=127.0.0.1:0`.
+    pub listening: Option<std::net::SocketAddr>,
+}
+
+impl Peer {
+    /// Where it listens (it must host).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.listening.expect("the peer reported where it listens")
+    }
 }
 
 impl Drop for Peer {
@@ -138,11 +148,23 @@ pub fn spawn_ready(command: &mut std::process::Command) -> Peer {
     let line = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("the peer reported ready");
-    let id = line
+    let mut words = line
         .strip_prefix("ready ")
+        .unwrap_or_else(|| panic!("unexpected peer output {line:?}"))
+        .split(' ');
+    let id = words
+        .next()
         .and_then(|id| tsercom::CallerId::parse(id).ok())
         .unwrap_or_else(|| panic!("unexpected peer output {line:?}"));
-    Peer { child, id }
+    let listening = words.next().map(|addr| {
+        addr.parse()
+            .unwrap_or_else(|e| panic!("unexpected address in {line:?}: {e}"))
+    });
+    Peer {
+        child,
+        id,
+        listening,
+    }
 }
 
 /// Set in the test process re-run inside a network namespace.
