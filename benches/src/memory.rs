@@ -19,7 +19,7 @@ use tsercom::service::Hooks;
 use tsercom::{AggregatorHandle, CallerId, ProducerHandle, RuntimeManager};
 
 use crate::bench::{self, Ack, Sample};
-use crate::stream::{free_addrs, rss_kib, wait_for};
+use crate::stream::{rss_kib, wait_for};
 use crate::{arg_value, target_line, write_json};
 
 const FLOOD_CAP: usize = 16 << 20;
@@ -87,13 +87,17 @@ fn sample(i: u64) -> Sample {
 fn start_sink(
     limits: Option<MemoryLimits>,
 ) -> tsercom::Result<(RuntimeManager, AggregatorHandle<Sample, Ack>, SocketAddr)> {
-    let addr = free_addrs(1)?[0];
     let mut manager = RuntimeManager::new();
     let sink = manager.register(Sink {
-        listen: Some(addr),
+        listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         limits,
     })?;
     manager.start_in_process()?;
+    let addr = sink
+        .listening()
+        .first()
+        .copied()
+        .ok_or_else(|| bad("the sink is not listening".into()))?;
     Ok((manager, sink, addr))
 }
 

@@ -150,6 +150,10 @@ pub(crate) fn cpu_seconds() -> f64 {
         .unwrap_or_default()
 }
 
+/// `k` distinct loopback ports free now, for `tsercom_run`, which registers
+/// the producers and the collector dialing them in one manager (one tokio
+/// runtime, as the baselines have), so the collector must know the ports
+/// before anything listens.
 pub(crate) fn free_addrs(k: usize) -> tsercom::Result<Vec<SocketAddr>> {
     // Held together so that no two are the same; freed before serving.
     let listeners: Vec<std::net::TcpListener> = (0..k)
