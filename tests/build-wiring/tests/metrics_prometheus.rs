@@ -248,6 +248,10 @@ fn a_scrape_shows_what_the_runtimes_did() {
         "loopback round trip {round_trip} s"
     );
     assert!(clock.delay_nanos >= 0);
+    // Each reading's age on arrival, on the aggregator's timebase.
+    let lag = get(&samples, "tsercom_delivery_lag_seconds", &aggregator_side)
+        .expect("delivery lag gauge");
+    assert!((-1.0..10.0).contains(&lag), "loopback delivery lag {lag} s");
     assert_eq!(
         get(&samples, "tsercom_reconnects_total", &aggregator_side),
         Some(0.0),

@@ -13,7 +13,8 @@ use crate::{CliResult, ctx};
 /// Show a live table of an aggregator's (or producer's) peers from its
 /// metrics endpoint (`TSERCOM_METRICS_ADDR` or
 /// `tsercom::metrics::serve_prometheus`): state, messages per second and
-/// in all, clock offset, round trip, reconnects; drops per runtime below.
+/// in all, delivery lag, clock offset, round trip, reconnects; drops per
+/// runtime below.
 /// Redraws in place on a terminal, prints plain lines otherwise; prints a
 /// summary when it ends (Ctrl-C, `--count` or `--duration`).
 #[derive(Debug, clap::Args)]
@@ -106,6 +107,8 @@ struct Row {
     sent: f64,
     offset: Option<f64>,
     round_trip: Option<f64>,
+    /// Age of the newest message received, on arrival.
+    lag: Option<f64>,
     reconnects: f64,
 }
 
@@ -141,6 +144,7 @@ fn snapshot(samples: &BTreeMap<Series, f64>) -> Snapshot {
             "tsercom_samples_sent_total" | "tsercom_events_sent_total" => row.sent += value,
             "tsercom_clock_offset_seconds" => row.offset = Some(*value),
             "tsercom_round_trip_seconds" => row.round_trip = Some(*value),
+            "tsercom_delivery_lag_seconds" => row.lag = Some(*value),
             "tsercom_reconnects_total" => row.reconnects = *value,
             _ => {}
         }
@@ -151,8 +155,8 @@ fn snapshot(samples: &BTreeMap<Series, f64>) -> Snapshot {
 /// The table, each line within 80 columns.
 fn render(now: &Snapshot, before: Option<(&Snapshot, Duration)>) -> Vec<String> {
     let mut lines = vec![format!(
-        "{:<12} {:<8} {:<5} {:>9} {:>10} {:>10} {:>8} {:>6}",
-        "RUNTIME", "PEER", "STATE", "IN/S", "IN", "OFFSET ms", "RTT ms", "RECONN"
+        "{:<10} {:<8} {:<4} {:>8} {:>9} {:>7} {:>9} {:>7} {:>6}",
+        "RUNTIME", "PEER", "UP", "IN/S", "IN", "LAG ms", "OFFSET ms", "RTT ms", "RECONN"
     )];
     for ((runtime, peer), row) in &now.rows {
         let rate = before
@@ -168,16 +172,17 @@ fn render(now: &Snapshot, before: Option<(&Snapshot, Duration)>) -> Vec<String> 
             Some(v) => format!("{:.3}", v * 1e3),
         };
         let mut name = runtime.clone();
-        if name.chars().count() > 12 {
-            name = name.chars().take(11).collect::<String>() + "~";
+        if name.chars().count() > 10 {
+            name = name.chars().take(9).collect::<String>() + "~";
         }
         lines.push(format!(
-            "{:<12} {:<8} {:<5} {:>9} {:>10} {:>10} {:>8} {:>6}",
+            "{:<10} {:<8} {:<4} {:>8} {:>9} {:>7} {:>9} {:>7} {:>6}",
             name,
             peer,
             if row.connected > 0.0 { "up" } else { "down" },
             rate,
             row.received,
+            ms(row.lag, false),
             ms(row.offset, true),
             ms(row.round_trip, false),
             row.reconnects,
@@ -293,6 +298,7 @@ tsercom_samples_received_total{runtime=\"collector\",peer=\"6907461f\"} 1200\n\
 tsercom_peer_connected{runtime=\"collector\",peer=\"6907461f\"} 1\n\
 tsercom_clock_offset_seconds{runtime=\"collector\",peer=\"6907461f\"} -0.0004\n\
 tsercom_round_trip_seconds{runtime=\"collector\",peer=\"6907461f\"} 0.00012\n\
+tsercom_delivery_lag_seconds{runtime=\"collector\",peer=\"6907461f\"} 0.0021\n\
 tsercom_reconnects_total{runtime=\"collector\",peer=\"6907461f\"} 2\n\
 tsercom_samples_dropped_total{runtime=\"collector\",reason=\"store_full\"} 3\n\
 tsercom_samples_dropped_total{runtime=\"collector\",reason=\"forgotten\"} 1\n";
@@ -304,6 +310,7 @@ tsercom_samples_dropped_total{runtime=\"collector\",reason=\"forgotten\"} 1\n";
         assert_eq!(row.received, 1200.0);
         assert_eq!(row.connected, 1.0);
         assert_eq!(row.offset, Some(-0.0004));
+        assert_eq!(row.lag, Some(0.0021));
         assert_eq!(row.reconnects, 2.0);
         assert_eq!(snap.drops["collector"], 4.0);
     }
@@ -318,7 +325,7 @@ tsercom_samples_dropped_total{runtime=\"collector\",reason=\"forgotten\"} 1\n";
         }
         assert!(lines[1].contains("500.0"), "1000 in 2 s: {lines:?}");
         assert!(
-            lines[1].contains("-0.400") && lines[1].contains("up"),
+            lines[1].contains("-0.400") && lines[1].contains("2.100") && lines[1].contains("up"),
             "{lines:?}"
         );
         assert_eq!(

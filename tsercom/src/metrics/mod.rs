@@ -35,6 +35,7 @@
 //! | `tsercom_peer_connected` | gauge | runtime, peer | open streams with the peer: 1 while connected, 0 after it left (2 briefly while a reconnect replaces a stream) |
 //! | `tsercom_clock_offset_seconds` | gauge | runtime, peer | the peer's clock minus this runtime's (a dialer's estimate) |
 //! | `tsercom_round_trip_seconds` | gauge | runtime, peer | the round trip of the clock exchange behind that estimate |
+//! | `tsercom_delivery_lag_seconds` | gauge | runtime, peer | the newest received message's age on arrival: this runtime's clock minus its timestamp (on this runtime's timebase, after the clock offset is applied) |
 //! | `tsercom_queue_depth` | gauge | runtime, queue | items waiting, sampled every second: `outbound` (every peer's outbound queue, and what waits for a first peer), `unread` (messages in the handle's store not yet taken; in the process holding the store) |
 //! | `tsercom_connections_accepted_total` | counter | runtime | connections a hosting runtime's server accepted |
 //! | `tsercom_connections_open` | gauge | runtime | connections open now |
@@ -99,6 +100,8 @@ pub const PEER_CONNECTED: &str = "tsercom_peer_connected";
 pub const CLOCK_OFFSET: &str = "tsercom_clock_offset_seconds";
 /// The round trip of the clock exchange.
 pub const ROUND_TRIP: &str = "tsercom_round_trip_seconds";
+/// The newest received message's age on arrival.
+pub const DELIVERY_LAG: &str = "tsercom_delivery_lag_seconds";
 /// Items waiting, by `queue`.
 pub const QUEUE_DEPTH: &str = "tsercom_queue_depth";
 /// Connections a server accepted.
@@ -162,6 +165,11 @@ pub fn describe() {
         "Round trip of the clock exchange behind the offset."
     );
     describe_gauge!(
+        DELIVERY_LAG,
+        Unit::Seconds,
+        "Age of the newest received message on arrival (this runtime's clock minus its timestamp)."
+    );
+    describe_gauge!(
         QUEUE_DEPTH,
         Unit::Count,
         "Items waiting, sampled every second."
@@ -202,6 +210,7 @@ pub(crate) struct PeerMetrics {
     connected: Gauge,
     offset: Gauge,
     round_trip: Gauge,
+    lag: Gauge,
     reconnects: Counter,
     invalid_timestamps: Counter,
     malformed: Counter,
@@ -224,6 +233,7 @@ impl PeerMetrics {
             connected: gauge!(PEER_CONNECTED, &labels),
             offset: gauge!(CLOCK_OFFSET, &labels),
             round_trip: gauge!(ROUND_TRIP, &labels),
+            lag: gauge!(DELIVERY_LAG, &labels),
             reconnects: counter!(RECONNECTS, &labels),
             invalid_timestamps: dropped(runtime, "invalid_timestamp"),
             malformed: dropped(runtime, "malformed"),
@@ -255,6 +265,12 @@ impl PeerMetrics {
     pub(crate) fn clock(&self, estimate: &Estimate) {
         self.offset.set(nanos_to_seconds(estimate.offset_nanos));
         self.round_trip.set(nanos_to_seconds(estimate.delay_nanos));
+    }
+
+    /// A message stamped `sent` arrived at `now` (both on this runtime's
+    /// timebase).
+    pub(crate) fn arrived(&self, sent: &crate::time::Timestamp, now: &crate::time::Timestamp) {
+        self.lag.set(nanos_to_seconds(now.nanos_since(sent)));
     }
 
     /// A session with the peer after its first.

@@ -382,11 +382,16 @@ async fn session<M: StreamService, H: Hooks>(
     shared.hooks.on_connect(peer, Some(addr));
     let mut incoming = response.into_inner();
     let mut refused: u64 = 0;
+    let lag = endpoint.metrics();
     let outcome = loop {
         match incoming.message().await {
             Ok(Some(mut sample)) => {
                 let time = match read_timestamp(M::response_timestamp(&mut sample)) {
-                    Ok(Some(t)) => clock.to_local(t),
+                    Ok(Some(t)) => {
+                        let local = clock.to_local(t);
+                        lag.arrived(&local, &clock.local_now());
+                        local
+                    }
                     Ok(None) => clock.local_now(),
                     Err(e) => {
                         // Refused and counted; the stream goes on (ending

@@ -393,6 +393,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
     let hooks = Arc::clone(&shared.hooks);
     let mut stopping = shared.stopping.subscribe();
     let mut first = first;
+    let lag = endpoint.metrics();
     tokio::spawn(async move {
         let reason = loop {
             let message = match first.take() {
@@ -411,7 +412,10 @@ async fn open_stream<M: StreamService, H: Hooks>(
                         break status.message().to_owned();
                     }
                     let time = match read_timestamp(M::request_timestamp(&mut event)) {
-                        Ok(Some(t)) => t,
+                        Ok(Some(t)) => {
+                            lag.arrived(&t, &clock.now());
+                            t
+                        }
                         Ok(None) => {
                             let now = clock.now();
                             write_timestamp(M::request_timestamp(&mut event), now);
