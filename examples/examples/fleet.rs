@@ -6,14 +6,19 @@
 //! `--producer <i>`), dial `localhost:50160` (a DNS name, resolved at each
 //! connect; `TSERCOM_PRODUCER_PEERS=host:port` overrides it, so one binary
 //! serves a whole fleet); the aggregator here draws a table refreshed
-//! twice a second: per producer, its CallerId, address, samples/s, lag (age
-//! of its newest sample on the aggregator's clock), clock offset (its clock
-//! minus the aggregator's) and the round trip it was measured with, samples
-//! held, and connection state. Loopback only; each producer keeps its
-//! CallerId in `fleet-<i>.caller_id` under tsercom's state directory, so
-//! restarts continue the same rows. Exits after `--seconds`.
+//! twice a second, within 80 columns (as `tsercom top` does): per
+//! producer, its CallerId prefix, address, samples/s, lag (age of its
+//! newest sample on the aggregator's clock), clock offset (its clock minus
+//! the aggregator's) and the round trip it was measured with, samples
+//! held, and up/down; received and dropped in the title. Redrawn in place
+//! on a terminal, plain lines when piped; a summary line at the end.
+//! Loopback only; each producer keeps its CallerId in
+//! `fleet-<i>.caller_id` under tsercom's state directory, so restarts
+//! continue the same rows. Exits after `--seconds`. For a live view of
+//! any process, serve its metrics and run `tsercom top` (README).
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
@@ -93,14 +98,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         children.push(child);
     }
 
+    // Redrawn in place on a terminal; plain lines (no escape codes) when
+    // the output is piped or redirected.
+    let terminal = std::io::stdout().is_terminal();
     let start = Instant::now();
     let mut last_draw = Instant::now();
     let mut counts: HashMap<CallerId, usize> = HashMap::new();
+    let mut totals: HashMap<CallerId, usize> = HashMap::new();
     let mut newest: HashMap<CallerId, Timestamp> = HashMap::new();
     while start.elapsed() < Duration::from_secs(seconds) {
         handle.data().wait_new(Duration::from_millis(100));
         for (caller, samples) in handle.data().take_new() {
             *counts.entry(caller).or_default() += samples.len();
+            *totals.entry(caller).or_default() += samples.len();
             if let Some(last) = samples.last() {
                 newest.insert(caller, last.timestamp);
             }
@@ -108,36 +118,64 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if last_draw.elapsed() >= Duration::from_millis(500) {
             let period = last_draw.elapsed().as_secs_f64();
             last_draw = Instant::now();
-            let now = Timestamp::now();
-            print!("\x1b[2J\x1b[H");
+            if terminal {
+                print!("\x1b[2J\x1b[H");
+            }
+            let stats = handle.stats().inbound;
             println!(
-                "tsercom fleet: {producers} producers, {:.0} s",
-                start.elapsed().as_secs_f64()
+                "tsercom fleet: {producers} producers, {:.0} s, {} received, {} dropped",
+                start.elapsed().as_secs_f64(),
+                stats.received,
+                stats.dropped + stats.over_memory + stats.refused
             );
+            // Within 80 columns.
             println!(
-                "{:<38} {:>10} {:>8} {:>11} {:>8} {:>8}  state",
-                "producer", "samples/s", "lag ms", "offset µs", "RTT µs", "held"
+                "{:<8} {:<21} {:>8} {:>7} {:>9} {:>7} {:>6}  STATE",
+                "PRODUCER", "ADDRESS", "SAMPLE/S", "LAG ms", "OFFSET µs", "RTT µs", "HELD"
             );
             let mut callers = handle.callers();
             callers.sort_by_key(|c| c.id);
+            let now = Timestamp::now();
             for caller in callers {
                 let rate = counts.remove(&caller.id).unwrap_or(0) as f64 / period;
-                let lag = newest
-                    .get(&caller.id)
-                    .map_or(f64::NAN, |t| now.nanos_since(t) as f64 / 1e6);
-                let (offset, rtt) = caller.clock.map_or((f64::NAN, f64::NAN), |c| {
-                    (c.offset_nanos as f64 / 1e3, c.delay_nanos as f64 / 1e3)
-                });
+                // "-" where nothing is known yet (no sample; no clock
+                // estimate: here the producers dial and measure the
+                // offset, the listening aggregator only sees it when told).
+                let show = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
+                let lag = show(
+                    newest
+                        .get(&caller.id)
+                        .map(|t| now.nanos_since(t) as f64 / 1e6),
+                );
+                let offset = show(caller.clock.map(|c| c.offset_nanos as f64 / 1e3));
+                let rtt = show(caller.clock.map(|c| c.delay_nanos as f64 / 1e3));
+                let mut prefix = caller.id.to_string();
+                prefix.truncate(8);
+                let state = if caller.state.is_connected() {
+                    "up"
+                } else {
+                    "down"
+                };
                 println!(
-                    "{:<38} {rate:>10.0} {lag:>8.1} {offset:>11.1} {rtt:>8.1} {:>8}  {:?}",
-                    caller.id.to_string(),
+                    "{prefix:<8} {:<21} {rate:>8.0} {lag:>7} {offset:>9} {rtt:>7} {:>6}  {state}",
+                    caller.peer.as_deref().unwrap_or("-"),
                     caller.stored,
-                    caller.state
                 );
             }
         }
         manager.check_error()?;
     }
+    // The summary, once.
+    let stats = handle.stats().inbound;
+    println!(
+        "summary: {} producers, {:.0} s: {} samples ({:.0}/s), {} dropped, {} refused",
+        totals.len(),
+        start.elapsed().as_secs_f64(),
+        stats.received,
+        stats.received as f64 / start.elapsed().as_secs_f64(),
+        stats.dropped + stats.over_memory,
+        stats.refused
+    );
     manager.shutdown()?;
     for mut child in children {
         // Only the processes started above, by their handles.
