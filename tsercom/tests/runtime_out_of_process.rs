@@ -216,6 +216,13 @@ fn oop_child_killed_with_sigkill_surfaces_an_error_and_nothing_hangs() {
     assert!(err.to_string().contains("`victim`"), "{err}");
     // Detection is immediate (sub-millisecond here); 2 s is the documented bound.
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    // Sending to the dead child fails at once (no queue left to wait on).
+    let sent_at = Instant::now();
+    assert!(
+        matches!(handle.send(1.0, To::All), Err(Error::Closed(_))),
+        "Closed before shutdown"
+    );
+    assert!(sent_at.elapsed() < Duration::from_secs(1));
     // The handle stays usable: its data is still there; nothing hangs.
     assert_eq!(values(&handle.received().take_new_for(caller)), [1.0]);
     let shutdown_started = Instant::now();

@@ -29,6 +29,9 @@ pub(crate) trait ParentSide: Send + Sync {
     fn on_clock(&self, clock: ipc::Clock) -> Result<()>;
     fn on_peer(&self, peer: ipc::Peer) -> Result<()>;
     fn on_listening(&self, listening: ipc::Listening) -> Result<()>;
+    /// Closes the handle's outbound side only (the child is gone: sends
+    /// fail at once with `Closed`); what arrived stays readable.
+    fn close_events(&self);
     fn close(&self);
 }
 
@@ -216,6 +219,10 @@ where
             }
         }
         Ok(())
+    }
+
+    fn close_events(&self) {
+        self.events.close();
     }
 
     fn close(&self) {

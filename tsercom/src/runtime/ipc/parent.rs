@@ -98,7 +98,7 @@ pub(crate) async fn start_parent(
         &tokio,
         child,
         pid,
-        plan.names.clone(),
+        Arc::clone(&parts),
         errors.clone(),
         Arc::clone(&shutdown_requested),
         Arc::clone(&child_exited),
@@ -313,7 +313,7 @@ fn spawn_watcher(
     tokio: &tokio::runtime::Handle,
     mut child: tokio::process::Child,
     pid: u32,
-    names: Vec<String>,
+    parts: Arc<Vec<Arc<dyn ParentSide>>>,
     errors: ErrorSink,
     shutdown_requested: Arc<AtomicBool>,
     child_exited: Arc<AtomicBool>,
@@ -326,8 +326,12 @@ fn spawn_watcher(
                 child_exited.store(true, Ordering::Release);
                 if !shutdown_requested.load(Ordering::Acquire) {
                     let status = status.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string());
-                    for name in &names {
-                        errors.report(name, format!("child process {pid} exited unexpectedly ({status})"));
+                    for part in parts.iter() {
+                        // Before the report: once the user hears of it,
+                        // a send fails at once (`Closed`) instead of
+                        // waiting on a queue nobody drains.
+                        part.close_events();
+                        errors.report(part.name(), format!("child process {pid} exited unexpectedly ({status})"));
                     }
                 }
             }
