@@ -321,3 +321,43 @@ fn oop_a_hosting_runtimes_bound_address_reaches_the_handle() {
     std::net::TcpStream::connect_timeout(&listening[0], WAIT).expect("connect to the child");
     manager.shutdown().expect("clean shutdown");
 }
+
+#[test]
+fn oop_a_stopped_child_is_reported_within_seconds_and_resumes() {
+    let caller = fixed_id(9);
+    let mut manager = manager_for("oop_a_stopped_child_is_reported_within_seconds_and_resumes");
+    let handle = manager
+        .register(Init::new(
+            "sleeper",
+            Script {
+                callers: vec![caller],
+                reply: true,
+                ..Script::default()
+            },
+        ))
+        .expect("register");
+    manager.start_out_of_process().expect("start");
+    let pid = manager.child_pid().expect("child").to_string();
+    // Stop only the process this test started, by its PID.
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {sig}");
+    };
+    signal("-STOP");
+    let since = Instant::now();
+    let err = manager
+        .wait_error(Duration::from_secs(30))
+        .expect("the stopped child is reported");
+    let elapsed = since.elapsed();
+    println!("reported {elapsed:?} after SIGSTOP: {err}");
+    assert!(err.to_string().contains("not responding"), "{err}");
+    assert!(err.to_string().contains("`sleeper`"), "{err}");
+    // Resumed: it answers again, nothing lost.
+    signal("-CONT");
+    handle.send(1.0, To::Caller(caller)).expect("send");
+    assert_eq!(take_n(&handle, caller, 1), [1.5]);
+    manager.shutdown().expect("clean shutdown");
+}

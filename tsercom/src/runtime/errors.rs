@@ -64,12 +64,28 @@ impl ErrorSink {
 
     /// Waits until there is an error, then takes them all.
     pub(crate) fn wait(&self) -> Vec<Error> {
+        loop {
+            let errors = self.wait_for(Duration::from_secs(3600));
+            if !errors.is_empty() {
+                return errors;
+            }
+        }
+    }
+
+    /// Waits at most `timeout` for an error, then takes them all (none
+    /// when the time ran out).
+    pub(crate) fn wait_for(&self, timeout: Duration) -> Vec<Error> {
+        let deadline = std::time::Instant::now() + timeout;
         let mut errors = self.lock();
         while errors.is_empty() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
             errors = self
                 .inner
                 .1
-                .wait_timeout(errors, Duration::from_secs(1))
+                .wait_timeout(errors, left.min(Duration::from_secs(1)))
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }

@@ -526,6 +526,13 @@ impl RuntimeManager {
         Error::Runtimes(self.errors.wait())
     }
 
+    /// As [`run_until_error`](Self::run_until_error), waiting at most
+    /// `timeout`: `None` when no runtime failed meanwhile.
+    pub fn wait_error(&self, timeout: std::time::Duration) -> Option<Error> {
+        let errors = self.errors.wait_for(timeout);
+        (!errors.is_empty()).then(|| Error::Runtimes(errors))
+    }
+
     /// Stops every runtime (each `stop` runs once, bounded by its
     /// `stop_timeout`; data pushed during `stop` still reaches the handles),
     /// closes the handles' queues, and ends the threads. Idempotent; also

@@ -79,6 +79,18 @@ fn child_main(
             }));
             send_control(&forward_tx, f);
         }));
+        // "Still here", every second, whatever else is sent.
+        let beat_tx = tx.clone();
+        let heartbeat = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(super::HEARTBEAT_INTERVAL);
+            loop {
+                tick.tick().await;
+                if beat_tx.is_closed() {
+                    break;
+                }
+                send_control(&beat_tx, frame(Kind::Heartbeat(ipc::Heartbeat {})));
+            }
+        });
         let (mut launched, sides) = launch(&handle, &errors, tx.clone());
         launch::wait_started(&mut launched, &errors).await;
         let _ = tx.send(frame(Kind::Started(ipc::Started {}))).await;
@@ -101,6 +113,7 @@ fn child_main(
             }
         }
         launch::stop_all(&launched, &errors).await;
+        heartbeat.abort();
         let _ = tx.send(frame(Kind::Stopped(ipc::Stopped {}))).await;
         drop(tx);
         match writer.await {

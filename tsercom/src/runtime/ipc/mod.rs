@@ -40,3 +40,10 @@ pub(crate) const SOCKET_ENV: &str = "TSERCOM_CHILD_SOCKET";
 /// Frames queued for the socket writer (per direction); senders wait when
 /// it is full (back-pressure, nothing dropped).
 pub(crate) const IPC_QUEUE: usize = 4096;
+
+/// How often the child says it is alive (`ipc.Heartbeat`).
+pub(crate) const HEARTBEAT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// With no frame from the child for this long, the parent reports it not
+/// responding (stopped, or its socket stalled or half-closed).
+pub(crate) const HEARTBEAT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

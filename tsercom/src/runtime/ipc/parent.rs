@@ -227,9 +227,32 @@ fn spawn_reader(
     let (stopped_tx, stopped_rx) = oneshot::channel();
     let mut started_tx = Some(started_tx);
     let mut stopped_tx = Some(stopped_tx);
+    // When the last frame arrived (ms since `epoch`), for the watchdog.
+    let epoch = std::time::Instant::now();
+    let last_frame = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    spawn_watchdog(
+        tokio,
+        epoch,
+        Arc::clone(&last_frame),
+        Arc::clone(&done),
+        Arc::clone(&parts),
+        errors.clone(),
+        Arc::clone(&shutdown_requested),
+    );
     tokio.spawn(async move {
+        // However the reader ends, the watchdog stops with it.
+        struct Done(Arc<AtomicBool>);
+        impl Drop for Done {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Release);
+            }
+        }
+        let _done = Done(done);
         loop {
-            let f = match read_frame(&mut reader).await {
+            let read = read_frame(&mut reader).await;
+            last_frame.store(millis_since(epoch), Ordering::Release);
+            let f = match read {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
@@ -257,6 +280,53 @@ fn spawn_reader(
         }
     });
     (started_rx, stopped_rx)
+}
+
+fn millis_since(epoch: std::time::Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Reports the child not responding when no frame (its heartbeat comes
+/// every second) arrived for [`HEARTBEAT_TIMEOUT`](super::HEARTBEAT_TIMEOUT):
+/// a stopped child, a stalled or half-closed socket. Once per episode;
+/// logged again when frames resume. Ends with the reader or a shutdown.
+fn spawn_watchdog(
+    tokio: &tokio::runtime::Handle,
+    epoch: std::time::Instant,
+    last_frame: Arc<std::sync::atomic::AtomicU64>,
+    done: Arc<AtomicBool>,
+    parts: Arc<Vec<Arc<dyn ParentSide>>>,
+    errors: ErrorSink,
+    shutdown_requested: Arc<AtomicBool>,
+) {
+    tokio.spawn(async move {
+        let mut tick = tokio::time::interval(super::HEARTBEAT_INTERVAL);
+        let mut silent = false;
+        loop {
+            tick.tick().await;
+            if done.load(Ordering::Acquire) || shutdown_requested.load(Ordering::Acquire) {
+                break;
+            }
+            let quiet = std::time::Duration::from_millis(
+                millis_since(epoch).saturating_sub(last_frame.load(Ordering::Acquire)),
+            );
+            if quiet >= super::HEARTBEAT_TIMEOUT && !silent {
+                silent = true;
+                for p in parts.iter() {
+                    errors.report(
+                        p.name(),
+                        format!(
+                            "the runtime's child process is not responding: nothing received for {quiet:?} \
+                             (stopped, or its IPC socket stalled or half-closed)"
+                        ),
+                    );
+                }
+            } else if quiet < super::HEARTBEAT_TIMEOUT && silent {
+                silent = false;
+                tracing::warn!("the runtime's child process is responding again");
+            }
+        }
+    });
 }
 
 /// Hands one frame from the child to the part of the runtime it names.
