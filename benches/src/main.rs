@@ -57,6 +57,7 @@ mod bench {
 mod discovery;
 mod memory;
 mod net;
+mod plain;
 mod record;
 mod stream;
 mod tensor;
@@ -532,28 +533,31 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
     let mut scale_rows: Vec<(usize, u64, f64)> = Vec::new();
     match scenario {
         "latency" => println!(
-            "{:>9} {:>9} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>7}",
-            "producers",
+            "{:>5} {:>8} | {:>7} {:>7} {:>8} | {:>9} {:>7} | {:>9} {:>7} | {:>6}",
+            "prod.",
             "samples",
             "p50 µs",
             "p99 µs",
             "p99.9 µs",
-            "tonic p50",
+            "thr. p50",
             "p99",
-            "p99.9",
+            "tasks p50",
+            "p99",
             "p99 ×"
         ),
         _ => println!(
-            "{:>9} {:>9} | {:>12} {:>9} {:>9} | {:>12} {:>9} {:>9} | {:>7}",
-            "producers",
+            "{:>5} {:>8} | {:>10} {:>7} {:>7} | {:>10} {:>7} | {:>10} {:>7} | {:>6} {:>6}",
+            "prod.",
             "samples",
             "tsercom/s",
             "RSS MiB",
-            "CPU µs/smp",
-            "tonic/s",
-            "RSS MiB",
-            "CPU µs/smp",
-            "ratio"
+            "CPU µs",
+            "thread/s",
+            "CPU µs",
+            "tasks/s",
+            "CPU µs",
+            "×thr",
+            "×tasks"
         ),
     }
     for &k in &ks {
@@ -568,13 +572,19 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
             ),
             _ => (stream::Pace::Flood, samples.unwrap_or(400_000)),
         };
-        // Plain tonic first, then tsercom. `scale` runs each in a fresh
+        // The baselines first (tasks only, then driven from threads as
+        // tsercom's users do), then tsercom. `scale` runs each in a fresh
         // child process, so that RSS is that side's alone.
-        let (tonic, ours) = if scenario == "scale" {
-            (in_child("tonic", k, total)?, in_child("tsercom", k, total)?)
+        let (tasks, tonic, ours) = if scenario == "scale" {
+            (
+                in_child("tasks", k, total)?,
+                in_child("tonic", k, total)?,
+                in_child("tsercom", k, total)?,
+            )
         } else {
             (
-                stream::tonic_run(k, total, pace)?,
+                plain::run(plain::Drive::Tasks, k, total, pace)?,
+                plain::run(plain::Drive::Threads, k, total, pace)?,
                 stream::tsercom_run(k, total, pace, 0)?,
             )
         };
@@ -582,43 +592,53 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
         if scenario == "latency" {
             let [p50, p99, p999] = ours.percentiles_us();
             let [t50, t99, t999] = tonic.percentiles_us();
-            let p99_ratio = p99 / t99.max(f64::MIN_POSITIVE);
+            let [a50, a99, a999] = tasks.percentiles_us();
+            let p99_ratio = p99 / a99.max(f64::MIN_POSITIVE);
             println!(
-                "{k:>9} {total:>9} | {p50:>9.0} {p99:>9.0} {p999:>9.0} | {t50:>9.0} {t99:>9.0} {t999:>9.0} | {p99_ratio:>7.2}"
+                "{k:>5} {total:>8} | {p50:>7.0} {p99:>7.0} {p999:>8.0} | {t50:>9.0} {t99:>7.0} | {a50:>9.0} {a99:>7.0} | {p99_ratio:>6.2}"
             );
             verdicts.push((
-                format!("{k} producers: p99 ≤ 1.2× plain tonic"),
+                format!("{k} producers: p99 ≤ 1.2× plain tonic, tasks only"),
                 p99_ratio <= 1.2,
             ));
             json.push(format!(
-                "{{\"scenario\":\"latency\",\"producers\":{k},\"samples\":{total},\"tsercom_us\":{{\"p50\":{p50:.1},\"p99\":{p99:.1},\"p999\":{p999:.1}}},\"tonic_us\":{{\"p50\":{t50:.1},\"p99\":{t99:.1},\"p999\":{t999:.1}}},\"p99_ratio\":{p99_ratio:.3}}}"
+                "{{\"scenario\":\"latency\",\"producers\":{k},\"samples\":{total},\"tsercom_us\":{{\"p50\":{p50:.1},\"p99\":{p99:.1},\"p999\":{p999:.1}}},\"tonic_us\":{{\"p50\":{t50:.1},\"p99\":{t99:.1},\"p999\":{t999:.1}}},\"tonic_tasks_us\":{{\"p50\":{a50:.1},\"p99\":{a99:.1},\"p999\":{a999:.1}}},\"p99_ratio\":{p99_ratio:.3}}}"
             ));
         } else {
             let ratio = ours.rate() / tonic.rate();
+            let tasks_ratio = ours.rate() / tasks.rate();
             println!(
-                "{:>9} {:>9} | {:>12.0} {:>9.1} {:>9.2} | {:>12.0} {:>9.1} {:>9.2} | {:>7.2}",
+                "{:>5} {:>8} | {:>10.0} {:>7.1} {:>7.2} | {:>10.0} {:>7.2} | {:>10.0} {:>7.2} | {:>6.2} {:>6.2}",
                 k,
                 total,
                 ours.rate(),
                 ours.rss_kib as f64 / 1024.0,
                 per_sample_us(&ours),
                 tonic.rate(),
-                tonic.rss_kib as f64 / 1024.0,
                 per_sample_us(&tonic),
-                ratio
+                tasks.rate(),
+                per_sample_us(&tasks),
+                ratio,
+                tasks_ratio
             );
             if scenario == "ingest" {
-                verdicts.push((format!("{k} producers: ≥ 0.9× plain tonic"), ratio >= 0.9));
+                verdicts.push((
+                    format!("{k} producers: ≥ 0.9× plain tonic, tasks only"),
+                    tasks_ratio >= 0.9,
+                ));
             }
             scale_rows.push((k, ours.rss_kib, per_sample_us(&ours)));
             json.push(format!(
-                "{{\"scenario\":\"{scenario}\",\"producers\":{k},\"samples\":{total},\"tsercom\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"tonic\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"ratio\":{ratio:.3}}}",
+                "{{\"scenario\":\"{scenario}\",\"producers\":{k},\"samples\":{total},\"tsercom\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"tonic\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"tonic_tasks\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"ratio\":{ratio:.3},\"tasks_ratio\":{tasks_ratio:.3}}}",
                 ours.rate(),
                 ours.rss_kib,
                 per_sample_us(&ours),
                 tonic.rate(),
                 tonic.rss_kib,
                 per_sample_us(&tonic),
+                tasks.rate(),
+                tasks.rss_kib,
+                per_sample_us(&tasks),
             ));
         }
     }
@@ -653,7 +673,7 @@ fn target_line(what: &str, met: bool) {
 fn scale_child(args: &[String]) -> tsercom::Result<()> {
     let bad = |what: &str| tsercom::Error::Invalid {
         what: "scale-child",
-        reason: format!("{what}: usage scale-child <tsercom|tonic> <k> <total>"),
+        reason: format!("{what}: usage scale-child <tsercom|tonic|tasks> <k> <total>"),
     };
     let k: usize = args
         .get(2)
@@ -665,7 +685,8 @@ fn scale_child(args: &[String]) -> tsercom::Result<()> {
         .ok_or_else(|| bad("total"))?;
     let outcome = match args.get(1).map(String::as_str) {
         Some("tsercom") => stream::tsercom_run(k, total, stream::Pace::Flood, 1024)?,
-        Some("tonic") => stream::tonic_run(k, total, stream::Pace::Flood)?,
+        Some("tonic") => plain::run(plain::Drive::Threads, k, total, stream::Pace::Flood)?,
+        Some("tasks") => plain::run(plain::Drive::Tasks, k, total, stream::Pace::Flood)?,
         _ => return Err(bad("side")),
     };
     println!(

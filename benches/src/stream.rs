@@ -1,8 +1,9 @@
 //! `ingest`, `latency`, `scale`: K producers → 1 aggregator on loopback,
 //! the same workload through tsercom's generated runtimes
 //! (`#[tsercom::runtime]` on `bench.Feed`) and through plain tonic (the
-//! same proto and stream shape, written as a competent user would), in one
-//! process run, so the ratio holds on a noisy machine.
+//! same proto and stream shape, `plain.rs`: driven from threads as
+//! tsercom's users do, and tasks only, the practical limit), in one
+//! process run, so the ratios hold on a noisy machine.
 //!
 //! Shape, both ways: each producer hosts `Feed.Subscribe`; the aggregator
 //! dials every producer and opens the stream; the user's pusher thread
@@ -13,38 +14,31 @@
 //! latency.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, OnceLock, mpsc as std_mpsc};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::{Stream, StreamExt};
 use tsercom::data::Retention;
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
-use tsercom::tonic::{Request, Response, Status, Streaming};
 use tsercom::{
     AggregatorHandle, CallerId, OverflowPolicy, ProducerHandle, QueueConfig, RuntimeManager,
-    Timestamp,
 };
 
-use crate::bench::feed_client::FeedClient;
-use crate::bench::feed_server::{Feed, FeedServer};
 use crate::bench::{self, Ack, Sample};
 
 /// Queue depth on every hop, both ways.
-const DEPTH: usize = 4096;
+pub(crate) const DEPTH: usize = 4096;
 /// No run waits longer than this for anything.
-const LIMIT: Duration = Duration::from_secs(120);
+pub(crate) const LIMIT: Duration = Duration::from_secs(120);
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
-fn mono_nanos() -> f64 {
+pub(crate) fn mono_nanos() -> f64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_nanos() as f64
 }
 
-fn sample(i: u64) -> Sample {
+pub(crate) fn sample(i: u64) -> Sample {
     Sample {
         timestamp: None,
         a: mono_nanos(),
@@ -95,14 +89,14 @@ impl Outcome {
 }
 
 /// What a run measures from the moment every producer is connected.
-struct Meter {
+pub(crate) struct Meter {
     rss_kib: u64,
     cpu_s: f64,
     start: Instant,
 }
 
 impl Meter {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Meter {
             rss_kib: rss_kib(),
             cpu_s: cpu_seconds(),
@@ -110,7 +104,7 @@ impl Meter {
         }
     }
 
-    fn finish(self, samples: u64, latencies: Vec<f64>) -> Outcome {
+    pub(crate) fn finish(self, samples: u64, latencies: Vec<f64>) -> Outcome {
         Outcome {
             samples,
             elapsed: self.start.elapsed(),
@@ -176,7 +170,7 @@ pub(crate) fn free_addrs(k: usize) -> tsercom::Result<Vec<SocketAddr>> {
 
 /// Pushes `total` samples across `k` producers with `push(producer, s)`,
 /// round robin, paced or not; returns when done (or `stop` is set).
-fn pusher(
+pub(crate) fn pusher(
     k: usize,
     total: u64,
     pace: Pace,
@@ -361,160 +355,5 @@ pub(crate) fn tsercom_run(
         return Err(tsercom::Error::WrongState("samples dropped under Block"));
     }
     manager.shutdown()?;
-    Ok(outcome)
-}
-
-// ----------------------------------------------------------- plain tonic ----
-
-/// A plain tonic producer: the stream of the first subscriber is fed from
-/// the pusher's channel.
-struct PlainProducer {
-    samples: Mutex<Option<mpsc::Receiver<Sample>>>,
-}
-
-type SampleStream = std::pin::Pin<Box<dyn Stream<Item = Result<Sample, Status>> + Send>>;
-
-#[tsercom::tonic::async_trait]
-impl Feed for PlainProducer {
-    type SubscribeStream = SampleStream;
-
-    async fn subscribe(
-        &self,
-        _request: Request<Streaming<Ack>>,
-    ) -> Result<Response<SampleStream>, Status> {
-        let rx = self
-            .samples
-            .lock()
-            .map_err(|_| Status::internal("poisoned"))?
-            .take()
-            .ok_or_else(|| Status::resource_exhausted("one subscriber per producer"))?;
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx).map(Ok))))
-    }
-}
-
-/// The same workload on plain tonic, one tokio runtime (2 workers, like
-/// the manager's) for both sides.
-pub(crate) fn tonic_run(k: usize, total: u64, pace: Pace) -> tsercom::Result<Outcome> {
-    let rt = crate::runtime()?;
-    // Bound here, before any client dials: the clients connect at once.
-    let listeners: Vec<std::net::TcpListener> = (0..k)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<_, _>>()
-        .map_err(|source| tsercom::Error::Io {
-            path: "127.0.0.1:0".into(),
-            source,
-        })?;
-    let mut addrs = Vec::with_capacity(k);
-    let mut senders = Vec::with_capacity(k);
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    for listener in listeners {
-        let io = |source| tsercom::Error::Io {
-            path: "plain tonic listener".into(),
-            source,
-        };
-        listener.set_nonblocking(true).map_err(io)?;
-        addrs.push(listener.local_addr().map_err(io)?);
-        let listener = {
-            let _guard = rt.enter();
-            tokio::net::TcpListener::from_std(listener).map_err(io)?
-        };
-        let (tx, rx) = mpsc::channel(DEPTH);
-        senders.push(tx);
-        let service = FeedServer::new(PlainProducer {
-            samples: Mutex::new(Some(rx)),
-        });
-        let mut shutdown = shutdown_rx.clone();
-        rt.spawn(async move {
-            tsercom::tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    async move {
-                        let _ = shutdown.wait_for(|s| *s).await;
-                    },
-                )
-                .await
-        });
-    }
-    // The aggregator: one client per producer, each stream forwarded into
-    // one bounded channel the user's thread reads.
-    let (out_tx, mut out_rx) = mpsc::channel::<Sample>(DEPTH);
-    let (connected_tx, connected_rx) = std_mpsc::channel::<()>();
-    let mut clients = Vec::with_capacity(k);
-    for addr in &addrs {
-        let out = out_tx.clone();
-        let connected = connected_tx.clone();
-        let url = format!("http://{addr}");
-        clients.push(rt.spawn(async move {
-            let Ok(mut client) = FeedClient::connect(url).await else {
-                return;
-            };
-            let Ok(response) = client.subscribe(tokio_stream::pending::<Ack>()).await else {
-                return;
-            };
-            let _ = connected.send(());
-            let mut stream = response.into_inner();
-            while let Ok(Some(sample)) = stream.message().await {
-                if out.send(sample).await.is_err() {
-                    return;
-                }
-            }
-        }));
-    }
-    drop(out_tx);
-    for _ in 0..k {
-        connected_rx
-            .recv_timeout(LIMIT)
-            .map_err(|_| tsercom::Error::WrongState("plain tonic clients connected"))?;
-    }
-    // Bounded in time: past LIMIT the clients are aborted, which closes the
-    // channel and ends the taker with an error.
-    let aborts: Vec<_> = clients
-        .iter()
-        .map(tokio::task::JoinHandle::abort_handle)
-        .collect();
-    let watchdog = rt.spawn(async move {
-        tokio::time::sleep(LIMIT).await;
-        for abort in aborts {
-            abort.abort();
-        }
-    });
-
-    let meter = Meter::start();
-    let stop = AtomicBool::new(false);
-    let want_latency = matches!(pace, Pace::PerSecond(_));
-    let latencies = std::thread::scope(|s| {
-        let taker = s.spawn(|| {
-            let mut lat = Vec::new();
-            let mut got = 0u64;
-            while got < total {
-                let Some(sample) = out_rx.blocking_recv() else {
-                    return Err(tsercom::Error::WrongState("plain tonic run stalled"));
-                };
-                got += 1;
-                if want_latency {
-                    lat.push(mono_nanos() - sample.a);
-                }
-            }
-            Ok(lat)
-        });
-        pusher(k, total, pace, &stop, |p, mut sample| {
-            // The user stamps the sample (tsercom's glue does it for them).
-            sample.timestamp = Some(Timestamp::now().to_proto());
-            senders[p].blocking_send(sample).is_ok()
-        });
-        let result = taker.join();
-        stop.store(true, Ordering::Relaxed);
-        result
-    })
-    .map_err(|_| tsercom::Error::WrongState("the taker panicked"))??;
-    let outcome = meter.finish(total, latencies);
-    watchdog.abort();
-    for client in clients {
-        client.abort();
-    }
-    let _ = shutdown_tx.send(true);
-    drop(senders);
-    rt.shutdown_timeout(Duration::from_secs(5));
     Ok(outcome)
 }
