@@ -361,3 +361,42 @@ fn oop_a_stopped_child_is_reported_within_seconds_and_resumes() {
     assert_eq!(take_n(&handle, caller, 1), [1.5]);
     manager.shutdown().expect("clean shutdown");
 }
+
+#[test]
+fn oop_a_handle_that_reads_slowly_is_not_taken_for_a_silent_child() {
+    // A store of 10 under Block: once full, handing the child's next
+    // sample over waits for the user, for longer than the heartbeat's
+    // limit. That is the parent's backpressure, not a silent child.
+    let caller = fixed_id(11);
+    let mut manager = manager_for("oop_a_handle_that_reads_slowly_is_not_taken_for_a_silent_child");
+    let handle = manager
+        .register(Init::new(
+            "slow-reader",
+            Script {
+                callers: vec![caller],
+                reply: true,
+                config: Some(
+                    RuntimeConfig::default()
+                        .with_retention(Retention {
+                            max_samples: 10,
+                            max_age: None,
+                        })
+                        .with_data_policy(OverflowPolicy::Block),
+                ),
+                ..Script::default()
+            },
+        ))
+        .expect("register");
+    manager.start_out_of_process().expect("start");
+    for i in 0..40 {
+        handle.send(f64::from(i), To::Caller(caller)).expect("send");
+    }
+    // Nobody reads for longer than the heartbeat's limit (5 s).
+    assert!(
+        manager.wait_error(Duration::from_secs(7)).is_none(),
+        "no error while the handle only reads slowly"
+    );
+    let got = take_n(&handle, caller, 40);
+    assert_eq!(got.len(), 40, "every reply, in the end");
+    manager.shutdown().expect("clean shutdown");
+}

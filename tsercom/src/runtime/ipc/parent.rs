@@ -275,12 +275,22 @@ fn spawn_reader(
                         let _ = tx.send(());
                     }
                 }
-                kind => dispatch(kind, &parts, &errors).await,
+                kind => {
+                    // Handing a frame over may wait on the handle (a full
+                    // store under `Block`): the child is not silent then,
+                    // the parent is busy, so the watchdog holds off.
+                    last_frame.store(BUSY, Ordering::Release);
+                    dispatch(kind, &parts, &errors).await;
+                    last_frame.store(millis_since(epoch), Ordering::Release);
+                }
             }
         }
     });
     (started_rx, stopped_rx)
 }
+
+/// `last_frame` while a frame is being handed to the handle.
+const BUSY: u64 = u64::MAX;
 
 fn millis_since(epoch: std::time::Instant) -> u64 {
     u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -307,6 +317,7 @@ fn spawn_watchdog(
             if done.load(Ordering::Acquire) || shutdown_requested.load(Ordering::Acquire) {
                 break;
             }
+            // BUSY reads as "just now" (saturating).
             let quiet = std::time::Duration::from_millis(
                 millis_since(epoch).saturating_sub(last_frame.load(Ordering::Acquire)),
             );
