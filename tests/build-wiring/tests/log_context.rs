@@ -2,8 +2,9 @@
 //! `runtime{name=…}`, and for what happens on one peer's connection a
 //! `peer{caller=<CallerId prefix> …}` span inside it — on both sides of a
 //! connection, including the lines a hosting runtime writes from the
-//! transport's own tasks. Before, lines said "peer stream opened" with no
-//! runtime: two runtimes in one process could not be told apart.
+//! transport's own tasks; and each side knows the other's runtime name.
+//! Before, lines said "peer stream opened" with no runtime (two runtimes
+//! in one process could not be told apart) and no peer had a name.
 
 mod common;
 
@@ -122,6 +123,15 @@ fn lifecycle_lines_name_the_runtime_and_the_peer() {
         hub.data().wait_new(Duration::from_millis(200));
     }
     let rover_id = hub.callers()[0].id;
+    // Each side knows the other's runtime name (`tsercom-name`).
+    assert_eq!(hub.callers()[0].name.as_deref(), Some("Rover"));
+    // (The rover learns it from the hub's response headers, which may
+    // come after its first sample went out: wait for it.)
+    rover
+        .wait_callers(WAIT, |c| {
+            c.first().and_then(|c| c.name.as_deref()) == Some("Hub")
+        })
+        .expect("the rover knows the hub's name");
     rover_manager.shutdown().expect("shutdown");
     hub.wait_callers(WAIT, |c| c.iter().all(|c| !c.state.is_connected()))
         .expect("the rover is shown gone");
@@ -132,13 +142,16 @@ fn lifecycle_lines_name_the_runtime_and_the_peer() {
         format!("peer{{caller={}", prefix(hub_id)),
     );
     // The hub's lines, written from tonic's connection tasks.
-    captured.line_with("peer stream opened", &["runtime{name=Hub}", &hub_peer]);
+    captured.line_with(
+        "peer stream opened",
+        &["runtime{name=Hub}", &hub_peer, "name=Rover"],
+    );
     captured.line_with("peer stream ended", &["runtime{name=Hub}", &hub_peer]);
     // The rover's: its start, its connector, its session.
     captured.line_with("dialing", &["runtime{name=Rover}"]);
     captured.line_with("connected to the peer", &["runtime{name=Rover}"]);
     captured.line_with(
         "stream to the peer opened",
-        &["runtime{name=Rover}", &rover_peer],
+        &["runtime{name=Rover}", &rover_peer, "name=Hub"],
     );
 }

@@ -405,6 +405,7 @@ fn a_multi_producer_session_is_recorded_read_back_and_replayed() {
             .find(|c| c.id == Some(*id))
             .expect("each producer in the metadata");
         assert_eq!(caller.peer.as_deref(), Some(addr.to_string().as_str()));
+        assert_eq!(caller.name.as_deref(), Some("Thermometer"), "its name");
         assert_eq!(caller.messages, live[id].len() as u64);
     }
 

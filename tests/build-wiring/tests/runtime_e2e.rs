@@ -279,6 +279,8 @@ fn e2e_aggregator_runtime_out_of_process() {
     // The child's clock estimate crossed the IPC too (reported before the
     // stream opened, so before any sample).
     let callers = handle.callers();
+    // The producer's runtime name crossed it too.
+    assert_eq!(callers[0].name.as_deref(), Some("Thermometer"));
     let estimate = callers[0].clock.expect("the clock estimate, over IPC");
     assert!(
         estimate.offset_nanos.abs() <= estimate.delay_nanos / 2 + 1,

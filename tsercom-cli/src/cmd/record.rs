@@ -107,6 +107,7 @@ pub(crate) fn run(args: Args) -> CliResult {
                 id: peer.id,
                 state: ConnectionState::Connected,
                 peer: Some(target.clone()),
+                name: None,
                 stored: 0,
                 unread: 0,
                 clock: peer.estimate(),

@@ -114,6 +114,10 @@ pub struct CallerInfo {
     pub state: ConnectionState,
     /// The peer's address, when known.
     pub peer: Option<String>,
+    /// The peer's runtime name (e.g. `Thermometer`, or the `name = ...` of
+    /// its `#[tsercom::runtime]`), when it gave one: tsercom peers send it
+    /// with each stream (`tsercom-name` metadata).
+    pub name: Option<String>,
     /// Samples stored.
     pub stored: usize,
     /// Samples not yet taken.

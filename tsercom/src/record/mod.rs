@@ -53,7 +53,7 @@
 //!   `log_time`.
 //! - **Metadata**: a `tsercom.session` record (runtime, kind, message,
 //!   start time, file index) and one `tsercom.caller` record per peer
-//!   (CallerId, address, state, clock offset and round trip) at the start
+//!   (CallerId, address, name, state, clock offset and round trip) at the start
 //!   of each file and when a new peer's first sample arrives.
 //! - **Chunks**: zstd-compressed (or uncompressed), written whole (never
 //!   patched in place), and flushed at least every
@@ -90,7 +90,7 @@ pub use writer::{RecordStats, Recorder};
 /// The MCAP metadata record describing the session (one per file).
 pub const SESSION_METADATA: &str = "tsercom.session";
 /// The MCAP metadata record describing one peer (CallerId, address,
-/// clock offset).
+/// runtime name, clock offset).
 pub const CALLER_METADATA: &str = "tsercom.caller";
 /// The MCAP profile tsercom writes in the file header.
 pub const PROFILE: &str = "tsercom";

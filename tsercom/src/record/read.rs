@@ -33,6 +33,8 @@ pub struct RecordedCaller {
     pub id: Option<CallerId>,
     /// Its address when first seen.
     pub peer: Option<String>,
+    /// Its runtime name, when it gave one.
+    pub name: Option<String>,
     /// Its clock offset to the recording runtime when first seen (ns).
     pub clock_offset_nanos: Option<i128>,
     /// The round trip that offset was measured with (ns).
@@ -141,6 +143,9 @@ impl Recording {
                     });
                     if c.peer.is_none() {
                         c.peer = m.metadata.get("peer").cloned();
+                    }
+                    if c.name.is_none() {
+                        c.name = m.metadata.get("name").cloned();
                     }
                     if c.clock_offset_nanos.is_none() {
                         c.clock_offset_nanos = m

@@ -511,6 +511,9 @@ fn caller_metadata(c: &CallerInfo) -> mcap::records::Metadata {
     if let Some(peer) = &c.peer {
         m.insert("peer".into(), peer.clone());
     }
+    if let Some(name) = &c.name {
+        m.insert("name".into(), name.clone());
+    }
     if let Some(clock) = &c.clock {
         m.insert("clock_offset_nanos".into(), clock.offset_nanos.to_string());
         m.insert("clock_delay_nanos".into(), clock.delay_nanos.to_string());
@@ -527,6 +530,7 @@ fn unknown_caller(id: CallerId) -> CallerInfo {
         id,
         state: crate::data::ConnectionState::Connected,
         peer: None,
+        name: None,
         stored: 0,
         unread: 0,
         clock: None,

@@ -231,6 +231,13 @@ impl<D: prost::Message, E> Endpoint<D, E> {
         self.data.set_clock(self.caller, estimate);
     }
 
+    /// Records the runtime name the peer gave: shown in
+    /// [`CallerInfo::name`](crate::data::CallerInfo::name) and written to
+    /// recordings.
+    pub fn set_peer_name(&self, name: impl Into<String>) {
+        self.data.set_name(self.caller, name.into());
+    }
+
     /// Records where the caller is now (after a reconnection, perhaps
     /// elsewhere): shown in [`CallerInfo::peer`](crate::data::CallerInfo::peer).
     pub fn set_peer_addr(&self, addr: impl Into<String>) {

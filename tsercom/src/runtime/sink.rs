@@ -52,6 +52,13 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
+    pub(crate) fn set_name(&self, caller: CallerId, name: String) {
+        match self {
+            DataSink::Local(a) => a.set_name(caller, name),
+            DataSink::Ipc(s) => s.set_name(caller, name),
+        }
+    }
+
     pub(crate) fn set_clock(&self, caller: CallerId, estimate: Estimate) {
         match self {
             DataSink::Local(a) => a.set_clock(caller, estimate),

@@ -363,6 +363,9 @@ async fn session<M: StreamService, H: Hooks>(
             reason: e.to_string(),
         })?;
     request.metadata_mut().insert(CALLER_ID_METADATA, value);
+    if let Some(name) = super::name_value(shared.ctx.name()) {
+        request.metadata_mut().insert(super::NAME_METADATA, name);
+    }
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.map_err(|e| Error::Connect {
         target: peer.to_string(),
@@ -377,8 +380,12 @@ async fn session<M: StreamService, H: Hooks>(
         )
         .await
         .map_err(failed)?;
+    let name = super::peer_name(response.metadata());
+    if let Some(name) = &name {
+        endpoint.set_peer_name(name.clone());
+    }
     endpoint.set_peer_addr(addr.to_string());
-    tracing::info!(%peer, %addr, "stream to the peer opened");
+    tracing::info!(%peer, name = %name.as_deref().unwrap_or("-"), %addr, "stream to the peer opened");
     shared.hooks.on_connect(peer, Some(addr));
     let mut incoming = response.into_inner();
     let mut refused: u64 = 0;

@@ -343,6 +343,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
         return Err(Status::unavailable("the runtime is stopping"));
     }
     let remote = request.remote_addr();
+    let name = super::peer_name(request.metadata());
     let legacy = is_legacy(&request, shared.ctx.config().legacy_peers);
     let (caller, mut incoming, first) = if legacy {
         let connection = request.extensions_mut().remove::<PeerConnection>();
@@ -365,6 +366,9 @@ async fn open_stream<M: StreamService, H: Hooks>(
             .ctx
             .register_caller(caller, remote.map(|a| a.to_string())),
     );
+    if let Some(name) = &name {
+        endpoint.set_peer_name(name.clone());
+    }
     shared.hooks.on_connect(caller, remote);
     // tonic runs this on its connection's task, outside the runtime's span.
     let span = tracing::info_span!(
@@ -373,7 +377,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
         caller = %crate::metrics::peer_label(&caller),
         remote = %remote.map_or_else(|| "?".to_owned(), |a| a.to_string())
     );
-    span.in_scope(|| tracing::info!(%caller, ?remote, legacy, "peer stream opened"));
+    span.in_scope(|| tracing::info!(%caller, name = %name.as_deref().unwrap_or("-"), ?remote, legacy, "peer stream opened"));
     // The reader's error status for the dialer (one at most).
     let (tx, errors) = mpsc::channel(1);
     let mut stopped_rx = shared.stopping.subscribe();
@@ -463,7 +467,11 @@ async fn open_stream<M: StreamService, H: Hooks>(
         endpoint.disconnected_because(reason);
         drop(endpoint);
     }.instrument(span));
-    Ok(tonic::Response::new(outgoing))
+    let mut response = tonic::Response::new(outgoing);
+    if let Some(value) = super::name_value(shared.ctx.name()) {
+        response.metadata_mut().insert(super::NAME_METADATA, value);
+    }
+    Ok(response)
 }
 
 /// In loopback-only mode, an unspecified listen address (`0.0.0.0`, `::`)

@@ -91,6 +91,30 @@ use crate::time::Timestamp;
 /// handshake on the same channel has already checked it).
 pub const CALLER_ID_METADATA: &str = "tsercom-caller-id";
 
+/// Stream metadata carrying the sender's runtime name, both ways (the
+/// dialer's request, the host's response headers): shown as
+/// [`CallerInfo::name`](crate::data::CallerInfo::name). Optional; printable
+/// ASCII, at most [`MAX_NAME`] characters, else not sent (or ignored).
+pub const NAME_METADATA: &str = "tsercom-name";
+
+/// The longest name sent or accepted in [`NAME_METADATA`].
+pub const MAX_NAME: usize = 128;
+
+/// `name` as a metadata value, when it can be one.
+fn name_value(name: &str) -> Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> {
+    let fits = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.bytes().all(|b| (0x20..0x7f).contains(&b));
+    fits.then(|| tonic::metadata::MetadataValue::try_from(name).ok())
+        .flatten()
+}
+
+/// The name a peer gave in `metadata`, when it is acceptable.
+fn peer_name(metadata: &tonic::metadata::MetadataMap) -> Option<String> {
+    let name = metadata.get(NAME_METADATA)?.to_str().ok()?.trim();
+    name_value(name).map(|_| name.to_owned())
+}
+
 /// One bidirectional stream method of a service, as `tsercom-build`
 /// describes it (`<service>_tsercom::method::<Method>`). The request stream
 /// is what the dialer sends, the response stream what the host sends.

@@ -50,6 +50,17 @@ impl<D> RemoteDataAggregator<D> {
         self.shared.peers.set(info);
     }
 
+    /// Records the name `caller` gave (its runtime's name).
+    pub(crate) fn set_name(&self, caller: CallerId, name: String) {
+        let mut state = self.lock();
+        if let Some(e) = state.callers.get_mut(&caller)
+            && e.name.as_deref() != Some(name.as_str())
+        {
+            e.name = Some(name);
+            self.callers_changed(&mut state);
+        }
+    }
+
     /// Records where the runtime listens.
     pub(crate) fn set_listening(&self, addrs: Vec<std::net::SocketAddr>) {
         *self
@@ -82,6 +93,7 @@ impl<D> RemoteDataAggregator<D> {
             store: CallerStore::new(),
             state: ConnectionState::Connected,
             peer: None,
+            name: None,
             deregistered_at: None,
             clock: None,
             duplicates_refused: 0,
@@ -209,6 +221,7 @@ impl<D> RemoteDataAggregator<D> {
                 store: CallerStore::new(),
                 state: ConnectionState::Connected,
                 peer: None,
+                name: None,
                 deregistered_at: None,
                 clock: None,
                 duplicates_refused: 0,

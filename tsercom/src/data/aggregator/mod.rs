@@ -31,6 +31,8 @@ struct Entry<D> {
     store: CallerStore<D>,
     state: ConnectionState,
     peer: Option<String>,
+    /// The runtime name the peer gave (`tsercom-name` stream metadata).
+    name: Option<String>,
     deregistered_at: Option<Instant>,
     clock: Option<Estimate>,
     /// Connections of other processes refused for claiming this id.
@@ -533,6 +535,7 @@ impl<D> RemoteDataAggregator<D> {
                 id: *id,
                 state: e.state.clone(),
                 peer: e.peer.clone(),
+                name: e.name.clone(),
                 stored: e.store.len(),
                 unread: e.store.unread(),
                 clock: e.clock,

@@ -29,6 +29,7 @@ pub(crate) trait ParentSide: Send + Sync {
     fn on_clock(&self, clock: ipc::Clock) -> Result<()>;
     fn on_peer(&self, peer: ipc::Peer) -> Result<()>;
     fn on_listening(&self, listening: ipc::Listening) -> Result<()>;
+    fn on_caller_name(&self, name: ipc::CallerName) -> Result<()>;
     /// Closes the handle's outbound side only (the child is gone: sends
     /// fail at once with `Closed`); what arrived stays readable.
     fn close_events(&self);
@@ -118,6 +119,12 @@ where
                 samples: c.samples as usize,
             },
         );
+        Ok(())
+    }
+
+    fn on_caller_name(&self, n: ipc::CallerName) -> Result<()> {
+        let caller = CallerId::parse(&n.caller_id)?;
+        self.data.set_name(caller, n.name);
         Ok(())
     }
 

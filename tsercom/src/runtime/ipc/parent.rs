@@ -373,6 +373,16 @@ async fn dispatch(kind: Option<Kind>, parts: &[Arc<dyn ParentSide>], errors: &Er
                 errors.report(part.name(), format!("bad peer frame from the child: {e}"));
             }
         }
+        Some(Kind::CallerName(n)) => {
+            if let Some(part) = part(n.runtime)
+                && let Err(e) = part.on_caller_name(n)
+            {
+                errors.report(
+                    part.name(),
+                    format!("bad caller name frame from the child: {e}"),
+                );
+            }
+        }
         Some(Kind::Listening(l)) => {
             if let Some(part) = part(l.runtime)
                 && let Err(e) = part.on_listening(l)

@@ -82,6 +82,15 @@ impl IpcSink {
     }
 
     /// `None`: the peer `target` is gone.
+    pub(crate) fn set_name(&self, caller: CallerId, name: String) {
+        let n = ipc::CallerName {
+            runtime: self.runtime,
+            caller_id: caller.to_string(),
+            name,
+        };
+        send_control(&self.tx, frame(Kind::CallerName(n)));
+    }
+
     pub(crate) fn listening(&self, addrs: &[std::net::SocketAddr]) {
         let l = ipc::Listening {
             runtime: self.runtime,
