@@ -3,7 +3,8 @@
 //! an event the other, then the process's Prometheus endpoint scraped over
 //! HTTP and its text exposition parsed: the counters match what was sent,
 //! each side shows the other connected, the clock gauges are there; after
-//! shutdown both sides show the peer gone.
+//! shutdown both sides show the peer gone. And out of process, the child's
+//! own endpoint.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -329,4 +330,103 @@ fn a_scrape_shows_what_the_runtimes_did() {
             "{side:?} shows its peer gone after shutdown"
         );
     }
+}
+
+// ---- out of process: the child's own endpoint ----
+
+/// A producer in the test's own process.
+#[tsercom::runtime(producer, listen = self.addr, service = sensors::Sensor, data = Reading, event = Command, name = "parent-thermo")]
+#[derive(Default)]
+struct ParentThermometer {
+    addr: Option<SocketAddr>,
+}
+
+/// An aggregator run out of process, dialing it.
+#[tsercom::runtime(aggregator, peers = self.producer, service = sensors::Sensor, data = Reading, event = Command, name = "child-collector")]
+#[derive(Default)]
+struct ChildCollector {
+    producer: Option<SocketAddr>,
+}
+
+/// Out of process the network runs in the child, which serves its own
+/// endpoint at `TSERCOM_CHILD_METRICS_ADDR` (here given through the
+/// manager's child environment): a scrape of it shows the child's side —
+/// the samples it received, its peer connected.
+#[test]
+fn an_out_of_process_runtime_serves_its_own_endpoint() {
+    const TEST: &str = "an_out_of_process_runtime_serves_its_own_endpoint";
+    const SAMPLES: usize = 20;
+    let in_child = std::env::var_os(tsercom::runtime::CHILD_SOCKET_ENV).is_some();
+    // The parent's side: a producer here (not in the child, which runs
+    // this function only up to `start_out_of_process`).
+    let (producer, addr, child_metrics) = if in_child {
+        let var = |k: &str| std::env::var(k).expect("set by the parent");
+        (None, var("E2E_ADDR").parse().expect("addr"), None)
+    } else {
+        let mut manager = RuntimeManager::new();
+        let handle = manager
+            .register(ParentThermometer {
+                addr: Some("127.0.0.1:0".parse().expect("addr")),
+            })
+            .expect("register");
+        manager.start_in_process().expect("start");
+        let addr = handle.listening()[0];
+        // The child's endpoint must be known before the child exists.
+        (Some((manager, handle)), addr, Some(free_addr()))
+    };
+    let mut manager = RuntimeManager::new()
+        .with_child_args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+        .with_child_env("E2E_ADDR", addr.to_string());
+    if let Some(metrics) = child_metrics {
+        manager = manager.with_child_env(tsercom::metrics::CHILD_ADDR_ENV, metrics.to_string());
+    }
+    let collector = manager
+        .register(ChildCollector {
+            producer: Some(addr),
+        })
+        .expect("register");
+    manager.start_out_of_process().expect("start");
+    let (Some((mut producer_manager, thermometer)), Some(metrics)) = (producer, child_metrics)
+    else {
+        unreachable!("the child never returns from start_out_of_process");
+    };
+    thermometer
+        .wait_callers(WAIT, |c| c.iter().any(|c| c.state.is_connected()))
+        .expect("the child's aggregator reached the producer");
+    for i in 0..SAMPLES {
+        thermometer
+            .publish(Reading {
+                celsius: i as f64,
+                ..Reading::default()
+            })
+            .expect("publish");
+    }
+    let mut received = 0;
+    while received < SAMPLES {
+        assert!(collector.data().wait_new(WAIT), "readings arrived");
+        received += collector
+            .data()
+            .take_new()
+            .iter()
+            .map(|(_, s)| s.len())
+            .sum::<usize>();
+    }
+    let producer_id = collector.callers()[0].id;
+    let labels = [
+        ("runtime", "child-collector"),
+        ("peer", &prefix(producer_id)[..]),
+    ];
+    let samples = parse(&scrape(metrics));
+    assert_eq!(
+        get(&samples, "tsercom_samples_received_total", &labels),
+        Some(SAMPLES as f64),
+        "the child counted what it received"
+    );
+    assert_eq!(
+        get(&samples, "tsercom_peer_connected", &labels),
+        Some(1.0),
+        "the child shows its peer connected"
+    );
+    manager.shutdown().expect("shutdown");
+    producer_manager.shutdown().expect("shutdown");
 }

@@ -151,9 +151,16 @@ async fn spawn_and_accept(
     })?;
     let mut command = tokio::process::Command::new(&exe);
     // The child serves its own metrics (if any) at
-    // TSERCOM_CHILD_METRICS_ADDR: the parent's address is taken.
+    // TSERCOM_CHILD_METRICS_ADDR (the manager's child environment first,
+    // then this process's): the parent's address is taken.
     command.env_remove(crate::metrics::ADDR_ENV);
-    if let Some(addr) = std::env::var_os(crate::metrics::CHILD_ADDR_ENV) {
+    let child_addr = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k.as_os_str() == crate::metrics::CHILD_ADDR_ENV)
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var_os(crate::metrics::CHILD_ADDR_ENV));
+    if let Some(addr) = child_addr {
         command.env(crate::metrics::ADDR_ENV, addr);
     }
     let mut child = command
