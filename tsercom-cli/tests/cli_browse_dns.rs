@@ -6,79 +6,13 @@
 
 mod run;
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+#[path = "../../tsercom/tests/dns_zone/mod.rs"]
+mod dns_zone;
 
-use hickory_server::Server as DnsServer;
-use hickory_server::net::runtime::TokioRuntimeProvider;
-use hickory_server::proto::rr::rdata::{A, PTR, SOA, SRV, TXT};
-use hickory_server::proto::rr::{LowerName, Name, RData, Record};
-use hickory_server::store::in_memory::InMemoryZoneHandler;
-use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 use run::tsercom;
 use tsercom::CallerId;
 
-type Zone = InMemoryZoneHandler<TokioRuntimeProvider>;
-
-const SERVICE: &str = "_sensors._tcp.fleet.example.";
 const PORT: u16 = 50160;
-
-fn name(s: &str) -> Name {
-    Name::from_ascii(s).expect("valid name")
-}
-
-/// A DNS server for `fleet.example.` on 127.0.0.1 (UDP and TCP on one
-/// port) holding the instance `thermo` of `_sensors._tcp` at
-/// `thermo-host:50160` (`A 127.0.0.1`) with `txt`.
-async fn dns_server(txt: Vec<String>) -> (DnsServer<Catalog>, SocketAddr) {
-    let origin = name("fleet.example.");
-    let mut zone = Zone::empty(origin.clone(), ZoneType::Primary, AxfrPolicy::Deny);
-    let soa = SOA::new(
-        name("ns.fleet.example."),
-        name("admin.fleet.example."),
-        1,
-        60,
-        60,
-        60,
-        0,
-    );
-    assert!(zone.upsert_mut(Record::from_rdata(origin.clone(), 0, RData::SOA(soa)), 1));
-    let instance = name(&format!("thermo.{SERVICE}"));
-    let host = name("thermo-host.fleet.example.");
-    for record in [
-        Record::from_rdata(name(SERVICE), 0, RData::PTR(PTR(instance.clone()))),
-        Record::from_rdata(
-            instance.clone(),
-            0,
-            RData::SRV(SRV::new(0, 0, PORT, host.clone())),
-        ),
-        Record::from_rdata(instance, 0, RData::TXT(TXT::new(txt))),
-        Record::from_rdata(host, 0, RData::A(A(Ipv4Addr::LOCALHOST))),
-    ] {
-        assert!(zone.upsert_mut(record, 1), "record added");
-    }
-    let mut catalog = Catalog::new();
-    catalog.upsert(LowerName::from(&origin), vec![Arc::new(zone)]);
-    // The UDP socket is kept; TCP takes the same port (retried on the rare
-    // clash with another listener).
-    let mut bound = None;
-    for _ in 0..20 {
-        let udp = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-            .await
-            .expect("udp bind");
-        let addr = udp.local_addr().expect("udp addr");
-        if let Ok(tcp) = tokio::net::TcpListener::bind(addr).await {
-            bound = Some((udp, tcp, addr));
-            break;
-        }
-    }
-    let (udp, tcp, addr) = bound.expect("a port free for UDP and TCP");
-    let mut server = DnsServer::new(catalog);
-    server.register_socket(udp);
-    server.register_listener(tcp, Duration::from_secs(5), 64);
-    (server, addr)
-}
 
 #[test]
 fn browse_finds_an_instance_over_unicast_dns_sd() {
@@ -88,10 +22,20 @@ fn browse_finds_an_instance_over_unicast_dns_sd() {
         .enable_all()
         .build()
         .expect("tokio");
-    let (server, dns) = rt.block_on(dns_server(vec![
-        format!("caller_id={id}"),
-        "name=thermo".to_owned(),
-    ]));
+    // The instance `thermo` of `_sensors._tcp` at `thermo-host:50160`
+    // (`A 127.0.0.1`).
+    let (server, dns) = rt.block_on(async {
+        let (server, zone, dns) = dns_zone::dns_server().await;
+        dns_zone::register(
+            &zone,
+            "thermo",
+            PORT,
+            &[format!("caller_id={id}"), "name=thermo".to_owned()],
+            2,
+        )
+        .await;
+        (server, dns)
+    });
 
     let out = tsercom(&[
         "browse",

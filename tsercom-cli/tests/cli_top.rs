@@ -5,6 +5,9 @@
 
 mod run;
 
+#[path = "../../tests/build-wiring/tests/common/mod.rs"]
+mod common;
+
 use run::{loopback, tsercom};
 
 use std::net::SocketAddr;
@@ -61,24 +64,7 @@ fn top_prints_the_fleet_as_plain_lines_and_a_summary() {
     thermometer
         .wait_callers(WAIT, |c| c.iter().any(|c| c.state.is_connected()))
         .expect("the aggregator connected");
-    for i in 0..N {
-        thermometer
-            .publish(Reading {
-                celsius: i as f64,
-                ..Reading::default()
-            })
-            .expect("publish");
-    }
-    let mut received = 0;
-    while received < N {
-        assert!(collector.data().wait_new(WAIT), "readings arrived");
-        received += collector
-            .data()
-            .take_new()
-            .into_iter()
-            .map(|(_, s)| s.len())
-            .sum::<usize>();
-    }
+    common::publish_and_take(&thermometer, &collector, N, || {});
 
     let out = tsercom(&[
         "top",

@@ -16,6 +16,10 @@ use tsercom::service::Hooks;
 use tsercom::{CallerId, RuntimeManager, To};
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
+mod common;
+
+use common::publish_and_take;
+
 const WAIT: Duration = Duration::from_secs(60);
 const N: usize = 250;
 
@@ -168,25 +172,9 @@ fn a_scrape_shows_what_the_runtimes_did() {
         })
         .expect("the aggregator's stream reached the producer");
 
-    for i in 0..N {
-        thermometer
-            .publish(Reading {
-                celsius: i as f64,
-                ..Reading::default()
-            })
-            .expect("publish");
-    }
-    let mut received = 0;
-    while received < N {
-        assert!(collector.data().wait_new(WAIT), "readings arrived");
-        received += collector
-            .data()
-            .take_new()
-            .into_iter()
-            .map(|(_, s)| s.len())
-            .sum::<usize>();
+    let received = publish_and_take(&thermometer, &collector, N, || {
         manager.check_error().expect("no runtime error");
-    }
+    });
     assert_eq!(received, N);
     collector
         .send(
@@ -393,24 +381,7 @@ fn an_out_of_process_runtime_serves_its_own_endpoint() {
     thermometer
         .wait_callers(WAIT, |c| c.iter().any(|c| c.state.is_connected()))
         .expect("the child's aggregator reached the producer");
-    for i in 0..SAMPLES {
-        thermometer
-            .publish(Reading {
-                celsius: i as f64,
-                ..Reading::default()
-            })
-            .expect("publish");
-    }
-    let mut received = 0;
-    while received < SAMPLES {
-        assert!(collector.data().wait_new(WAIT), "readings arrived");
-        received += collector
-            .data()
-            .take_new()
-            .iter()
-            .map(|(_, s)| s.len())
-            .sum::<usize>();
-    }
+    publish_and_take(&thermometer, &collector, SAMPLES, || {});
     let producer_id = collector.callers()[0].id;
     let labels = [
         ("runtime", "child-collector"),

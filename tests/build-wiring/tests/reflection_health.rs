@@ -26,30 +26,17 @@ struct Thermometer {
     addr: Option<SocketAddr>,
 }
 
-/// A free loopback port (the runtime's API takes an address, not a bound
-/// listener).
-fn free_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
-/// A channel to `addr`, retried until the runtime serves.
+/// A channel to `addr`, where the runtime already serves (its address is
+/// read from its handle once started).
 async fn channel_to(addr: SocketAddr) -> Channel {
-    let endpoint =
-        tsercom::tonic::transport::Endpoint::from_shared(format!("http://{addr}")).expect("uri");
-    tokio::time::timeout(WAIT, async {
-        loop {
-            match endpoint.connect().await {
-                Ok(channel) => break channel,
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-    })
-    .await
-    .expect("the runtime serves")
+    tsercom::tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect_timeout(WAIT)
+        .connect()
+        .await
+        .expect("the runtime serves")
 }
 
-/// One reflection request, one answer.
 async fn reflect(channel: &Channel, request: MessageRequest) -> MessageResponse {
     let mut client = ServerReflectionClient::new(channel.clone());
     let mut replies = client
@@ -81,13 +68,15 @@ async fn health(channel: &Channel, service: &str) -> i32 {
 
 #[test]
 fn reflection_lists_the_users_service_and_health_reports_it() {
-    let addr = free_addr();
     let mut manager = RuntimeManager::new();
-    let _thermometer = manager
-        .register(Thermometer { addr: Some(addr) })
+    let thermometer = manager
+        .register(Thermometer {
+            addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        })
         .expect("register");
     manager.start_in_process().expect("start");
     manager.check_error().expect("no runtime error");
+    let addr = thermometer.listening()[0];
 
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     let channel = tokio.block_on(channel_to(addr));

@@ -228,3 +228,38 @@ pub fn rerun_in_network_namespace(test: &str) -> bool {
     }
     true
 }
+
+/// Publishes `n` readings (`celsius` 0, 1, …) and waits until `aggregator`
+/// has taken `n` in all (each wait bounded by [`WAIT`]); `each` runs after
+/// every take (e.g. to check the manager for errors). Returns how many it
+/// took.
+pub fn publish_and_take(
+    producer: &tsercom::ProducerHandle<Reading, Command>,
+    aggregator: &tsercom::AggregatorHandle<Reading, Command>,
+    n: usize,
+    mut each: impl FnMut(),
+) -> usize {
+    for i in 0..n {
+        producer
+            .publish(Reading {
+                celsius: i as f64,
+                ..Reading::default()
+            })
+            .expect("publish");
+    }
+    let mut taken = 0;
+    while taken < n {
+        assert!(
+            aggregator.data().wait_new(WAIT),
+            "readings arrived ({taken} of {n})"
+        );
+        taken += aggregator
+            .data()
+            .take_new()
+            .iter()
+            .map(|(_, s)| s.len())
+            .sum::<usize>();
+        each();
+    }
+    taken
+}

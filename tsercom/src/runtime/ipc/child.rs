@@ -93,6 +93,8 @@ fn child_main(
         });
         let (mut launched, sides) = launch(&handle, &errors, tx.clone());
         launch::wait_started(&mut launched, &errors).await;
+        // Fails only when the writer ended (the parent is gone): nobody
+        // to tell; the read loop below then ends too.
         let _ = tx.send(frame(Kind::Started(ipc::Started {}))).await;
 
         loop {

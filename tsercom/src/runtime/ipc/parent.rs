@@ -140,6 +140,8 @@ async fn spawn_and_accept(
     start_budget: Duration,
 ) -> Result<(tokio::process::Child, u32, tokio::net::UnixStream)> {
     let path = socket_path();
+    // A fresh, unique name: nothing should be there; if something is and
+    // cannot be removed, the bind below fails naming it.
     let _ = std::fs::remove_file(&path);
     let listener = tokio::net::UnixListener::bind(&path).map_err(|source| Error::Io {
         path: path.clone(),
@@ -187,7 +189,11 @@ async fn spawn_and_accept(
             after: start_budget,
         }),
     };
-    let _ = std::fs::remove_file(&path);
+    // The socket's name is no longer needed once connected (or failed);
+    // one left behind in the temp directory is harmless but said.
+    if let Err(e) = std::fs::remove_file(&path) {
+        tracing::debug!(path = %path.display(), error = %e, "IPC socket file not removed");
+    }
     let (stream, _) = accepted?;
     Ok((child, pid, stream))
 }
@@ -445,6 +451,30 @@ fn spawn_watcher(
 
 /// Asks the child to stop its runtimes (their data still arrives), waits
 /// for it to exit (bounded), kills it if it does not.
+/// How long a child may take to exit once asked to (or killed).
+const EXIT_WAIT: Duration = Duration::from_secs(5);
+
+/// Kills the child and waits for the watcher to see it exit; one that
+/// outlives even that is reported (a process left behind).
+async fn kill_and_reap(
+    kill: oneshot::Sender<()>,
+    exited: oneshot::Receiver<()>,
+    pid: u32,
+    parts: &[Arc<dyn ParentSide>],
+    errors: &ErrorSink,
+) {
+    // Fails only when the watcher already ended: the child exited.
+    let _ = kill.send(());
+    if tokio::time::timeout(EXIT_WAIT, exited).await.is_err() {
+        for part in parts {
+            errors.report(
+                part.name(),
+                format!("child process {pid} did not exit within {EXIT_WAIT:?} of being killed"),
+            );
+        }
+    }
+}
+
 pub(crate) async fn shutdown_parent(p: ParentProcess, errors: &ErrorSink) {
     let ParentProcess {
         tx,
@@ -464,12 +494,14 @@ pub(crate) async fn shutdown_parent(p: ParentProcess, errors: &ErrorSink) {
     let clean = matches!(tokio::time::timeout(stop_budget, stopped).await, Ok(Ok(())));
     let mut exited = exited;
     if clean {
-        if tokio::time::timeout(Duration::from_secs(5), &mut exited)
-            .await
-            .is_err()
-        {
-            let _ = kill.send(());
-            let _ = tokio::time::timeout(Duration::from_secs(5), exited).await;
+        if tokio::time::timeout(EXIT_WAIT, &mut exited).await.is_err() {
+            // Its runtimes stopped and their data arrived: nothing is
+            // lost, but a child that does not exit is worth a line.
+            tracing::warn!(
+                pid,
+                "the runtime's child process stopped its runtimes but did not exit within {EXIT_WAIT:?}; killed"
+            );
+            kill_and_reap(kill, exited, pid, &parts, errors).await;
         }
     } else {
         // Dead already (the watcher reported it), or not stopping in time.
@@ -481,8 +513,7 @@ pub(crate) async fn shutdown_parent(p: ParentProcess, errors: &ErrorSink) {
                 );
             }
         }
-        let _ = kill.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(5), exited).await;
+        kill_and_reap(kill, exited, pid, &parts, errors).await;
     }
     for part in parts.iter() {
         part.close();
