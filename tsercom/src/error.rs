@@ -309,6 +309,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The tsercom error this one wraps: a runtime's failure
+    /// ([`Error::Runtime`], in process) or what a refused value was refused
+    /// for ([`Error::Refused`]). `std::error::Error::source` gives the same
+    /// error boxed (`Box<Error>`); this is the one to match on.
+    pub fn caused_by(&self) -> Option<&Error> {
+        match self {
+            Error::Runtime { source, .. } => source.as_deref(),
+            Error::Refused { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
     /// The gRPC status code a peer answered with, when this is
     /// [`Error::Rpc`].
     pub fn rpc_code(&self) -> Option<tonic::Code> {

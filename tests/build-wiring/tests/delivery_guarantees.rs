@@ -69,14 +69,6 @@ impl Hooks for Dashboard {
     }
 }
 
-/// The tsercom error `e` was caused by, if any.
-fn cause(e: &tsercom::Error) -> Option<&tsercom::Error> {
-    let source = std::error::Error::source(e)?;
-    source
-        .downcast_ref::<tsercom::Error>()
-        .or_else(|| source.downcast_ref::<Box<tsercom::Error>>().map(|b| &**b))
-}
-
 fn reading(value: f64, at: Option<Timestamp>) -> Reading {
     Reading {
         celsius: value,
@@ -265,7 +257,7 @@ fn a_sample_with_an_invalid_timestamp_is_refused_counted_and_the_stream_goes_on(
         tsercom::Error::Runtimes(all) => &all[0],
         other => other,
     };
-    let refused = cause(runtime);
+    let refused = runtime.caused_by();
     assert!(
         matches!(
             refused,
@@ -278,7 +270,7 @@ fn a_sample_with_an_invalid_timestamp_is_refused_counted_and_the_stream_goes_on(
     );
     assert!(
         matches!(
-            refused.and_then(cause),
+            refused.and_then(tsercom::Error::caused_by),
             Some(tsercom::Error::TimestampOutOfRange { .. })
         ),
         "{runtime:?}"
