@@ -181,6 +181,12 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
             quote_spanned!(span=> <#module::Service as #module::Fits<#request, #response>>::Method)
         }
     };
+    // What the handle receives: what the dialer streams, on a host; what
+    // the host streams back, on a dialer.
+    let inbound_side = match args.direction {
+        Direction::Host => quote!(#krate::service::Side::Request),
+        Direction::Dial => quote!(#krate::service::Side::Response),
+    };
     let (base_config, create) = match args.direction {
         Direction::Host => {
             let publish = args.publish.as_ref().map_or_else(
@@ -254,6 +260,10 @@ fn generate(item: &syn::ItemStruct, args: &Args) -> TokenStream {
                 let config: #krate::runtime::RuntimeConfig = #krate::service::env_overrides(#name, config)?;
                 #user_config
                 ::core::result::Result::Ok(<Self as #krate::service::Hooks>::configure(self, config))
+            }
+
+            fn inbound_descriptor(&self) -> ::core::option::Option<#krate::runtime::MessageDescriptor> {
+                #krate::service::message_descriptor::<#method>(#inbound_side)
             }
 
             fn create(

@@ -114,7 +114,8 @@ pub use time::{Timestamp, Timestamped};
 ///   and/or `peers = ["host:port", ...]` (both: merged); `listen` and `peers` also take
 ///   `env("VARIABLE")` or `self.field` (read at `register`), and the
 ///   environment variables `TSERCOM_<NAME>_LISTEN` / `TSERCOM_<NAME>_PEERS`
-///   override them ([`service::env_overrides`]);
+///   override them, and `TSERCOM_<NAME>_RECORD` records the handle's
+///   incoming stream ([`service::env_overrides`]);
 /// - `service = Sensor`: the proto service (the name tonic gives it); the
 ///   macro uses its bidirectional method of the shape the role and
 ///   direction need (`rpc M(stream Event) returns (stream Data)` when a

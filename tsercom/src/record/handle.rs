@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use super::queue::RecordQueue;
-use super::writer::{Entry, Msg, Raw, Recorder, Session};
+use super::writer::{Entry, Msg, Raw, Recorder, ReportFn, Session};
 use super::{Kind, RecordConfig};
 use crate::caller_id::CallerId;
 use crate::data::{CallerInfo, RemoteDataAggregator};
@@ -13,12 +13,14 @@ use crate::error::Result;
 use crate::runtime::{AggregatorHandle, ProducerHandle, RuntimeHandle};
 use crate::time::Timestamp;
 
-/// Records every sample `store` ingests from now until the recorder stops.
+/// Records every sample `store` ingests from now until the recorder stops;
+/// a writer that stops early is also reported to `on_error`.
 pub(crate) fn record_store<D>(
     store: &RemoteDataAggregator<D>,
     runtime: &str,
     kind: Kind,
     config: RecordConfig,
+    on_error: Option<ReportFn>,
 ) -> Result<Recorder>
 where
     D: prost::Message + Clone + Send + Sync + 'static,
@@ -55,6 +57,7 @@ where
         runtime: runtime.to_owned(),
         kind,
         callers,
+        on_error,
     };
     Recorder::spawn(config, session, Arc::clone(&queue), close).inspect_err(|_| {
         store.taps().detach(tap_id);
@@ -76,7 +79,7 @@ where
     /// A configuration that would stall ingestion, or a file that cannot
     /// be created.
     pub fn record(&self, config: RecordConfig) -> Result<Recorder> {
-        record_store(&self.raw.inbound, self.raw.name(), Kind::Data, config)
+        record_store(&self.raw.inbound, self.raw.name(), Kind::Data, config, None)
     }
 }
 
@@ -91,7 +94,13 @@ where
     /// # Errors
     /// As [`AggregatorHandle::record`].
     pub fn record(&self, config: RecordConfig) -> Result<Recorder> {
-        record_store(&self.raw.inbound, self.raw.name(), Kind::Events, config)
+        record_store(
+            &self.raw.inbound,
+            self.raw.name(),
+            Kind::Events,
+            config,
+            None,
+        )
     }
 }
 
@@ -106,7 +115,7 @@ where
     /// # Errors
     /// As [`AggregatorHandle::record`].
     pub fn record(&self, config: RecordConfig, kind: Kind) -> Result<Recorder> {
-        record_store(&self.inbound, &self.name, kind, config)
+        record_store(&self.inbound, &self.name, kind, config, None)
     }
 }
 
@@ -177,6 +186,7 @@ impl Recorder {
                     .cloned()
                     .collect()
             }),
+            on_error: None,
         };
         let close = {
             let queue = Arc::clone(&queue);

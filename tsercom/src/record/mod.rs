@@ -23,6 +23,14 @@
 //! let stats = recorder.stop()?;           // written, dropped, bytes
 //! ```
 //!
+//! or, for a generated runtime, from its configuration with no code:
+//! `TSERCOM_<NAME>_RECORD=session.mcap` (or
+//! [`RuntimeConfig::with_record`](crate::runtime::RuntimeConfig::with_record))
+//! records the handle's incoming stream from the manager's start to its
+//! shutdown, with the schema the service's descriptor set gives
+//! ([`RuntimeManager::recordings`](crate::RuntimeManager::recordings) shows
+//! the counters; a writer's failure surfaces on `check_error`);
+//!
 //! and replay it into an aggregator handle (a fresh one, e.g. a trainer's
 //! under test) or out of a producer:
 //!
@@ -83,6 +91,7 @@ mod writer;
 
 pub use config::{Compression, RecordConfig, Rotation, Schema};
 pub use handle::RawSource;
+pub(crate) use handle::record_store;
 pub use read::{RecordedCaller, RecordedMessage, Recording};
 pub use replay::{Pace, Replay, ReplayStats, Retime};
 pub use writer::{RecordStats, Recorder};

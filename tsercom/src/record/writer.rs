@@ -106,7 +106,13 @@ pub(crate) struct Session {
     pub(crate) runtime: String,
     pub(crate) kind: Kind,
     pub(crate) callers: CallersFn,
+    /// Told when the writer stops early (besides the log line and
+    /// [`RecordStats::error`]).
+    pub(crate) on_error: Option<ReportFn>,
 }
+
+/// Where a writer's failure is reported (e.g. a manager's error sink).
+pub(crate) type ReportFn = Box<dyn Fn(Error) + Send + Sync>;
 
 impl Recorder {
     /// Starts the writer thread on `queue`; `close` stops the feeding
@@ -118,6 +124,8 @@ impl Recorder {
         close: Box<dyn FnOnce() + Send + Sync>,
     ) -> Result<Recorder> {
         config.check()?;
+        let mut session = session;
+        let on_error = session.on_error.take();
         let counters = Arc::new(Counters::default());
         // The first file is opened here, so a bad path fails `record`.
         let mut files = Files::new(config, session, Arc::clone(&counters))?;
@@ -132,6 +140,9 @@ impl Recorder {
                         tracing::error!(error = %e, "recording stopped");
                         *counters.error.lock().unwrap_or_else(|e| e.into_inner()) =
                             Some(e.to_string());
+                        if let Some(report) = on_error {
+                            report(e);
+                        }
                     }
                 })
                 .map_err(|e| Error::Thread {

@@ -15,6 +15,7 @@ use super::ipc::{
     self, ChildPart, ChildSide, IpcSink, ParentPart, ParentPlan, ParentProcess, ParentSide,
 };
 use super::launch::{self, Launched, Slot};
+use super::recording;
 use super::router::EventRouter;
 use super::sink::DataSink;
 use super::upkeep::{self, sample_depths};
@@ -56,6 +57,9 @@ trait Registered: Send {
     /// Sweeps the handle's store every second until it closes, so callers
     /// that left are forgotten on time even when nothing arrives.
     fn sweep_departed(&self, tokio: &tokio::runtime::Handle);
+    /// Starts the recording the configuration asks for, if any.
+    #[cfg(feature = "record")]
+    fn start_recording(&self, errors: &ErrorSink) -> Option<Result<recording::Running>>;
 }
 
 struct Pending<I: RuntimeInitializer> {
@@ -64,6 +68,8 @@ struct Pending<I: RuntimeInitializer> {
     config: RuntimeConfig,
     data: RemoteDataAggregator<I::Inbound>,
     events: EventRouter<I::Outbound>,
+    #[cfg_attr(not(feature = "record"), allow(dead_code))]
+    record: Option<recording::Plan>,
 }
 
 impl<I: RuntimeInitializer> Registered for Pending<I> {
@@ -88,6 +94,12 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
 
     fn sweep_departed(&self, tokio: &tokio::runtime::Handle) {
         upkeep::sweep_departed(tokio, self.data.clone());
+    }
+
+    #[cfg(feature = "record")]
+    fn start_recording(&self, errors: &ErrorSink) -> Option<Result<recording::Running>> {
+        let plan = self.record.as_ref()?;
+        Some(recording::start(&self.name, plan, &self.data, errors))
     }
 
     fn parent_part(
@@ -162,6 +174,7 @@ impl<I: RuntimeInitializer> Pending<I> {
             config,
             data,
             events: _,
+            record: _,
         } = self;
         let ctx = RuntimeContext {
             name: name.clone(),
@@ -269,6 +282,9 @@ pub struct RuntimeManager {
     worker_threads: usize,
     child_args: Option<Vec<OsString>>,
     child_env: Vec<(OsString, OsString)>,
+    /// Recordings started from the runtimes' configurations.
+    #[cfg(feature = "record")]
+    recordings: Vec<recording::Running>,
 }
 
 impl std::fmt::Debug for RuntimeManager {
@@ -303,6 +319,8 @@ impl RuntimeManager {
             worker_threads: 2,
             child_args: None,
             child_env: Vec::new(),
+            #[cfg(feature = "record")]
+            recordings: Vec::new(),
         }
     }
 
@@ -353,6 +371,7 @@ impl RuntimeManager {
         let name = init.name();
         let config = init.config()?;
         config.discovery.validate()?;
+        let record = recording::plan(&name, &config, init.inbound_descriptor())?;
         let data = RemoteDataAggregator::new(config.retention, config.data_policy);
         data.set_forgetting(config.forgetting);
         data.set_equal_timestamps(config.equal_timestamps);
@@ -369,6 +388,7 @@ impl RuntimeManager {
             config,
             data,
             events,
+            record,
         }));
         Ok(handle)
     }
@@ -392,6 +412,7 @@ impl RuntimeManager {
             p.export_metrics(&handle);
             p.sweep_departed(&handle);
         }
+        self.start_recordings();
         self.launched = self
             .pending
             .drain(..)
@@ -449,6 +470,7 @@ impl RuntimeManager {
             p.export_metrics(&handle);
             p.sweep_departed(&handle);
         }
+        self.start_recordings();
         let start_budget = self
             .pending
             .iter()
@@ -500,6 +522,31 @@ impl RuntimeManager {
             Some(Err(e)) => Err(e),
             None => Err(Error::WrongState("the child process could not be started")),
         }
+    }
+
+    /// Starts the recordings the configurations ask for, on this (the
+    /// handles') side; one that cannot start is reported on
+    /// [`check_error`](Self::check_error) and the others go on.
+    fn start_recordings(&mut self) {
+        #[cfg(feature = "record")]
+        for p in &self.pending {
+            match p.start_recording(&self.errors) {
+                Some(Ok(running)) => self.recordings.push(running),
+                Some(Err(e)) => self.errors.report_error(p.name(), e),
+                None => {}
+            }
+        }
+    }
+
+    /// The counters of each recording started from a runtime's
+    /// configuration ([`RuntimeConfig::record`]), by runtime name; empty
+    /// once shut down (the files are then finished).
+    #[cfg(feature = "record")]
+    pub fn recordings(&self) -> Vec<(String, crate::record::RecordStats)> {
+        self.recordings
+            .iter()
+            .map(|r| (r.runtime.clone(), r.stats()))
+            .collect()
     }
 
     fn build_runtime(&self) -> Result<tokio::runtime::Runtime> {
@@ -556,6 +603,11 @@ impl RuntimeManager {
             }
             launch::stop_all(&launched, &errors).await;
         });
+        // The runtimes stopped: everything they delivered is in the files.
+        #[cfg(feature = "record")]
+        for running in std::mem::take(&mut self.recordings) {
+            running.finish(&self.errors);
+        }
         // Dropping a tokio runtime must happen outside any async context.
         std::thread::scope(|s| {
             s.spawn(move || runtime.shutdown_timeout(Duration::from_secs(5)));

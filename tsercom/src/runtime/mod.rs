@@ -27,6 +27,7 @@ mod handle;
 pub(crate) mod ipc;
 mod launch;
 mod manager;
+mod recording;
 mod router;
 mod sink;
 mod upkeep;
@@ -189,6 +190,27 @@ pub struct RuntimeConfig {
     /// Bytes an aggregator's stores may hold, per caller and in all
     /// (default 64 MiB and 1 GiB): see [`MemoryLimits`](crate::data::MemoryLimits).
     pub memory: crate::data::MemoryLimits,
+    /// Records what the handle receives (an aggregator's data, a
+    /// producer's events) to this MCAP file from start to shutdown (feature
+    /// `record`; see [`crate::record`]): zstd chunks flushed every second,
+    /// no rotation, drops counted when the writer falls behind. The schema
+    /// is the message's, from the service's descriptor set, so only
+    /// runtimes that know it (generated ones) can record this way; for
+    /// others use `record` on the handle. `TSERCOM_<NAME>_RECORD` sets it
+    /// ([`env_overrides`](crate::service::env_overrides)); the counters are
+    /// on [`RuntimeManager::recordings`] while it runs.
+    pub record: Option<std::path::PathBuf>,
+}
+
+/// A proto message type: the encoded `FileDescriptorSet` that describes
+/// it (imports included) and its full name, e.g. `sensors.Reading`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MessageDescriptor {
+    /// The encoded `FileDescriptorSet`.
+    pub descriptor_set: &'static [u8],
+    /// The message's full proto name (no leading `.`).
+    pub full_name: String,
 }
 
 /// A runtime's local clock (compared by identity).
@@ -236,6 +258,7 @@ impl Default for RuntimeConfig {
             broadcast_wait: Duration::from_secs(1),
             legacy_peers: crate::service::LegacyPeers::Refused,
             memory: crate::data::MemoryLimits::default(),
+            record: None,
         }
     }
 }
@@ -354,6 +377,13 @@ impl RuntimeConfig {
         self
     }
 
+    /// Recording what the handle receives to `path` (see
+    /// [`record`](Self::record)).
+    pub fn with_record(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.record = Some(path.into());
+        self
+    }
+
     /// With clock sync on or off.
     pub fn with_clock_sync(mut self, enable: bool) -> Self {
         self.clock_sync = enable;
@@ -399,6 +429,14 @@ pub trait RuntimeInitializer: Send + 'static {
     /// environment that does not parse): `register` returns it.
     fn config(&self) -> Result<RuntimeConfig> {
         Ok(RuntimeConfig::default())
+    }
+
+    /// The proto message `Inbound` is, when known (a generated runtime
+    /// reads it from its service's descriptor set): what a recording
+    /// started by [`RuntimeConfig::record`] names as its schema. Default
+    /// `None`: such a runtime cannot record from its configuration.
+    fn inbound_descriptor(&self) -> Option<MessageDescriptor> {
+        None
     }
 
     /// Creates the runtime; runs on the runtime's threads, once.

@@ -55,6 +55,10 @@
 //!         let config = tsercom::service::env_overrides("Thermometer", config)?;
 //!         Ok(<Self as Hooks>::configure(self, config))
 //!     }
+//!     fn inbound_descriptor(&self) -> Option<MessageDescriptor> {
+//!         // `Command`'s schema, for a recording from the configuration.
+//!         tsercom::service::message_descriptor::<Method>(Side::Request)
+//!     }
 //!     fn create(&mut self, ctx: RuntimeContext<Command, Reading>) -> Result<Box<dyn Runtime>> {
 //!         // The method whose request is Command and response Reading
 //!         // (a compile error naming that shape when Sensor has none).
@@ -70,12 +74,14 @@
 //! [`dial_config`] and [`dial`]; an aggregator swaps `Inbound` and
 //! `Outbound` and gets an `AggregatorHandle<Reading, Command>`.
 
+mod descriptor;
 mod dial;
 mod host;
 mod legacy;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
+pub use descriptor::{Side, message_descriptor};
 pub use dial::{Dialer, dial};
 pub use host::{Host, host};
 pub use legacy::LegacyPeers;
@@ -384,8 +390,10 @@ pub fn env_prefix(name: &str) -> String {
 /// Applies the environment overrides of runtime `name` (so one binary
 /// serves a whole fleet): `TSERCOM_<NAME>_PEERS` replaces where a dialing
 /// runtime finds its peers (`host:port` entries separated by `,`; the
-/// attribute's `discover` and `peers` both give way), and
-/// `TSERCOM_<NAME>_LISTEN` a hosting runtime's listen addresses.
+/// attribute's `discover` and `peers` both give way),
+/// `TSERCOM_<NAME>_LISTEN` a hosting runtime's listen addresses, and
+/// `TSERCOM_<NAME>_RECORD` the MCAP file the handle's incoming stream is
+/// recorded to ([`RuntimeConfig::record`]; empty: no recording).
 ///
 /// Precedence in a generated runtime, last wins: the attribute, these
 /// variables, the `config = fn` function, [`Hooks::configure`].
@@ -418,6 +426,11 @@ pub fn env_overrides(name: &str, mut config: RuntimeConfig) -> Result<RuntimeCon
             });
         }
         config.discovery.peers = dial_source(None, &peers)?;
+    }
+    match std::env::var_os(format!("{prefix}RECORD")) {
+        Some(path) if path.is_empty() => config.record = None,
+        Some(path) => config.record = Some(path.into()),
+        None => {}
     }
     if let Some(listen) = read("LISTEN")? {
         if dials {
