@@ -12,6 +12,7 @@ fn main() {
                 "tsercom/common.proto",
                 "tsercom/tensor.proto",
                 "tsercom/peer.proto",
+                "tsercom/delivery.proto",
                 "tsercom/ipc.proto",
             ],
             &[] as &[&str],

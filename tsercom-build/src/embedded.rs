@@ -26,6 +26,10 @@ pub(crate) const TSERCOM_PROTOS: &[(&str, &str)] = &[
         include_str!("../../proto/tsercom/peer.proto"),
     ),
     (
+        "tsercom/delivery.proto",
+        include_str!("../../proto/tsercom/delivery.proto"),
+    ),
+    (
         "tsercom/ipc.proto",
         include_str!("../../proto/tsercom/ipc.proto"),
     ),

@@ -65,6 +65,7 @@
 
 pub mod caller_id;
 pub mod data;
+pub mod delivery;
 pub mod discovery;
 mod error;
 mod future;

@@ -326,13 +326,18 @@ impl<T> BoundedQueue<T> {
     }
 
     /// Puts an item taken but not delivered back at the head, ahead of
-    /// everything queued (it may exceed the capacity by that one item).
-    /// Tests only: it makes a queue over its capacity, as a hand-over
-    /// ([`adopt`](Self::adopt)) can.
-    #[cfg(test)]
-    pub(crate) fn requeue_front(&self, item: T) {
-        self.lock().items.push_front(item);
+    /// everything queued (it may exceed the capacity by that one item, as
+    /// a hand-over ([`adopt`](Self::adopt)) can); `false` when the queue
+    /// is closed (the item is then not taken; the caller counts it).
+    pub(crate) fn requeue_front(&self, item: T) -> bool {
+        let mut state = self.lock();
+        if state.closed {
+            return false;
+        }
+        state.items.push_front(item);
+        drop(state);
         self.items.notify_one();
+        true
     }
 
     /// Appends items another queue already accepted (a caller's backlog

@@ -274,6 +274,9 @@ where
             let mut attempt: u32 = 0;
             loop {
                 let mut refused = None;
+                // Whether the peer could not be reached at all (then its
+                // return is watched for during the backoff).
+                let mut unreachable = false;
                 let reason = match connect_any(&config).await {
                     Ok((channel, peer, addr)) => {
                         attempt = 0;
@@ -294,6 +297,8 @@ where
                     Err(e) => {
                         if e.is_refusal() {
                             refused = e.rpc_code();
+                        } else {
+                            unreachable = true;
                         }
                         e.to_string()
                     }
@@ -310,10 +315,20 @@ where
                     },
                     None => ConnectionEvent::Disconnected { reason, retry_in },
                 });
+                let returned = async {
+                    if unreachable {
+                        answers_again(&config.targets).await;
+                    } else {
+                        std::future::pending::<()>().await;
+                    }
+                };
                 tokio::select! {
                     () = wait => {}
                     () = task_retry.notified() => {
                         tracing::debug!(targets = ?config.targets, "retrying now");
+                    }
+                    () = returned => {
+                        tracing::debug!(targets = ?config.targets, "the peer answers again; retrying now");
                     }
                 }
             }
@@ -326,6 +341,33 @@ where
         events,
         events_dropped,
         task,
+    }
+}
+
+/// How often an unreachable peer's addresses are probed during the
+/// backoff (a TCP connect, closed at once), and how long each probe may
+/// take: data flows again within about this long of a peer's return,
+/// whatever the backoff has grown to.
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Returns once a TCP connection to one of `targets`' addresses succeeds
+/// (probed every [`PROBE_INTERVAL`]).
+async fn answers_again(targets: &[String]) {
+    loop {
+        tokio::time::sleep(PROBE_INTERVAL).await;
+        for target in targets {
+            let Ok(addrs) = tokio::net::lookup_host(target.as_str()).await else {
+                continue;
+            };
+            for addr in addrs {
+                if let Ok(Ok(_probe)) =
+                    tokio::time::timeout(PROBE_INTERVAL, tokio::net::TcpStream::connect(addr))
+                        .await
+                {
+                    return;
+                }
+            }
+        }
     }
 }
 

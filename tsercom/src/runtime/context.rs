@@ -28,6 +28,9 @@ pub struct RuntimeContext<D, E> {
     pub(crate) registrations: Arc<AtomicU64>,
     /// `runtime{name}`: every log line of this runtime's tasks carries it.
     pub(crate) span: tracing::Span,
+    /// Numbered, acknowledged delivery: an outbox per peer it sends to, an
+    /// inbox per peer it receives from.
+    pub(crate) delivery: Arc<crate::delivery::Delivery<E>>,
 }
 
 impl<D, E> Clone for RuntimeContext<D, E> {
@@ -41,6 +44,7 @@ impl<D, E> Clone for RuntimeContext<D, E> {
             tokio: self.tokio.clone(),
             registrations: Arc::clone(&self.registrations),
             span: self.span.clone(),
+            delivery: Arc::clone(&self.delivery),
         }
     }
 }

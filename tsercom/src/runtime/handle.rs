@@ -17,6 +17,10 @@ pub struct HandleStats {
     pub inbound: DataStats,
     /// What went out, summed over peers' queues (pushed, dropped by policy).
     pub outbound: QueueStats,
+    /// Acknowledged delivery, both directions: resent, acknowledged,
+    /// unacknowledged now, lost, duplicates dropped (in process; out of
+    /// process the child's metrics show them).
+    pub delivery: crate::delivery::DeliveryStats,
 }
 
 /// The role-free handle of one runtime: `In` is what its peers send (read
@@ -135,6 +139,7 @@ impl<In: Clone, Out: Clone> RuntimeHandle<In, Out> {
         HandleStats {
             inbound: self.inbound.stats(),
             outbound: self.outbound.stats(),
+            delivery: self.outbound.delivery_counters().stats(),
         }
     }
 }

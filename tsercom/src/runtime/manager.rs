@@ -185,6 +185,11 @@ impl<I: RuntimeInitializer> Pending<I> {
             tokio: tokio.clone(),
             registrations: Arc::default(),
             span: tracing::info_span!("runtime", name = %name),
+            delivery: Arc::new(crate::delivery::Delivery::new(
+                &name,
+                config.delivery,
+                events.delivery_counters(),
+            )),
         };
         let span = ctx.span.clone();
         let ctx_span = span.clone();

@@ -200,6 +200,11 @@ pub struct RuntimeConfig {
     /// ([`env_overrides`](crate::service::env_overrides)); the counters are
     /// on [`RuntimeManager::recordings`] while it runs.
     pub record: Option<std::path::PathBuf>,
+    /// Acknowledged delivery (default on, with peers that speak it): what
+    /// is sent is numbered and kept until the peer acknowledges it, sent
+    /// again after a reconnection, and stored once; see
+    /// [`delivery`](crate::delivery).
+    pub delivery: crate::delivery::DeliveryConfig,
 }
 
 /// A proto message type: the encoded `FileDescriptorSet` that describes
@@ -259,6 +264,7 @@ impl Default for RuntimeConfig {
             legacy_peers: crate::service::LegacyPeers::Refused,
             memory: crate::data::MemoryLimits::default(),
             record: None,
+            delivery: crate::delivery::DeliveryConfig::default(),
         }
     }
 }
@@ -374,6 +380,12 @@ impl RuntimeConfig {
     /// With these bounds on the bytes the stores hold.
     pub fn with_memory_limits(mut self, memory: crate::data::MemoryLimits) -> Self {
         self.memory = memory;
+        self
+    }
+
+    /// With this delivery (acknowledgments, window, ...).
+    pub fn with_delivery(mut self, delivery: crate::delivery::DeliveryConfig) -> Self {
+        self.delivery = delivery;
         self
     }
 

@@ -44,6 +44,8 @@ struct RouterInner<E> {
     /// The metrics drops are counted in, once the runtime named them:
     /// (a peer's queue full, items waiting for a peer whose queue closed).
     metrics: std::sync::OnceLock<(metrics::Counter, metrics::Counter)>,
+    /// What acknowledged delivery did (shared with the runtime, in process).
+    delivery: Arc<crate::delivery::Counters>,
 }
 
 impl<E> Clone for EventRouter<E> {
@@ -81,6 +83,7 @@ impl<E> EventRouter<E> {
                 retired_pushed: AtomicU64::new(0),
                 retired_dropped: AtomicU64::new(0),
                 metrics: std::sync::OnceLock::new(),
+                delivery: Arc::default(),
             }),
         }
     }
@@ -99,6 +102,11 @@ impl<E> EventRouter<E> {
                 .waiting
                 .export_drops_as(crate::metrics::dropped(runtime, "no_peer"));
         }
+    }
+
+    /// The delivery counters of the runtime this router feeds.
+    pub(crate) fn delivery_counters(&self) -> Arc<crate::delivery::Counters> {
+        Arc::clone(&self.inner.delivery)
     }
 
     /// Items queued now, for every peer and for the first to come.
@@ -456,7 +464,7 @@ mod tests {
         router.send(2, super::To::All).expect("send");
         let first = old.try_pop().expect("taken by a stream");
         old.push_blocking(3).expect("room again");
-        old.requeue_front(first);
+        assert!(old.requeue_front(first));
         let (tx, rx) = std::sync::mpsc::channel();
         let thread_router = router.clone();
         std::thread::spawn(move || {

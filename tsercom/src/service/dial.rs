@@ -14,10 +14,11 @@ use std::time::{Duration, SystemTime};
 use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
 use crate::data::{PeerInfo, PeerState};
+use crate::delivery::{self, Receiving, Sending};
 use crate::discovery::{self, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
-use crate::queue::{OverflowPolicy, QueueConfig, QueueStream};
+use crate::queue::{OverflowPolicy, QueueConfig};
 use crate::rpc::{Outbox, TokioSleeper, run_clock_sync};
 use crate::runtime::{Endpoint, HeldIdentity, Runtime, RuntimeContext, StopReason};
 use crate::time::{Clock, SyncState, SynchronizedClock};
@@ -33,6 +34,9 @@ const SYNC_WAIT: Duration = Duration::from_secs(5);
 /// How long a peer that discovery removed stays connected in case it
 /// comes back.
 const REMOVAL_GRACE: Duration = Duration::from_secs(10);
+/// How long a stopping dialer waits for its peers to acknowledge what it
+/// sent.
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
 /// A dialing runtime for the stream method `M` with hooks `H` (what
 /// [`dial`] creates).
@@ -222,6 +226,9 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
 
     fn stop(&mut self, _reason: StopReason) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
+            // What was sent is given a moment to be acknowledged (what is
+            // still unacknowledged then is counted lost).
+            self.shared.ctx.delivery.drained(DRAIN_WAIT).await;
             if let Some(task) = self.task.take() {
                 // Dropping the connector closes every connection.
                 task.abort();
@@ -229,6 +236,7 @@ impl<M: StreamService, H: Hooks> Runtime for Dialer<M, H> {
             }
             self.shared.endpoints().clear();
             self.identity.take();
+            self.shared.ctx.delivery.close();
             Ok(())
         })
     }
@@ -356,7 +364,24 @@ async fn session<M: StreamService, H: Hooks>(
         ))
     };
 
-    let mut request = tonic::Request::new(event_stream::<M>(endpoint, clock.clone()));
+    // Acknowledged delivery, when this runtime and the peer speak it.
+    let delivery = &shared.ctx.delivery;
+    let acks = if delivery.config.acknowledged {
+        delivery::acks::open(channel.clone(), peer, delivery)
+            .await
+            .map_err(|status| Error::Rpc {
+                what: "tsercom.Delivery/Acknowledge",
+                status: Box::new(status),
+            })?
+    } else {
+        None
+    };
+    let outbox = acks.as_ref().map(|_| delivery.outbox(peer));
+    let (events, base, resent) = event_stream::<M>(endpoint, clock.clone(), outbox.clone());
+    let mut request = tonic::Request::new(events);
+    if let Some(base) = base {
+        delivery::set_numbering(request.metadata_mut(), base, crate::rpc::incarnation());
+    }
     let value =
         tonic::metadata::MetadataValue::try_from(id.to_string()).map_err(|e| Error::Invalid {
             what: "caller id metadata",
@@ -387,11 +412,39 @@ async fn session<M: StreamService, H: Hooks>(
     endpoint.set_peer_addr(addr.to_string());
     tracing::info!(%peer, name = %name.as_deref().unwrap_or("-"), %addr, "stream to the peer opened");
     shared.hooks.on_connect(peer, Some(addr));
+    let numbering = delivery::numbering(response.metadata()).filter(|_| acks.is_some());
+    if let (Some(outbox), Some((_, incarnation))) = (&outbox, numbering) {
+        outbox.receiver_is(incarnation, resent);
+    }
+    let mut receiving = numbering
+        .map(|(base, incarnation)| Receiving::open(delivery.inbox(peer), incarnation, base));
     let mut incoming = response.into_inner();
     let mut refused: u64 = 0;
     let lag = endpoint.metrics();
     let outcome = loop {
-        match incoming.message().await {
+        let message = incoming.message().await;
+        // This message's number, when numbered; a duplicate (a resend of
+        // what is stored) is dropped, counted. A malformed one has its
+        // number too (refused, counted, acknowledged).
+        let numbered = match &message {
+            Ok(Some(_)) => true,
+            Err(status) => super::malformed(status).is_some(),
+            Ok(None) => false,
+        };
+        let seq = match receiving.as_mut().filter(|_| numbered) {
+            Some(r) => match r.admit() {
+                Some(seq) => Some(seq),
+                None if message.is_ok() => continue,
+                None => None,
+            },
+            None => None,
+        };
+        let handled = |seq: Option<u64>| {
+            if let (Some(seq), Some(r)) = (seq, receiving.as_ref()) {
+                r.stored(seq);
+            }
+        };
+        match message {
             Ok(Some(mut sample)) => {
                 let time = match read_timestamp(M::response_timestamp(&mut sample)) {
                     Ok(Some(t)) => {
@@ -405,6 +458,7 @@ async fn session<M: StreamService, H: Hooks>(
                         // it made a silent reconnect loop). Reported once
                         // per connection.
                         endpoint.refuse();
+                        handled(seq);
                         refused += 1;
                         if refused == 1 {
                             let error = Error::Refused {
@@ -419,7 +473,14 @@ async fn session<M: StreamService, H: Hooks>(
                     }
                 };
                 write_timestamp(M::response_timestamp(&mut sample), time);
-                if let Err(e) = endpoint.push(sample, time).await {
+                let pushed = endpoint.push(sample, time).await;
+                if let (Some(seq), Some(r)) = (seq, receiving.as_ref()) {
+                    match &pushed {
+                        Ok(()) => r.stored(seq),
+                        Err(_) => r.not_stored(seq),
+                    }
+                }
+                if let Err(e) = pushed {
                     break Err(e);
                 }
             }
@@ -430,6 +491,7 @@ async fn session<M: StreamService, H: Hooks>(
                 // is reopened with backoff.
                 tracing::warn!(%peer, %problem, "malformed message from the peer; reconnecting");
                 endpoint.refuse_malformed();
+                handled(seq);
                 shared.ctx.report_error(Error::Rpc {
                     what: "malformed message from the peer",
                     status: Box::new(status.clone()),
@@ -467,24 +529,48 @@ async fn session<M: StreamService, H: Hooks>(
     outcome
 }
 
-/// The handle's outbound items for one peer as the request stream, converted
-/// to its clock as the stream yields them; an event leaves the endpoint's
-/// queue only when yielded, so what is queued when the stream breaks stays
-/// there for the next session.
+/// The handle's outbound items for one peer as the request stream,
+/// stamped (this runtime's clock) as they leave the queue and converted to
+/// the peer's clock as the stream yields them. Plain, an event leaves the
+/// endpoint's queue only when yielded, so what is queued when the stream
+/// breaks stays there for the next session; acknowledged (`outbox`), what
+/// the peer has not acknowledged is sent again first, and the number of
+/// the first message is returned.
 fn event_stream<M: StreamService>(
     endpoint: &PeerEndpoint<M>,
     clock: SynchronizedClock,
-) -> impl tokio_stream::Stream<Item = M::Request> + Send + 'static {
+    outbox: Option<Arc<delivery::Outbox<M::Request>>>,
+) -> (
+    impl tokio_stream::Stream<Item = M::Request> + Send + 'static,
+    Option<u64>,
+    u64,
+) {
     use tokio_stream::StreamExt;
     let metrics = endpoint.metrics();
-    QueueStream::new(endpoint.event_queue()).map(move |mut event| {
+    let prepare = {
+        let clock = clock.clone();
+        Box::new(move |event: &mut M::Request| {
+            if let Ok(None) = read_timestamp(M::request_timestamp(event)) {
+                write_timestamp(M::request_timestamp(event), clock.local_now());
+            }
+        })
+    };
+    let (sending, base, resent) = match outbox {
+        Some(outbox) => {
+            let (sending, base, resent) = Sending::acked(endpoint.event_queue(), outbox, prepare);
+            (sending, Some(base), resent)
+        }
+        None => (Sending::plain(endpoint.event_queue(), prepare), None, 0),
+    };
+    let stream = sending.map(move |mut event| {
         match read_timestamp(M::request_timestamp(&mut event)) {
             Ok(Some(t)) => write_timestamp(M::request_timestamp(&mut event), clock.to_timebase(t)),
-            Ok(None) => write_timestamp(M::request_timestamp(&mut event), clock.now()),
+            Ok(None) => {}
             // Sent as is: the peer answers with a clear error.
             Err(e) => tracing::warn!(error = %e, "event with an invalid timestamp"),
         }
         metrics.sent(prost::Message::encoded_len(&event));
         event
-    })
+    });
+    (stream, base, resent)
 }

@@ -18,7 +18,7 @@ const LEGACY_FIRST_MESSAGE: Duration = Duration::from_secs(10);
 use std::pin::Pin;
 use tokio::sync::{mpsc, watch};
 
-use crate::queue::QueueStream;
+use crate::delivery::{self, Receiving, Sending};
 use tonic::Status;
 use tonic::server::NamedService;
 use tracing::Instrument;
@@ -32,7 +32,6 @@ use crate::future::BoxFuture;
 use crate::metrics::PeerMetrics;
 use crate::rpc::{PeerConnection, RunningServer, Server};
 use crate::runtime::{HeldIdentity, Runtime, RuntimeContext, StopReason};
-use crate::time::Clock;
 
 /// A hosting runtime for the stream method `M` with hooks `H` (what
 /// [`host`] creates).
@@ -93,7 +92,13 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
                 other: self.shared.hooks.other_rpcs(),
                 _m: PhantomData,
             };
-            let server = Server::new(id)
+            let mut server = Server::new(id);
+            if config.delivery.acknowledged {
+                server = server.add_service(delivery::acks::AckService::new(Arc::clone(
+                    &self.shared.ctx.delivery,
+                )));
+            }
+            let server = server
                 .with_name(&name)
                 .with_descriptor_set(M::DESCRIPTOR_SET)
                 .with_clock(Arc::clone(&config.clock.0))
@@ -143,18 +148,25 @@ impl<M: StreamService, H: Hooks> Runtime for Host<M, H> {
 
     fn stop(&mut self, _reason: StopReason) -> BoxFuture<'_, Result<()>> {
         Box::pin(async move {
-            // Goodbye first, then end the streams (their callers see a clean
+            // Goodbye first, then what was sent is given a moment to be
+            // acknowledged, then end the streams (their callers see a clean
             // end), then the server.
             self.publisher.take();
+            self.shared.ctx.delivery.drained(DRAIN_WAIT).await;
             self.shared.stopping.send_replace(true);
             if let Some(server) = self.server.take() {
                 server.stop().await;
             }
             self.identity.take();
+            self.shared.ctx.delivery.close();
             Ok(())
         })
     }
 }
+
+/// How long a stopping host waits for its peers to acknowledge what it
+/// sent (what is still unacknowledged then is counted lost).
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
 /// The service as tonic routes it: the stream method is tsercom's; other
 /// paths go to the hooks' routes, or get `UNIMPLEMENTED`.
@@ -222,11 +234,10 @@ struct StreamMethod<M: StreamService, H> {
 /// encoded and written together), an error status when the dialer sent
 /// something bad, and the end when this runtime stops.
 struct Outgoing<M: StreamService> {
-    data: QueueStream<M::Response>,
+    data: Sending<M::Response>,
     errors: mpsc::Receiver<Status>,
     stopping: watch::Receiver<bool>,
     stopped: BoxFuture<'static, ()>,
-    clock: Arc<dyn Clock>,
     metrics: Arc<PeerMetrics>,
 }
 
@@ -243,10 +254,7 @@ impl<M: StreamService> tokio_stream::Stream for Outgoing<M> {
             return Poll::Ready(None);
         }
         match Pin::new(&mut this.data).poll_next(cx) {
-            Poll::Ready(Some(mut item)) => {
-                if let Some(field @ None) = M::response_timestamp(&mut item) {
-                    *field = Some(this.clock.now().to_proto());
-                }
+            Poll::Ready(Some(item)) => {
                 this.metrics.sent(prost::Message::encoded_len(&item));
                 Poll::Ready(Some(Ok(item)))
             }
@@ -345,6 +353,10 @@ async fn open_stream<M: StreamService, H: Hooks>(
     let remote = request.remote_addr();
     let name = super::peer_name(request.metadata());
     let legacy = is_legacy(&request, shared.ctx.config().legacy_peers);
+    // Numbered (the dialer acknowledges what it receives, and numbers what
+    // it sends) when both sides speak acknowledged delivery.
+    let numbering = delivery::numbering(request.metadata())
+        .filter(|_| shared.ctx.config().delivery.acknowledged && !legacy);
     let (caller, mut incoming, first) = if legacy {
         let connection = request.extensions_mut().remove::<PeerConnection>();
         let deadline = shared
@@ -382,10 +394,32 @@ async fn open_stream<M: StreamService, H: Hooks>(
     let (tx, errors) = mpsc::channel(1);
     let mut stopped_rx = shared.stopping.subscribe();
     let clock = Arc::clone(&shared.ctx.config().clock.0);
+    // Stamped as it leaves the queue (before it is kept for a resend).
+    let prepare = {
+        let clock = Arc::clone(&clock);
+        Box::new(move |item: &mut M::Response| {
+            if let Some(field @ None) = M::response_timestamp(item) {
+                *field = Some(clock.now().to_proto());
+            }
+        })
+    };
+    let (data, base) = if numbering.is_some() {
+        let outbox = shared.ctx.delivery.outbox(caller);
+        let (data, base, resent) =
+            Sending::acked(endpoint.event_queue(), Arc::clone(&outbox), prepare);
+        if let Some((_, incarnation)) = numbering {
+            outbox.receiver_is(incarnation, resent);
+        }
+        (data, Some(base))
+    } else {
+        (Sending::plain(endpoint.event_queue(), prepare), None)
+    };
+    let mut receiving = numbering.map(|(base, incarnation)| {
+        Receiving::open(shared.ctx.delivery.inbox(caller), incarnation, base)
+    });
     let outgoing = Outgoing::<M> {
-        clock: Arc::clone(&clock),
         metrics: endpoint.metrics(),
-        data: QueueStream::new(endpoint.event_queue()),
+        data,
         errors,
         stopping: shared.stopping.subscribe(),
         stopped: Box::pin(async move {
@@ -406,6 +440,28 @@ async fn open_stream<M: StreamService, H: Hooks>(
                     message = incoming.message() => message,
                     _ = stopping.wait_for(|s| *s) => break "this runtime stopped".to_owned(),
                 },
+            };
+            // This message's number, when numbered; a duplicate (a resend
+            // of what is stored) is dropped, counted.
+            // A malformed message has its number too (refused, counted,
+            // acknowledged: a resend would fail the same way).
+            let numbered = match &message {
+                Ok(Some(_)) => true,
+                Err(status) => super::malformed(status).is_some(),
+                Ok(None) => false,
+            };
+            let seq = match receiving.as_mut().filter(|_| numbered) {
+                Some(r) => match r.admit() {
+                    Some(seq) => Some(seq),
+                    None if message.is_ok() => continue,
+                    None => None,
+                },
+                None => None,
+            };
+            let handled = |seq: Option<u64>| {
+                if let (Some(seq), Some(r)) = (seq, receiving.as_ref()) {
+                    r.stored(seq);
+                }
             };
             match message {
                 Ok(Some(mut event)) => {
@@ -428,11 +484,20 @@ async fn open_stream<M: StreamService, H: Hooks>(
                         Err(e) => {
                             tracing::warn!(%caller, error = %e, "event with an invalid timestamp; closing the stream");
                             endpoint.refuse();
+                            // Refused and counted: acknowledged, not resent.
+                            handled(seq);
                             let _ = tx.send(bad_peer("event timestamp", &e)).await;
                             break format!("invalid event timestamp: {e}");
                         }
                     };
-                    if let Err(e) = endpoint.push(event, time).await {
+                    let pushed = endpoint.push(event, time).await;
+                    if let (Some(seq), Some(r)) = (seq, receiving.as_ref()) {
+                        match &pushed {
+                            Ok(()) => r.stored(seq),
+                            Err(_) => r.not_stored(seq),
+                        }
+                    }
+                    if let Err(e) = pushed {
                         // The peer learns why its stream ended (an OK end
                         // would read as "nothing more to say").
                         let status = match &e {
@@ -454,6 +519,8 @@ async fn open_stream<M: StreamService, H: Hooks>(
                     Some(problem) => {
                         tracing::warn!(%caller, %problem, "malformed message from a peer; closing its stream");
                         endpoint.refuse_malformed();
+                        // Refused and counted: acknowledged, not resent.
+                        handled(seq);
                         // As above: fails only when the peer already left.
                         let _ = tx.send(Status::invalid_argument(problem.clone())).await;
                         break problem;
@@ -468,6 +535,9 @@ async fn open_stream<M: StreamService, H: Hooks>(
         drop(endpoint);
     }.instrument(span));
     let mut response = tonic::Response::new(outgoing);
+    if let Some(base) = base {
+        delivery::set_numbering(response.metadata_mut(), base, crate::rpc::incarnation());
+    }
     if let Some(value) = super::name_value(shared.ctx.name()) {
         response.metadata_mut().insert(super::NAME_METADATA, value);
     }
