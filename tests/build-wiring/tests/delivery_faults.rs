@@ -613,3 +613,80 @@ fn thirty_percent_packet_loss_for_twenty_seconds_loses_nothing() {
     assert_eq!(t.duplicates, 0, "{prod}; {agg}");
     assert_eq!(stat(&prod, "lost"), 0, "{prod}");
 }
+
+impl Proc {
+    /// The aggregator's count as of `at` (its last progress line then).
+    fn count_at(&mut self, at: Instant) -> u64 {
+        self.drain();
+        self.seen
+            .iter()
+            .filter(|(when, _)| *when <= at)
+            .filter_map(|(_, l)| l.strip_prefix("progress ")?.split(' ').nth(1)?.parse().ok())
+            .next_back()
+            .unwrap_or(0)
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {signal}");
+    }
+}
+
+#[test]
+fn one_of_two_aggregators_stopped_never_slows_the_other_and_catches_up_or_counts() {
+    const ALL: std::ops::Range<u64> = 0..150_000;
+    const RATE: u64 = 10_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (out_a, out_b) = (dir.path().join("a"), dir.path().join("b"));
+    let mut a = Proc::spawn(aggregator("127.0.0.1:0", CallerId::random(), &out_a));
+    let mut b = Proc::spawn(aggregator("127.0.0.1:0", CallerId::random(), &out_b));
+    let addrs = format!("{},{}", a.addr, b.addr);
+    let mut prod = Proc::spawn(producer(
+        &addrs,
+        CallerId::random(),
+        ALL.start,
+        ALL.end,
+        RATE,
+    ));
+    a.wait_progress(30_000, WAIT);
+    let stopped = Instant::now();
+    b.signal("-STOP");
+    std::thread::sleep(Duration::from_secs(5));
+    b.signal("-CONT");
+    // A's rate over the 5 s of B's stop against the 2 s before it.
+    let before = a.count_at(stopped) - a.count_at(stopped - Duration::from_secs(2));
+    let during = a.count_at(stopped + Duration::from_secs(5)) - a.count_at(stopped);
+    #[allow(clippy::cast_precision_loss)]
+    let (rate_before, rate_during) = (before as f64 / 2.0, during as f64 / 5.0);
+    prod.wait_line("published ", WAIT);
+    a.wait_progress(ALL.end, WAIT);
+    let prod_stats = prod.finish("stats ");
+    let a_stats = a.finish("stats ");
+    let b_stats = b.finish("stats ");
+    let ta = tally(&values(&out_a), ALL);
+    let tb = tally(&values(&out_b), ALL);
+    println!(
+        "SIGSTOP one of two: A {rate_before:.0}/s before, {rate_during:.0}/s during; B missing {} after SIGCONT; {prod_stats}; A {a_stats}; B {b_stats}",
+        tb.missing.len()
+    );
+    assert!(
+        (rate_during - rate_before).abs() <= 0.1 * rate_before,
+        "A's rate moved more than 10 %: {rate_before:.0}/s → {rate_during:.0}/s"
+    );
+    assert!(
+        ta.missing.is_empty() && ta.duplicates == 0,
+        "A got everything once: {ta:?}",
+        ta = (ta.missing.len(), ta.duplicates)
+    );
+    assert_eq!(tb.duplicates, 0, "B: nothing twice");
+    // B caught up what the producer kept for it; what it could not keep
+    // (B's queue skipped by the broadcast's bounded wait) is counted.
+    assert!(
+        tb.missing.len() as u64 <= stat(&prod_stats, "dropped") + stat(&prod_stats, "lost"),
+        "B's losses are counted: {} missing; {prod_stats}",
+        tb.missing.len()
+    );
+}

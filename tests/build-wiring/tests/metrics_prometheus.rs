@@ -288,6 +288,40 @@ fn a_scrape_shows_what_the_runtimes_did() {
         .is_some(),
         "the store's depth is sampled"
     );
+    // Acknowledged delivery (sampled every second): the aggregator
+    // acknowledged every reading, nothing resent, nothing received twice.
+    let deadline = std::time::Instant::now() + WAIT;
+    let delivery = loop {
+        let now = parse(&scrape(endpoint));
+        let acked = get(&now, "tsercom_delivery_acknowledged_total", &thermo);
+        if acked == Some(n) || std::time::Instant::now() > deadline {
+            break now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(
+        get(&delivery, "tsercom_delivery_acknowledged_total", &thermo),
+        Some(n),
+        "every reading acknowledged"
+    );
+    assert_eq!(
+        get(&delivery, "tsercom_delivery_unacknowledged", &thermo),
+        Some(0.0)
+    );
+    for runtime in ["thermo", "collector"] {
+        for metric in [
+            "tsercom_delivery_resent_total",
+            "tsercom_delivery_duplicates_total",
+            "tsercom_delivery_possibly_duplicated_total",
+            "tsercom_delivery_gaps_total",
+        ] {
+            assert_eq!(
+                get(&delivery, metric, &[("runtime", runtime)]),
+                Some(0.0),
+                "{runtime}: {metric}"
+            );
+        }
+    }
     // Bounded labels: a peer is 8 hex digits, never a full CallerId or
     // an address.
     for (name, labels) in samples.keys() {

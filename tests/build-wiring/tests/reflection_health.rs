@@ -97,6 +97,7 @@ fn reflection_lists_the_users_service_and_health_reports_it() {
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
             "sensors.Sensor",
+            "tsercom.Delivery",
             "tsercom.Peer",
         ],
     );

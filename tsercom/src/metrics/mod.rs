@@ -30,7 +30,7 @@
 //! | `tsercom_events_sent_total` | counter | runtime, peer | events an aggregator handed to a peer's stream |
 //! | `tsercom_bytes_received_total` | counter | runtime, peer | encoded size (protobuf, without gRPC framing) of what was received, samples and events |
 //! | `tsercom_bytes_sent_total` | counter | runtime, peer | the same for what was sent |
-//! | `tsercom_samples_dropped_total` | counter | runtime, reason | messages (samples or events) lost, by reason: `store_full` (a caller's store in the handle full of unread messages, by its overflow policy), `invalid_timestamp` (refused before storing), `malformed` (a message that did not decode or was over the size limit; the stream it came on is closed), `forgotten` (unread samples of a caller that left, [`Forgetting`](crate::data::Forgetting)), `send_queue_full` (a peer's outbound queue — samples of a producer, events of an aggregator — by its overflow policy or a broadcast's bounded wait), `no_peer` (sent to all while no peer was connected, past the queue's capacity), `queue_closed` (items queued for a peer that left, or when the runtime stopped) |
+//! | `tsercom_samples_dropped_total` | counter | runtime, reason | messages (samples or events) lost, by reason: `store_full` (a caller's store in the handle full of unread messages, by its overflow policy), `invalid_timestamp` (refused before storing), `malformed` (a message that did not decode or was over the size limit; the stream it came on is closed), `forgotten` (unread samples of a caller that left, [`Forgetting`](crate::data::Forgetting)), `send_queue_full` (a peer's outbound queue — samples of a producer, events of an aggregator — by its overflow policy or a broadcast's bounded wait), `no_peer` (sent to all while no peer was connected, past the queue's capacity), `queue_closed` (items queued for a peer that left, or when the runtime stopped), `unacknowledged` (sent and never acknowledged: the peer stayed away past `keep_unacked`, or the runtime stopped) |
 //! | `tsercom_reconnects_total` | counter | runtime, peer | a dialer's sessions with a peer after its first |
 //! | `tsercom_peer_connected` | gauge | runtime, peer | open streams with the peer: 1 while connected, 0 after it left (2 briefly while a reconnect replaces a stream) |
 //! | `tsercom_clock_offset_seconds` | gauge | runtime, peer | the peer's clock minus this runtime's (a dialer's estimate) |
@@ -41,6 +41,12 @@
 //! | `tsercom_connections_open` | gauge | runtime | connections open now |
 //! | `tsercom_connections_refused_total` | counter | runtime, reason | `full` (the connection limit, every connection handshaken), `duplicate` (a CallerId held by a live connection), `unauthenticated` (a stream without a handshake), `forbidden` (a stream claiming another CallerId) |
 //! | `tsercom_connections_closed_total` | counter | runtime, reason | closed by the server: `handshake_timeout`, `evicted` (no handshake, room made for a newcomer), `replaced` (a restart of the same CallerId took over) |
+//! | `tsercom_delivery_resent_total` | counter | runtime | messages sent again after a reconnection ([acknowledged delivery](crate::delivery)), sampled every second |
+//! | `tsercom_delivery_possibly_duplicated_total` | counter | runtime | of those, resent to a restarted peer (its previous process may have delivered them) |
+//! | `tsercom_delivery_acknowledged_total` | counter | runtime | messages peers acknowledged |
+//! | `tsercom_delivery_unacknowledged` | gauge | runtime | messages sent and not yet acknowledged |
+//! | `tsercom_delivery_duplicates_total` | counter | runtime | messages received twice (resends) and dropped |
+//! | `tsercom_delivery_gaps_total` | counter | runtime | numbers a peer gave up (its unacknowledged messages counted lost there, `reason="unacknowledged"`) |
 //!
 //! Out of process ([`RuntimeManager::start_out_of_process`](crate::RuntimeManager::start_out_of_process)),
 //! the network runs in the child and the handle in the parent, each with
@@ -112,6 +118,52 @@ pub const CONNECTIONS_OPEN: &str = "tsercom_connections_open";
 pub const CONNECTIONS_REFUSED: &str = "tsercom_connections_refused_total";
 /// Connections closed by the server, by `reason`.
 pub const CONNECTIONS_CLOSED: &str = "tsercom_connections_closed_total";
+/// Messages sent again after a reconnection.
+pub const DELIVERY_RESENT: &str = "tsercom_delivery_resent_total";
+/// Messages resent to a restarted peer.
+pub const DELIVERY_POSSIBLY_DUPLICATED: &str = "tsercom_delivery_possibly_duplicated_total";
+/// Messages peers acknowledged.
+pub const DELIVERY_ACKNOWLEDGED: &str = "tsercom_delivery_acknowledged_total";
+/// Messages sent and not yet acknowledged.
+pub const DELIVERY_UNACKNOWLEDGED: &str = "tsercom_delivery_unacknowledged";
+/// Messages received twice and dropped.
+pub const DELIVERY_DUPLICATES: &str = "tsercom_delivery_duplicates_total";
+/// Numbers a peer gave up (seen as a jump).
+pub const DELIVERY_GAPS: &str = "tsercom_delivery_gaps_total";
+
+/// A runtime's acknowledged-delivery metrics, set from its counters.
+pub(crate) struct DeliveryMetrics {
+    resent: Counter,
+    possibly_duplicated: Counter,
+    acknowledged: Counter,
+    unacknowledged: Gauge,
+    duplicates: Counter,
+    gaps: Counter,
+}
+
+impl DeliveryMetrics {
+    pub(crate) fn new(runtime: &str) -> Self {
+        let r = runtime.to_owned();
+        DeliveryMetrics {
+            resent: counter!(DELIVERY_RESENT, "runtime" => r.clone()),
+            possibly_duplicated: counter!(DELIVERY_POSSIBLY_DUPLICATED, "runtime" => r.clone()),
+            acknowledged: counter!(DELIVERY_ACKNOWLEDGED, "runtime" => r.clone()),
+            unacknowledged: gauge!(DELIVERY_UNACKNOWLEDGED, "runtime" => r.clone()),
+            duplicates: counter!(DELIVERY_DUPLICATES, "runtime" => r.clone()),
+            gaps: counter!(DELIVERY_GAPS, "runtime" => r),
+        }
+    }
+
+    pub(crate) fn show(&self, stats: &crate::delivery::DeliveryStats) {
+        self.resent.absolute(stats.resent);
+        self.possibly_duplicated.absolute(stats.possibly_duplicated);
+        self.acknowledged.absolute(stats.acknowledged);
+        #[allow(clippy::cast_precision_loss)] // a gauge
+        self.unacknowledged.set(stats.unacknowledged as f64);
+        self.duplicates.absolute(stats.duplicates);
+        self.gaps.absolute(stats.gaps);
+    }
+}
 
 /// Attaches a description and unit to every tsercom metric in the
 /// installed recorder (`serve_prometheus`, feature `prometheus`, does it
@@ -189,6 +241,36 @@ pub fn describe() {
         CONNECTIONS_CLOSED,
         Unit::Count,
         "Connections the server closed, by reason."
+    );
+    describe_counter!(
+        DELIVERY_RESENT,
+        Unit::Count,
+        "Messages sent again after a reconnection (not yet acknowledged)."
+    );
+    describe_counter!(
+        DELIVERY_POSSIBLY_DUPLICATED,
+        Unit::Count,
+        "Messages resent to a restarted peer (its previous process may have delivered them)."
+    );
+    describe_counter!(
+        DELIVERY_ACKNOWLEDGED,
+        Unit::Count,
+        "Messages peers acknowledged."
+    );
+    describe_gauge!(
+        DELIVERY_UNACKNOWLEDGED,
+        Unit::Count,
+        "Messages sent and not yet acknowledged."
+    );
+    describe_counter!(
+        DELIVERY_DUPLICATES,
+        Unit::Count,
+        "Messages received twice (resends) and dropped."
+    );
+    describe_counter!(
+        DELIVERY_GAPS,
+        Unit::Count,
+        "Message numbers a peer gave up."
     );
 }
 

@@ -361,8 +361,7 @@ async fn answers_again(targets: &[String]) {
             };
             for addr in addrs {
                 if let Ok(Ok(_probe)) =
-                    tokio::time::timeout(PROBE_INTERVAL, tokio::net::TcpStream::connect(addr))
-                        .await
+                    tokio::time::timeout(PROBE_INTERVAL, tokio::net::TcpStream::connect(addr)).await
                 {
                     return;
                 }

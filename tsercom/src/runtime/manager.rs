@@ -53,7 +53,9 @@ trait Registered: Send {
     ) -> Arc<dyn ParentSide>;
     /// Registers the handle side's metrics (drops of the store and the
     /// event queues, their depths) under the runtime's name.
-    fn export_metrics(&self, tokio: &tokio::runtime::Handle);
+    /// `network_here`: the runtime runs in this process (its delivery
+    /// counters are this process's to export).
+    fn export_metrics(&self, tokio: &tokio::runtime::Handle, network_here: bool);
     /// Sweeps the handle's store every second until it closes, so callers
     /// that left are forgotten on time even when nothing arrives.
     fn sweep_departed(&self, tokio: &tokio::runtime::Handle);
@@ -81,7 +83,7 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
         &self.config
     }
 
-    fn export_metrics(&self, tokio: &tokio::runtime::Handle) {
+    fn export_metrics(&self, tokio: &tokio::runtime::Handle, network_here: bool) {
         self.data.export_metrics(&self.name);
         self.events.export_metrics(&self.name);
         sample_depths(
@@ -89,6 +91,7 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             &self.name,
             Some(self.data.clone()),
             self.events.clone(),
+            network_here,
         );
     }
 
@@ -147,7 +150,7 @@ impl<I: RuntimeInitializer> Registered for Pending<I> {
             self.config.broadcast_wait,
         );
         events.export_metrics(&self.name);
-        sample_depths::<I::Inbound, _>(tokio, &self.name, None, events.clone());
+        sample_depths::<I::Inbound, _>(tokio, &self.name, None, events.clone(), true);
         let child_side = Box::new(ChildPart {
             name: self.name.clone(),
             events: events.clone(),
@@ -414,7 +417,7 @@ impl RuntimeManager {
         let runtime = self.build_runtime()?;
         let handle = runtime.handle().clone();
         for p in &self.pending {
-            p.export_metrics(&handle);
+            p.export_metrics(&handle, true);
             p.sweep_departed(&handle);
         }
         self.start_recordings();
@@ -472,7 +475,7 @@ impl RuntimeManager {
         let runtime = self.build_runtime()?;
         let handle = runtime.handle().clone();
         for p in &self.pending {
-            p.export_metrics(&handle);
+            p.export_metrics(&handle, false);
             p.sweep_departed(&handle);
         }
         self.start_recordings();

@@ -6,13 +6,21 @@ use crate::runtime::router::EventRouter;
 
 /// Sets `tsercom_queue_depth{runtime, queue}` every second until the
 /// runtime closes: `outbound` (every peer's outbound queue) and, where the store
-/// lives, `unread`.
+/// lives, `unread`; with `delivery` (the runtime runs in this process), the
+/// `tsercom_delivery_*` metrics from its counters.
 pub(super) fn sample_depths<D: Send + 'static, E: Send + 'static>(
     tokio: &tokio::runtime::Handle,
     name: &str,
     data: Option<RemoteDataAggregator<D>>,
     events: EventRouter<E>,
+    delivery: bool,
 ) {
+    let delivery = delivery.then(|| {
+        (
+            events.delivery_counters(),
+            crate::metrics::DeliveryMetrics::new(name),
+        )
+    });
     let events_depth = crate::metrics::queue_depth(name, "outbound");
     let unread = data.map(|data| (data, crate::metrics::queue_depth(name, "unread")));
     tokio.spawn(async move {
@@ -25,6 +33,9 @@ pub(super) fn sample_depths<D: Send + 'static, E: Send + 'static>(
             events_depth.set(events.depth() as f64);
             if let Some((data, gauge)) = &unread {
                 gauge.set(data.unread_total() as f64);
+            }
+            if let Some((counters, metrics)) = &delivery {
+                metrics.show(&counters.stats());
             }
         }
     });

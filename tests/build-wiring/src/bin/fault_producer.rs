@@ -2,8 +2,8 @@
 //! (`tests/delivery_faults.rs`), run in a network namespace or on
 //! loopback, killed or cut off by the test.
 //!
-//! Environment: `E2E_DIRECTION` (`dial`: dials the aggregator at
-//! `E2E_ADDR`, service `Trainer`; `host`: listens on `E2E_ADDR`, service
+//! Environment: `E2E_DIRECTION` (`dial`: dials the aggregators at
+//! `E2E_ADDR`, addresses separated by `,`, service `Trainer`; `host`: listens on `E2E_ADDR`, service
 //! `Sensor`), `E2E_ID` (its CallerId; default random), `E2E_START` (first
 //! value, default 0), `E2E_COUNT` (values to publish), `E2E_RATE` (values
 //! per second, in 1 ms batches).
@@ -23,10 +23,10 @@ use tsercom::service::Hooks;
 use tsercom::{CallerId, ProducerHandle, RuntimeManager};
 use tsercom_test_build_wiring::{self as sensors, Command, Reading};
 
-#[tsercom::runtime(producer, peers = self.addr, service = sensors::Trainer, data = Reading, event = Command, hooks)]
+#[tsercom::runtime(producer, peers = self.addrs, service = sensors::Trainer, data = Reading, event = Command, hooks)]
 #[derive(Default)]
 struct Dialing {
-    addr: Option<SocketAddr>,
+    addrs: Vec<SocketAddr>,
     id: Option<CallerId>,
 }
 
@@ -57,7 +57,11 @@ fn env<T: std::str::FromStr>(key: &str, default: Option<T>) -> Result<T, String>
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr: SocketAddr = env("E2E_ADDR", None)?;
+    let addrs = std::env::var("E2E_ADDR")?
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<Vec<SocketAddr>, _>>()?;
+    let addr = *addrs.first().ok_or("E2E_ADDR is empty")?;
     let id = std::env::var("E2E_ID")
         .ok()
         .map(|s| CallerId::parse(&s))
@@ -80,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             _ => {
                 let h = manager.register(Dialing {
-                    addr: Some(addr),
+                    addrs,
                     id: Some(id),
                 })?;
                 manager.start_in_process()?;
@@ -90,10 +94,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     manager.check_error()?;
     println!("ready {id} {listening}");
     let stdin_open = tsercom_test_build_wiring::stdin_open();
-    let connected = |c: &[tsercom::data::CallerInfo]| c.iter().any(|c| c.state.is_connected());
+    // Every aggregator it dials (or, hosting, the first to come).
+    let expected = if std::env::var("E2E_DIRECTION").as_deref() == Ok("host") {
+        1
+    } else {
+        std::env::var("E2E_ADDR")?.split(',').count()
+    };
     handle
-        .wait_callers(Duration::from_secs(120), connected)
-        .ok_or("no aggregator within 120 s")?;
+        .wait_callers(Duration::from_secs(120), |c| {
+            c.iter().filter(|c| c.state.is_connected()).count() >= expected
+        })
+        .ok_or("not every aggregator within 120 s")?;
 
     let per_ms = (rate / 1000).max(1);
     let began = Instant::now();
