@@ -642,7 +642,7 @@ fn one_of_two_aggregators_stopped_never_slows_the_other_and_catches_up_or_counts
     let dir = tempfile::tempdir().expect("tempdir");
     let (out_a, out_b) = (dir.path().join("a"), dir.path().join("b"));
     let mut a = Proc::spawn(aggregator("127.0.0.1:0", CallerId::random(), &out_a));
-    let mut b = Proc::spawn(aggregator("127.0.0.1:0", CallerId::random(), &out_b));
+    let b = Proc::spawn(aggregator("127.0.0.1:0", CallerId::random(), &out_b));
     let addrs = format!("{},{}", a.addr, b.addr);
     let mut prod = Proc::spawn(producer(
         &addrs,
