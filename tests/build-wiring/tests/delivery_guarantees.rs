@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::LOOPBACK_ANY_PORT;
+use tsercom::delivery::{DeliveryConfig, History};
 use tsercom::queue::{OverflowPolicy, QueueConfig};
 use tsercom::runtime::{Identity, RuntimeConfig};
 use tsercom::service::Hooks;
@@ -450,4 +451,65 @@ fn a_dialing_producers_flood_is_slowed_never_broken() {
     );
     rover_manager.shutdown().expect("shutdown");
     trainer_manager.shutdown().expect("shutdown");
+}
+
+/// A producer keeping the last 100 readings for aggregators that connect
+/// later.
+#[tsercom::runtime(producer, listen = "127.0.0.1:0", service = sensors::Sensor, data = Reading, event = Command, hooks)]
+#[derive(Default)]
+struct Historian;
+
+impl Hooks for Historian {
+    fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
+        config
+            .with_identity(Identity::Fixed(CallerId::random()))
+            .with_delivery(DeliveryConfig::default().with_history(History::last(100)))
+    }
+}
+
+#[test]
+fn a_late_joiner_gets_the_history_first_marked_and_counted() {
+    let mut producer = RuntimeManager::new();
+    let historian = producer.register(Historian).expect("register");
+    producer.start_in_process().expect("start");
+    let addr = historian.listening()[0];
+    let (mut first_manager, first) = start_dashboard(addr);
+    historian
+        .wait_callers(WAIT, |c| c.iter().any(|c| c.state.is_connected()))
+        .expect("the first aggregator connected");
+    for i in 0..500 {
+        historian
+            .publish(reading(f64::from(i), None))
+            .expect("publish");
+    }
+    assert_eq!(receive(&first, 500).len(), 500);
+
+    // A second aggregator connects later: the last 100 come first.
+    let (mut late_manager, late) = start_dashboard(addr);
+    historian
+        .wait_callers(WAIT, |c| {
+            c.iter().filter(|c| c.state.is_connected()).count() == 2
+        })
+        .expect("the late aggregator connected");
+    for i in 500..550 {
+        historian
+            .publish(reading(f64::from(i), None))
+            .expect("publish");
+    }
+    let values: Vec<f64> = receive(&late, 150).into_iter().map(|(_, v)| v).collect();
+    let expected: Vec<f64> = (400..550).map(f64::from).collect();
+    assert_eq!(values, expected, "history (400..499), then what followed");
+    // The first aggregator got no history again: only the new 50.
+    assert_eq!(receive(&first, 50).len(), 50);
+    assert!(first.data().take_new().is_empty());
+    assert_eq!(historian.stats().delivery.history_sent, 100);
+    assert_eq!(
+        late.stats().delivery.history_received,
+        100,
+        "marked as history"
+    );
+    assert_eq!(first.stats().delivery.history_received, 0);
+    late_manager.shutdown().expect("shutdown");
+    first_manager.shutdown().expect("shutdown");
+    producer.shutdown().expect("shutdown");
 }

@@ -32,6 +32,12 @@
 //!   `tsercom_samples_dropped_total{reason = "unacknowledged"}`); what a
 //!   process held when it died is lost with it (its peers' counters show
 //!   what they had acknowledged).
+//! - **History** ([`History`], off by default): what a runtime sends to
+//!   all is kept (the last N, or those of the last T), and a peer that
+//!   connects for the first time gets it first, its stream's metadata
+//!   saying how many (`tsercom-history`). In process only: out of process
+//!   the parent keeps and hands it over, but the child's stream does not
+//!   announce it.
 
 pub(crate) mod acks;
 mod inbox;
@@ -70,6 +76,8 @@ pub struct DeliveryConfig {
     /// How long a peer that left may come back for its unacknowledged
     /// messages (default 60 s); then they are counted lost.
     pub keep_unacked: Duration,
+    /// History for peers that connect later (default none).
+    pub history: Option<History>,
 }
 
 impl Default for DeliveryConfig {
@@ -79,6 +87,7 @@ impl Default for DeliveryConfig {
             window: 65_536,
             ack_interval: Duration::from_millis(10),
             keep_unacked: Duration::from_secs(60),
+            history: None,
         }
     }
 }
@@ -105,12 +114,49 @@ impl DeliveryConfig {
         self
     }
 
+    /// Keeping `history` for peers that connect later.
+    pub fn with_history(mut self, history: History) -> Self {
+        self.history = Some(history);
+        self
+    }
+
     /// With this wait for a peer that left.
     pub fn with_keep_unacked(mut self, keep: Duration) -> Self {
         self.keep_unacked = keep;
         self
     }
 }
+
+/// What a runtime keeps of what it sends to all, for peers that connect
+/// later (like DDS's transient-local durability): the last `last` items,
+/// those of the last `within` only when set. Each peer that connects for
+/// the first time gets them first, the stream's metadata saying how many
+/// (`tsercom-history`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct History {
+    /// Items kept at most.
+    pub last: usize,
+    /// Only items sent this recently (none: however old).
+    pub within: Option<Duration>,
+}
+
+impl History {
+    /// The last `last` items sent to all.
+    pub fn last(last: usize) -> Self {
+        History { last, within: None }
+    }
+
+    /// Of those, only the ones sent within `within`.
+    pub fn within(mut self, within: Duration) -> Self {
+        self.within = Some(within);
+        self
+    }
+}
+
+/// The stream metadata saying how many of its first messages are history
+/// (sent before the receiver connected).
+pub const HISTORY_METADATA: &str = "tsercom-history";
 
 /// What acknowledged delivery did, for one runtime (both directions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -138,6 +184,11 @@ pub struct DeliveryStats {
     /// Messages a peer numbered but never sent (it gave them up): counted
     /// by the receiver when the numbers jump.
     pub gaps: u64,
+    /// History items sent to peers that connected for the first time.
+    pub history_sent: u64,
+    /// History items received (the first messages of a peer's stream that
+    /// its metadata marked as history).
+    pub history_received: u64,
 }
 
 /// A runtime's delivery counters, shared with its handle.
@@ -150,6 +201,8 @@ pub(crate) struct Counters {
     pub(crate) lost: AtomicU64,
     pub(crate) duplicates: AtomicU64,
     pub(crate) gaps: AtomicU64,
+    pub(crate) history_sent: AtomicU64,
+    pub(crate) history_received: AtomicU64,
 }
 
 /// A runtime's delivery state: an outbox per peer it sends to, an inbox
@@ -268,6 +321,8 @@ impl Counters {
             lost: self.lost.load(Ordering::Relaxed),
             duplicates: self.duplicates.load(Ordering::Relaxed),
             gaps: self.gaps.load(Ordering::Relaxed),
+            history_sent: self.history_sent.load(Ordering::Relaxed),
+            history_received: self.history_received.load(Ordering::Relaxed),
         }
     }
 }
@@ -279,6 +334,51 @@ pub(crate) fn numbering(metadata: &tonic::metadata::MetadataMap) -> Option<(u64,
     let base = read(SEQ_METADATA).filter(|b| *b > 0)?;
     let incarnation = read(INCARNATION_METADATA)?;
     Some((base, incarnation))
+}
+
+/// How many of a stream's first messages are history (its metadata).
+pub(crate) fn history_of(metadata: &tonic::metadata::MetadataMap) -> u64 {
+    metadata
+        .get(HISTORY_METADATA)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Writes how many of a stream's first messages are history.
+pub(crate) fn set_history(metadata: &mut tonic::metadata::MetadataMap, n: u64) {
+    if n > 0
+        && let Ok(value) = tonic::metadata::MetadataValue::try_from(n.to_string())
+    {
+        metadata.insert(HISTORY_METADATA, value);
+    }
+}
+
+/// Counts the history messages of one stream as they arrive.
+pub(crate) struct HistoryArrivals {
+    left: u64,
+    counters: Arc<Counters>,
+}
+
+impl HistoryArrivals {
+    pub(crate) fn new(announced: u64, counters: Arc<Counters>) -> Self {
+        if announced > 0 {
+            tracing::info!(announced, "the peer sends history first");
+        }
+        HistoryArrivals {
+            left: announced,
+            counters,
+        }
+    }
+
+    /// One message arrived.
+    pub(crate) fn arrived(&mut self) {
+        if self.left > 0 {
+            self.left -= 1;
+            self.counters
+                .history_received
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Writes a stream's numbering into its metadata.

@@ -85,7 +85,7 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
         // `callers()`, to a user waiting for it) what is sent to all goes
         // to it, not to the bounded queue kept for when nobody is
         // connected.
-        let events = self.events.register(caller);
+        let (events, history) = self.events.register_with_history(caller);
         self.data.register(caller, peer, generation);
         let metrics = Arc::new(PeerMetrics::new(&self.name, self.config.role, &caller));
         metrics.connected(true);
@@ -99,6 +99,7 @@ impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> Runt
             events,
             deregistered: AtomicBool::new(false),
             reason: Mutex::new(None),
+            history: AtomicU64::new(history),
         }
     }
 
@@ -178,6 +179,9 @@ pub struct Endpoint<D: prost::Message, E> {
     /// Why the connection ended, when the runtime said
     /// ([`disconnected_because`](Self::disconnected_because)).
     reason: Mutex<Option<String>>,
+    /// History items queued first for this caller (a newcomer), until a
+    /// stream announces them.
+    history: AtomicU64,
 }
 
 impl<D: prost::Message, E> std::fmt::Debug for Endpoint<D, E> {
@@ -290,6 +294,13 @@ impl<D: prost::Message, E> Endpoint<D, E> {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .unwrap_or_else(|| "the connection ended".to_owned())
+    }
+
+    /// How many of the first items queued for this caller are history
+    /// (sent to all before it connected), for the first stream to announce
+    /// (`tsercom-history`); 0 afterwards.
+    pub(crate) fn take_history(&self) -> u64 {
+        self.history.swap(0, Ordering::AcqRel)
     }
 
     /// The caller's event queue (to stream it: [`QueueStream`](crate::queue::QueueStream)).

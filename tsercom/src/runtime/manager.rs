@@ -384,7 +384,8 @@ impl RuntimeManager {
         data.set_forgetting(config.forgetting);
         data.set_equal_timestamps(config.equal_timestamps);
         data.set_memory_limits(config.memory, <I::Inbound as prost::Message>::encoded_len);
-        let events = EventRouter::new(config.events, config.broadcast_wait);
+        let events = EventRouter::new(config.events, config.broadcast_wait)
+            .with_history(config.delivery.history);
         let handle = I::Handle::from_runtime_handle(RuntimeHandle {
             name: name.clone(),
             inbound: data.clone(),

@@ -46,6 +46,11 @@ struct RouterInner<E> {
     metrics: std::sync::OnceLock<(metrics::Counter, metrics::Counter)>,
     /// What acknowledged delivery did (shared with the runtime, in process).
     delivery: Arc<crate::delivery::Counters>,
+    /// What is kept of what is sent to all, for callers that connect later.
+    history: Option<crate::delivery::History>,
+    kept: Mutex<std::collections::VecDeque<(std::time::Instant, E)>>,
+    /// Every caller that ever registered (history goes to newcomers only).
+    seen: Mutex<std::collections::HashSet<CallerId>>,
 }
 
 impl<E> Clone for EventRouter<E> {
@@ -84,8 +89,64 @@ impl<E> EventRouter<E> {
                 retired_dropped: AtomicU64::new(0),
                 metrics: std::sync::OnceLock::new(),
                 delivery: Arc::default(),
+                history: None,
+                kept: Mutex::default(),
+                seen: Mutex::default(),
             }),
         }
+    }
+
+    /// Keeping `history` of what is sent to all for callers that register
+    /// for the first time (before any send).
+    pub(crate) fn with_history(self, history: Option<crate::delivery::History>) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.history = history.filter(|h| h.last > 0);
+                EventRouter {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => EventRouter { inner },
+        }
+    }
+
+    /// Keeps copies of `items`, just sent to all (with history on).
+    fn remember<'a>(&self, items: impl IntoIterator<Item = &'a E>)
+    where
+        E: Clone + 'a,
+    {
+        let Some(history) = self.inner.history else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        let mut kept = self.inner.kept.lock().unwrap_or_else(|e| e.into_inner());
+        for item in items {
+            if kept.len() == history.last {
+                kept.pop_front();
+            }
+            kept.push_back((now, item.clone()));
+        }
+    }
+
+    /// What history holds now (pruned by age), oldest first.
+    fn history_now(&self) -> Vec<E>
+    where
+        E: Clone,
+    {
+        let Some(history) = self.inner.history else {
+            return Vec::new();
+        };
+        let mut kept = self.inner.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(within) = history.within {
+            let now = std::time::Instant::now();
+            while kept
+                .front()
+                .is_some_and(|(at, _)| now.duration_since(*at) > within)
+            {
+                kept.pop_front();
+            }
+        }
+        kept.iter().map(|(_, item)| item.clone()).collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<CallerId, Arc<BoundedQueue<E>>>> {
@@ -115,7 +176,25 @@ impl<E> EventRouter<E> {
         queued + self.inner.waiting.len()
     }
 
-    pub(crate) fn register(&self, caller: CallerId) -> Arc<BoundedQueue<E>> {
+    pub(crate) fn register(&self, caller: CallerId) -> Arc<BoundedQueue<E>>
+    where
+        E: Clone,
+    {
+        self.register_with_history(caller).0
+    }
+
+    /// Registers `caller`; one that never registered before gets the
+    /// history first (returned: how many items).
+    pub(crate) fn register_with_history(&self, caller: CallerId) -> (Arc<BoundedQueue<E>>, u64)
+    where
+        E: Clone,
+    {
+        let first_time = self
+            .inner
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(caller);
         let queue = Arc::new(BoundedQueue::new(
             format!("events to {caller}"),
             self.inner.config,
@@ -137,6 +216,20 @@ impl<E> EventRouter<E> {
             // A new queue is open: adopting cannot fail.
             queue.adopt(left);
         }
+        let mut history = 0;
+        if first_time {
+            let items = self.history_now();
+            history = items.len() as u64;
+            if history > 0 {
+                // A new queue is open: adopting cannot fail.
+                queue.adopt(items);
+                self.inner
+                    .delivery
+                    .history_sent
+                    .fetch_add(history, Ordering::Relaxed);
+                tracing::debug!(%caller, history, "history handed to a newcomer");
+            }
+        }
         self.hand_over_waiting(&queue);
         let replaced = self.lock().insert(caller, Arc::clone(&queue));
         if let Some(old) = replaced {
@@ -146,7 +239,7 @@ impl<E> EventRouter<E> {
         self.inner
             .retired_pushed
             .fetch_sub(moved, Ordering::Relaxed);
-        queue
+        (queue, history)
     }
 
     /// Moves what was sent while nobody was connected into `queue`, in
@@ -262,6 +355,7 @@ impl<E> EventRouter<E> {
             };
             if let Some(queue) = only {
                 self.hand_over_waiting(&queue);
+                self.remember([&event]);
                 return match queue.push_blocking(event) {
                     Ok(()) | Err(Error::Closed(_)) => Ok(()),
                     Err(e) => Err(e),
@@ -272,6 +366,9 @@ impl<E> EventRouter<E> {
             }
         }
         let targets = self.targets(to)?;
+        if to == To::All && !targets.is_empty() {
+            self.remember([&event]);
+        }
         if to == To::All && targets.len() > 1 {
             // Each peer's wait is bounded; one that ran out is skipped at
             // once (counted) until it catches up, so a stalled peer costs
@@ -324,6 +421,9 @@ impl<E> EventRouter<E> {
         if let Some(first) = targets.first() {
             self.hand_over_waiting(first);
         }
+        if to == To::All {
+            self.remember(&items);
+        }
         if to == To::All && targets.len() > 1 && self.inner.config.policy == OverflowPolicy::Block {
             let wait = self.inner.broadcast_wait;
             return fan_out(targets, items, to, |queue, batch| {
@@ -350,6 +450,9 @@ impl<E> EventRouter<E> {
         }
         if let Some(first) = targets.first() {
             self.hand_over_waiting(first);
+        }
+        if to == To::All {
+            self.remember([&event]);
         }
         let mut first_error = None;
         for (queue, item) in targets.iter().zip(copies(event, targets.len())) {

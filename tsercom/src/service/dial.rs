@@ -382,6 +382,7 @@ async fn session<M: StreamService, H: Hooks>(
     if let Some(base) = base {
         delivery::set_numbering(request.metadata_mut(), base, crate::rpc::incarnation());
     }
+    delivery::set_history(request.metadata_mut(), endpoint.take_history());
     let value =
         tonic::metadata::MetadataValue::try_from(id.to_string()).map_err(|e| Error::Invalid {
             what: "caller id metadata",
@@ -418,6 +419,10 @@ async fn session<M: StreamService, H: Hooks>(
     }
     let mut receiving = numbering
         .map(|(base, incarnation)| Receiving::open(delivery.inbox(peer), incarnation, base));
+    let mut history = delivery::HistoryArrivals::new(
+        delivery::history_of(response.metadata()),
+        Arc::clone(&delivery.counters),
+    );
     let mut incoming = response.into_inner();
     let mut refused: u64 = 0;
     let lag = endpoint.metrics();
@@ -444,6 +449,9 @@ async fn session<M: StreamService, H: Hooks>(
                 r.stored(seq);
             }
         };
+        if matches!(message, Ok(Some(_))) {
+            history.arrived();
+        }
         match message {
             Ok(Some(mut sample)) => {
                 let time = match read_timestamp(M::response_timestamp(&mut sample)) {

@@ -357,6 +357,10 @@ async fn open_stream<M: StreamService, H: Hooks>(
     // it sends) when both sides speak acknowledged delivery.
     let numbering = delivery::numbering(request.metadata())
         .filter(|_| shared.ctx.config().delivery.acknowledged && !legacy);
+    let mut history = delivery::HistoryArrivals::new(
+        delivery::history_of(request.metadata()),
+        Arc::clone(&shared.ctx.delivery.counters),
+    );
     let (caller, mut incoming, first) = if legacy {
         let connection = request.extensions_mut().remove::<PeerConnection>();
         let deadline = shared
@@ -403,6 +407,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
             }
         })
     };
+    let endpoint_history = endpoint.take_history();
     let (data, base) = if numbering.is_some() {
         let outbox = shared.ctx.delivery.outbox(caller);
         let (data, base, resent) =
@@ -463,6 +468,9 @@ async fn open_stream<M: StreamService, H: Hooks>(
                     r.stored(seq);
                 }
             };
+            if matches!(message, Ok(Some(_))) {
+                history.arrived();
+            }
             match message {
                 Ok(Some(mut event)) => {
                     if legacy && let Err(status) = legacy::check_later::<M>(caller, &event) {
@@ -535,6 +543,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
         drop(endpoint);
     }.instrument(span));
     let mut response = tonic::Response::new(outgoing);
+    delivery::set_history(response.metadata_mut(), endpoint_history);
     if let Some(base) = base {
         delivery::set_numbering(response.metadata_mut(), base, crate::rpc::incarnation());
     }
