@@ -588,27 +588,40 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
                 stream::tsercom_run(k, total, pace, 0)?,
             )
         };
+        // tsercom again with acknowledged delivery off: its cost.
+        let unacked = if scenario == "scale" {
+            None
+        } else {
+            stream::ACKNOWLEDGED.store(false, std::sync::atomic::Ordering::Relaxed);
+            let run = stream::tsercom_run(k, total, pace, 0);
+            stream::ACKNOWLEDGED.store(true, std::sync::atomic::Ordering::Relaxed);
+            Some(run?)
+        };
         let per_sample_us = |o: &stream::Outcome| o.cpu_s * 1e6 / o.samples as f64;
         if scenario == "latency" {
             let [p50, p99, p999] = ours.percentiles_us();
             let [t50, t99, t999] = tonic.percentiles_us();
             let [a50, a99, a999] = tasks.percentiles_us();
             let p99_ratio = p99 / a99.max(f64::MIN_POSITIVE);
+            let [u50, u99, _] = unacked
+                .as_ref()
+                .map_or([0.0; 3], stream::Outcome::percentiles_us);
             println!(
-                "{k:>5} {total:>8} | {p50:>7.0} {p99:>7.0} {p999:>8.0} | {t50:>9.0} {t99:>7.0} | {a50:>9.0} {a99:>7.0} | {p99_ratio:>6.2}"
+                "{k:>5} {total:>8} | {p50:>7.0} {p99:>7.0} {p999:>8.0} | {t50:>9.0} {t99:>7.0} | {a50:>9.0} {a99:>7.0} | {p99_ratio:>6.2} | unacked p50 {u50:.0} p99 {u99:.0}"
             );
             verdicts.push((
                 format!("{k} producers: p99 ≤ 1.2× plain tonic, tasks only"),
                 p99_ratio <= 1.2,
             ));
             json.push(format!(
-                "{{\"scenario\":\"latency\",\"producers\":{k},\"samples\":{total},\"tsercom_us\":{{\"p50\":{p50:.1},\"p99\":{p99:.1},\"p999\":{p999:.1}}},\"tonic_us\":{{\"p50\":{t50:.1},\"p99\":{t99:.1},\"p999\":{t999:.1}}},\"tonic_tasks_us\":{{\"p50\":{a50:.1},\"p99\":{a99:.1},\"p999\":{a999:.1}}},\"p99_ratio\":{p99_ratio:.3}}}"
+                "{{\"scenario\":\"latency\",\"producers\":{k},\"samples\":{total},\"tsercom_us\":{{\"p50\":{p50:.1},\"p99\":{p99:.1},\"p999\":{p999:.1}}},\"tonic_us\":{{\"p50\":{t50:.1},\"p99\":{t99:.1},\"p999\":{t999:.1}}},\"tonic_tasks_us\":{{\"p50\":{a50:.1},\"p99\":{a99:.1},\"p999\":{a999:.1}}},\"p99_ratio\":{p99_ratio:.3},\"tsercom_unacknowledged_us\":{{\"p50\":{u50:.1},\"p99\":{u99:.1}}}}}"
             ));
         } else {
             let ratio = ours.rate() / tonic.rate();
             let tasks_ratio = ours.rate() / tasks.rate();
+            let unacked_rate = unacked.as_ref().map_or(0.0, stream::Outcome::rate);
             println!(
-                "{:>5} {:>8} | {:>10.0} {:>7.1} {:>7.2} | {:>10.0} {:>7.2} | {:>10.0} {:>7.2} | {:>6.2} {:>6.2}",
+                "{:>5} {:>8} | {:>10.0} {:>7.1} {:>7.2} | {:>10.0} {:>7.2} | {:>10.0} {:>7.2} | {:>6.2} {:>6.2} | unacked {:>10.0}/s",
                 k,
                 total,
                 ours.rate(),
@@ -619,7 +632,8 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
                 tasks.rate(),
                 per_sample_us(&tasks),
                 ratio,
-                tasks_ratio
+                tasks_ratio,
+                unacked_rate
             );
             if scenario == "ingest" {
                 verdicts.push((
@@ -629,7 +643,7 @@ fn streams(scenario: &str, args: &[String]) -> tsercom::Result<()> {
             }
             scale_rows.push((k, ours.rss_kib, per_sample_us(&ours)));
             json.push(format!(
-                "{{\"scenario\":\"{scenario}\",\"producers\":{k},\"samples\":{total},\"tsercom\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"tonic\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"tonic_tasks\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"ratio\":{ratio:.3},\"tasks_ratio\":{tasks_ratio:.3}}}",
+                "{{\"scenario\":\"{scenario}\",\"producers\":{k},\"samples\":{total},\"tsercom\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"tonic\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"tonic_tasks\":{{\"samples_per_second\":{:.0},\"rss_kib\":{},\"cpu_us_per_sample\":{:.3}}},\"ratio\":{ratio:.3},\"tasks_ratio\":{tasks_ratio:.3},\"tsercom_unacknowledged_samples_per_second\":{unacked_rate:.0}}}",
                 ours.rate(),
                 ours.rss_kib,
                 per_sample_us(&ours),

@@ -203,6 +203,19 @@ pub(crate) fn pusher(
 
 // ------------------------------------------------------------- tsercom ----
 
+/// Whether the tsercom side runs with acknowledged delivery (the default);
+/// `ingest` and `latency` also run it off, to show what it costs.
+pub(crate) static ACKNOWLEDGED: AtomicBool = AtomicBool::new(true);
+
+/// `config` with delivery acknowledged or not, per [`ACKNOWLEDGED`].
+fn delivery(config: RuntimeConfig) -> RuntimeConfig {
+    if ACKNOWLEDGED.load(std::sync::atomic::Ordering::Relaxed) {
+        config
+    } else {
+        config.with_delivery(tsercom::delivery::DeliveryConfig::unacknowledged())
+    }
+}
+
 /// A producer, as a user writes it.
 #[tsercom::runtime(producer, listen = self.listen, service = bench::Feed, data = Sample, event = Ack, hooks)]
 #[derive(Default)]
@@ -213,7 +226,7 @@ pub(crate) struct Producer {
 
 impl Hooks for Producer {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
-        let mut config = config
+        let mut config = delivery(config)
             .with_identity(Identity::Fixed(CallerId::random()))
             .with_events(QueueConfig::new(DEPTH, OverflowPolicy::Block));
         if let Some(service_type) = &self.publish {
@@ -241,7 +254,7 @@ impl Hooks for Collector {
 /// The aggregators' settings: a fresh id, `keep` samples per producer (0:
 /// 65 536), blocking (nothing dropped in a measurement).
 pub(crate) fn collector_config(config: RuntimeConfig, keep: usize) -> RuntimeConfig {
-    config
+    delivery(config)
         .with_identity(Identity::Fixed(CallerId::random()))
         .with_retention(Retention {
             max_samples: if keep == 0 { 1 << 16 } else { keep },

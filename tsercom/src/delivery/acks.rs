@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -85,27 +85,29 @@ async fn send_acks<M: Send + 'static>(
     tx: mpsc::Sender<M>,
     wrap: fn(proto::DeliveryAck) -> M,
 ) {
-    let mut acks: watch::Receiver<(u64, u64)> = inbox.acks();
-    drop(inbox);
+    let mut sent = (0, 0);
     loop {
-        let (incarnation, received) = *acks.borrow_and_update();
-        if incarnation != 0
-            && tx
+        let now = inbox.current();
+        if now != sent && now.0 != 0 {
+            let (incarnation, received) = now;
+            if tx
                 .send(wrap(proto::DeliveryAck {
                     incarnation,
                     received,
                 }))
                 .await
                 .is_err()
-        {
-            break;
+            {
+                break;
+            }
+            sent = now;
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = tx.closed() => break,
         }
         tokio::select! {
-            changed = acks.changed() => if changed.is_err() { break },
+            () = inbox.changed_from(sent) => {}
             () = tx.closed() => break,
         }
     }

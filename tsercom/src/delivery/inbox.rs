@@ -1,59 +1,78 @@
 //! [`Inbox`]: what one peer sent this runtime, by number: duplicates are
-//! dropped, what was stored is acknowledged.
+//! dropped, what was stored is acknowledged. Lock-free per message: a
+//! stream takes and stores numbers with atomics; the acknowledging task
+//! is woken only when it waits for news.
 
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use super::Counters;
 
 /// What one peer sent this runtime, across its streams.
 pub(crate) struct Inbox {
-    state: Mutex<State>,
-    /// The latest acknowledgment to send: (incarnation, received).
-    acks: watch::Sender<(u64, u64)>,
-    counters: Arc<Counters>,
-}
-
-struct State {
+    /// Serializes streams opening (numbering changes).
+    opening: Mutex<Instant>,
     /// The peer process whose numbers these are.
-    incarnation: u64,
+    incarnation: AtomicU64,
     /// Numbers up to this one were taken by a stream (some may still be
     /// on their way into the store).
-    admitted: u64,
+    admitted: AtomicU64,
     /// Numbers up to this one are stored (or counted as refused): what is
     /// acknowledged.
-    stored: u64,
-    last_used: Instant,
+    stored: AtomicU64,
+    /// An acknowledging task waits for `stored` to move.
+    waiting: AtomicBool,
+    changed: Notify,
+    counters: Arc<Counters>,
 }
 
 impl Inbox {
     pub(crate) fn new(counters: Arc<Counters>) -> Self {
         Inbox {
-            state: Mutex::new(State {
-                incarnation: 0,
-                admitted: 0,
-                stored: 0,
-                last_used: Instant::now(),
-            }),
-            acks: watch::Sender::new((0, 0)),
+            opening: Mutex::new(Instant::now()),
+            incarnation: AtomicU64::new(0),
+            admitted: AtomicU64::new(0),
+            stored: AtomicU64::new(0),
+            waiting: AtomicBool::new(false),
+            changed: Notify::new(),
             counters,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
+    /// When a stream last opened.
     pub(crate) fn last_used(&self) -> Instant {
-        self.lock().last_used
+        *self.opening.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The acknowledgments to send, latest first: (incarnation, received).
-    pub(crate) fn acks(&self) -> watch::Receiver<(u64, u64)> {
-        self.acks.subscribe()
+    /// The acknowledgment to send now: (incarnation, received).
+    pub(crate) fn current(&self) -> (u64, u64) {
+        (
+            self.incarnation.load(Ordering::Acquire),
+            self.stored.load(Ordering::Acquire),
+        )
+    }
+
+    /// Returns once the acknowledgment differs from `sent`.
+    pub(crate) async fn changed_from(&self, sent: (u64, u64)) {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            self.waiting.store(true, Ordering::Release);
+            if self.current() != sent {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn wake(&self) {
+        if self.waiting.swap(false, Ordering::AcqRel) {
+            self.changed.notify_waiters();
+        }
     }
 }
 
@@ -71,21 +90,25 @@ impl Receiving {
     /// up) are counted as gaps.
     pub(crate) fn open(inbox: Arc<Inbox>, incarnation: u64, base: u64) -> Self {
         {
-            let mut st = inbox.lock();
-            st.last_used = Instant::now();
-            if st.incarnation != incarnation {
-                st.incarnation = incarnation;
-                st.admitted = base.saturating_sub(1);
-                st.stored = st.admitted;
-            } else if base > st.admitted + 1 {
-                let gap = base - st.admitted - 1;
-                inbox.counters.gaps.fetch_add(gap, Ordering::Relaxed);
-                tracing::warn!(gap, "the peer gave up messages before resending (counted)");
-                st.admitted = base - 1;
-                st.stored = st.stored.max(st.admitted);
+            let mut opened = inbox.opening.lock().unwrap_or_else(|e| e.into_inner());
+            *opened = Instant::now();
+            let before = base.saturating_sub(1);
+            if inbox.incarnation.load(Ordering::Acquire) != incarnation {
+                inbox.admitted.store(before, Ordering::Release);
+                inbox.stored.store(before, Ordering::Release);
+                inbox.incarnation.store(incarnation, Ordering::Release);
+            } else {
+                let admitted = inbox.admitted.load(Ordering::Acquire);
+                if before > admitted {
+                    let gap = before - admitted;
+                    inbox.counters.gaps.fetch_add(gap, Ordering::Relaxed);
+                    tracing::warn!(gap, "the peer gave up messages before resending (counted)");
+                    inbox.admitted.store(before, Ordering::Release);
+                    inbox.stored.fetch_max(before, Ordering::AcqRel);
+                }
             }
-            inbox.acks.send_replace((st.incarnation, st.stored));
         }
+        inbox.wake();
         Receiving { inbox, next: base }
     }
 
@@ -95,39 +118,28 @@ impl Receiving {
     pub(crate) fn admit(&mut self) -> Option<u64> {
         let seq = self.next;
         self.next += 1;
-        let mut st = self.inbox.lock();
-        if seq <= st.admitted {
-            drop(st);
+        if self.inbox.admitted.fetch_max(seq, Ordering::AcqRel) >= seq {
             self.inbox
                 .counters
                 .duplicates
                 .fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        st.admitted = seq;
         Some(seq)
     }
 
     /// Message `seq` is stored (or was refused and counted): acknowledged
     /// with the next acknowledgment.
     pub(crate) fn stored(&self, seq: u64) {
-        let mut st = self.inbox.lock();
-        if seq > st.stored {
-            st.stored = seq;
-            st.last_used = Instant::now();
-            let ack = (st.incarnation, seq);
-            drop(st);
-            self.inbox.acks.send_replace(ack);
+        if self.inbox.stored.fetch_max(seq, Ordering::AcqRel) < seq {
+            self.inbox.wake();
         }
     }
 
     /// Message `seq` could not be stored (the stream ends): a resend of it
     /// is new again.
     pub(crate) fn not_stored(&self, seq: u64) {
-        let mut st = self.inbox.lock();
-        if st.admitted >= seq {
-            st.admitted = seq - 1;
-        }
+        self.inbox.admitted.fetch_min(seq - 1, Ordering::AcqRel);
     }
 }
 
@@ -143,7 +155,7 @@ mod tests {
             let seq = first.admit().expect("new");
             first.stored(seq);
         }
-        assert_eq!(*inbox.acks().borrow(), (7, 5));
+        assert_eq!(inbox.current(), (7, 5));
         // The sender had 4 and 5 unacknowledged: it sends them again.
         let mut second = Receiving::open(Arc::clone(&inbox), 7, 4);
         assert_eq!(second.admit(), None);

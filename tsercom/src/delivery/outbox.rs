@@ -106,16 +106,16 @@ impl<T> Outbox<T> {
         }
     }
 
-    /// Whether stream `generation` may send one more: `Ready(true)` when
-    /// the window has room, `Ready(false)` when a newer stream replaced it,
-    /// else `Pending` (woken by an acknowledgment).
-    pub(crate) fn poll_room(&self, generation: u64, cx: &Context<'_>) -> Poll<bool> {
+    /// How many more stream `generation` may send: `Ready(Some(n))`, n ≥ 1,
+    /// when the window has room, `Ready(None)` when a newer stream replaced
+    /// it, else `Pending` (woken by an acknowledgment).
+    pub(crate) fn poll_room(&self, generation: u64, cx: &Context<'_>) -> Poll<Option<usize>> {
         let mut st = self.lock();
         if st.generation != generation {
-            return Poll::Ready(false);
+            return Poll::Ready(None);
         }
         if st.unacked.len() < self.window {
-            return Poll::Ready(true);
+            return Poll::Ready(Some(self.window - st.unacked.len()));
         }
         st.waker = Some(cx.waker().clone());
         Poll::Pending
@@ -220,7 +220,7 @@ mod tests {
         );
         assert_eq!(
             outbox.poll_room(first.generation, &noop_context()),
-            Poll::Ready(false)
+            Poll::Ready(None)
         );
         outbox.ack(5);
         assert_eq!(outbox.counters.unacknowledged.load(Ordering::Relaxed), 0);
@@ -241,7 +241,7 @@ mod tests {
         outbox.ack(1);
         assert_eq!(
             outbox.poll_room(a.generation, &noop_context()),
-            Poll::Ready(true)
+            Poll::Ready(Some(1))
         );
     }
 

@@ -24,6 +24,9 @@ struct Acked<T> {
     outbox: Arc<Outbox<T>>,
     generation: u64,
     resend: VecDeque<T>,
+    /// Room known left in the window (asked again when it runs out: one
+    /// lock per message, not two).
+    room: usize,
 }
 
 impl<T: Clone + Send + 'static> Sending<T> {
@@ -58,6 +61,7 @@ impl<T: Clone + Send + 'static> Sending<T> {
                 outbox,
                 generation: attachment.generation,
                 resend: attachment.resend,
+                room: 0,
             }),
         };
         (sending, base, resent)
@@ -76,16 +80,21 @@ impl<T: Clone + Send + 'static> tokio_stream::Stream for Sending<T> {
             if let Some(item) = acked.resend.pop_front() {
                 return Poll::Ready(Some(item));
             }
-            match acked.outbox.poll_room(acked.generation, cx) {
-                Poll::Pending => return Poll::Pending,
-                // A newer stream sends to this peer now.
-                Poll::Ready(false) => return Poll::Ready(None),
-                Poll::Ready(true) => {}
+            if acked.room == 0 {
+                match acked.outbox.poll_room(acked.generation, cx) {
+                    Poll::Pending => return Poll::Pending,
+                    // A newer stream sends to this peer now.
+                    Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Ready(Some(room)) => acked.room = room,
+                }
             }
         }
         match Pin::new(&mut this.stream).poll_next(cx) {
             Poll::Ready(Some(mut item)) => {
                 (this.prepare)(&mut item);
+                if let Some(acked) = &mut this.acked {
+                    acked.room -= 1;
+                }
                 if let Some(acked) = &this.acked
                     && !acked.outbox.record(acked.generation, &item)
                 {
