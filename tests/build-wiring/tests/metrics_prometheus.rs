@@ -432,6 +432,28 @@ fn an_out_of_process_runtime_serves_its_own_endpoint() {
         Some(1.0),
         "the child shows its peer connected"
     );
+    // The child's delivery counters reach the handle's stats: an event it
+    // sends is acknowledged by the producer, and the count shows here.
+    collector
+        .send(
+            Command {
+                action: "acknowledge me".into(),
+                ..Command::default()
+            },
+            To::All,
+        )
+        .expect("send an event");
+    assert!(thermometer.events().wait_new(WAIT), "the event arrived");
+    let deadline = std::time::Instant::now() + WAIT;
+    while collector.stats().delivery.acknowledged < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child's counters never reached the handle: {:?}",
+            collector.stats().delivery
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(collector.stats().delivery.duplicates, 0);
     manager.shutdown().expect("shutdown");
     producer_manager.shutdown().expect("shutdown");
 }

@@ -311,6 +311,21 @@ impl<T: Clone + Send + 'static> Delivery<T> {
 }
 
 impl Counters {
+    /// Takes the values of another process's counters (the child's, out
+    /// of process).
+    pub(crate) fn set(&self, stats: &DeliveryStats) {
+        let set = |counter: &AtomicU64, value: u64| counter.store(value, Ordering::Relaxed);
+        set(&self.resent, stats.resent);
+        set(&self.possibly_duplicated, stats.possibly_duplicated);
+        set(&self.acknowledged, stats.acknowledged);
+        set(&self.unacknowledged, stats.unacknowledged);
+        set(&self.lost, stats.lost);
+        set(&self.duplicates, stats.duplicates);
+        set(&self.gaps, stats.gaps);
+        set(&self.history_sent, stats.history_sent);
+        set(&self.history_received, stats.history_received);
+    }
+
     /// The counters so far.
     pub(crate) fn stats(&self) -> DeliveryStats {
         DeliveryStats {

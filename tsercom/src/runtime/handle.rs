@@ -18,8 +18,9 @@ pub struct HandleStats {
     /// What went out, summed over peers' queues (pushed, dropped by policy).
     pub outbound: QueueStats,
     /// Acknowledged delivery, both directions: resent, acknowledged,
-    /// unacknowledged now, lost, duplicates dropped (in process; out of
-    /// process the child's metrics show them).
+    /// unacknowledged now, lost, duplicates dropped, history (out of
+    /// process, as the child last reported them: every second and at its
+    /// shutdown).
     pub delivery: crate::delivery::DeliveryStats,
 }
 

@@ -92,6 +92,21 @@ fn child_main(
             }
         });
         let (mut launched, sides) = launch(&handle, &errors, tx.clone());
+        let sides: Arc<Vec<Box<dyn ChildSide>>> = Arc::new(sides);
+        // Each runtime's delivery counters, every second, for the
+        // handle's stats.
+        let counts_tx = tx.clone();
+        let counted = Arc::clone(&sides);
+        let counts = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(super::HEARTBEAT_INTERVAL);
+            loop {
+                tick.tick().await;
+                if counts_tx.is_closed() {
+                    break;
+                }
+                send_counts(&counts_tx, &counted);
+            }
+        });
         launch::wait_started(&mut launched, &errors).await;
         // Fails only when the writer ended (the parent is gone): nobody
         // to tell; the read loop below then ends too.
@@ -116,6 +131,9 @@ fn child_main(
         }
         launch::stop_all(&launched, &errors).await;
         heartbeat.abort();
+        counts.abort();
+        // The final counts (what the stop gave up included).
+        send_counts(&tx, &sides);
         let _ = tx.send(frame(Kind::Stopped(ipc::Stopped {}))).await;
         drop(tx);
         match writer.await {
@@ -125,4 +143,24 @@ fn child_main(
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     result
+}
+
+/// Sends each runtime's delivery counters (`ipc.DeliveryCounts`).
+fn send_counts(tx: &mpsc::Sender<ipc::Frame>, sides: &[Box<dyn ChildSide>]) {
+    for (i, side) in sides.iter().enumerate() {
+        let d = side.delivery();
+        let c = ipc::DeliveryCounts {
+            runtime: u32::try_from(i).unwrap_or(u32::MAX),
+            resent: d.resent,
+            possibly_duplicated: d.possibly_duplicated,
+            acknowledged: d.acknowledged,
+            unacknowledged: d.unacknowledged,
+            lost: d.lost,
+            duplicates: d.duplicates,
+            gaps: d.gaps,
+            history_sent: d.history_sent,
+            history_received: d.history_received,
+        };
+        send_control(tx, frame(Kind::DeliveryCounts(c)));
+    }
 }

@@ -19,6 +19,8 @@ use crate::time::{Estimate, Timestamp};
 /// The child's side of one runtime: events from the parent go in here.
 pub(crate) trait ChildSide: Send + Sync {
     fn on_event(&self, event: ipc::Event) -> BoxFuture<'_, ()>;
+    /// The runtime's acknowledged-delivery counters.
+    fn delivery(&self) -> crate::delivery::DeliveryStats;
 }
 
 /// The parent's side of one runtime: frames from the child go in here.
@@ -30,6 +32,8 @@ pub(crate) trait ParentSide: Send + Sync {
     fn on_peer(&self, peer: ipc::Peer) -> Result<()>;
     fn on_listening(&self, listening: ipc::Listening) -> Result<()>;
     fn on_caller_name(&self, name: ipc::CallerName) -> Result<()>;
+    /// The child's delivery counters, shown on the handle's stats.
+    fn on_delivery(&self, counts: &ipc::DeliveryCounts);
     /// Closes the handle's outbound side only (the child is gone: sends
     /// fail at once with `Closed`); what arrived stays readable.
     fn close_events(&self);
@@ -58,6 +62,10 @@ impl<E: Message + Default + Clone + 'static> ChildSide for ChildPart<E> {
                 Err(e) => tracing::warn!(runtime = %self.name, error = %e, "event not delivered"),
             }
         })
+    }
+
+    fn delivery(&self) -> crate::delivery::DeliveryStats {
+        self.events.delivery_counters().stats()
     }
 }
 
@@ -107,6 +115,20 @@ where
             })?;
             self.data.push(caller, timestamp, value).await
         })
+    }
+
+    fn on_delivery(&self, c: &ipc::DeliveryCounts) {
+        let mut stats = crate::delivery::DeliveryStats::default();
+        stats.resent = c.resent;
+        stats.possibly_duplicated = c.possibly_duplicated;
+        stats.acknowledged = c.acknowledged;
+        stats.unacknowledged = c.unacknowledged;
+        stats.lost = c.lost;
+        stats.duplicates = c.duplicates;
+        stats.gaps = c.gaps;
+        stats.history_sent = c.history_sent;
+        stats.history_received = c.history_received;
+        self.events.delivery_counters().set(&stats);
     }
 
     fn on_clock(&self, c: ipc::Clock) -> Result<()> {

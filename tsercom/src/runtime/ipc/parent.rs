@@ -396,6 +396,11 @@ async fn dispatch(kind: Option<Kind>, parts: &[Arc<dyn ParentSide>], errors: &Er
                 );
             }
         }
+        Some(Kind::DeliveryCounts(c)) => {
+            if let Some(part) = part(c.runtime) {
+                part.on_delivery(&c);
+            }
+        }
         Some(Kind::Listening(l)) => {
             if let Some(part) = part(l.runtime)
                 && let Err(e) = part.on_listening(l)
