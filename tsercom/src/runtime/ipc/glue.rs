@@ -118,16 +118,17 @@ where
     }
 
     fn on_delivery(&self, c: &ipc::DeliveryCounts) {
-        let mut stats = crate::delivery::DeliveryStats::default();
-        stats.resent = c.resent;
-        stats.possibly_duplicated = c.possibly_duplicated;
-        stats.acknowledged = c.acknowledged;
-        stats.unacknowledged = c.unacknowledged;
-        stats.lost = c.lost;
-        stats.duplicates = c.duplicates;
-        stats.gaps = c.gaps;
-        stats.history_sent = c.history_sent;
-        stats.history_received = c.history_received;
+        let stats = crate::delivery::DeliveryStats {
+            resent: c.resent,
+            possibly_duplicated: c.possibly_duplicated,
+            acknowledged: c.acknowledged,
+            unacknowledged: c.unacknowledged,
+            lost: c.lost,
+            duplicates: c.duplicates,
+            gaps: c.gaps,
+            history_sent: c.history_sent,
+            history_received: c.history_received,
+        };
         self.events.delivery_counters().set(&stats);
     }
 
