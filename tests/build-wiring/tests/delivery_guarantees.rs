@@ -141,6 +141,10 @@ fn published_with_no_peer_is_kept_and_delivered_on_connect_or_counted() {
         stats.dropped, 30,
         "the oldest 30 dropped, counted: {stats:?}"
     );
+    let stats = producer.stats();
+    assert_eq!(stats.no_peer.dropped, 30, "counted where they waited");
+    assert_eq!(stats.no_peer_waiting, CAPACITY, "the newest wait");
+    assert!(stats.by_peer.is_empty());
 
     // The first aggregator gets the newest CAPACITY, in order.
     let (mut dashboard_manager, dashboard) = start_dashboard(addr);
@@ -161,6 +165,14 @@ fn published_with_no_peer_is_kept_and_delivered_on_connect_or_counted() {
         (stats.pushed, stats.dropped),
         (CAPACITY as u64 + 1, 30),
         "each delivered item counted once, each drop once"
+    );
+    let stats = producer.stats();
+    assert_eq!(stats.no_peer_waiting, 0, "handed to the first peer");
+    assert_eq!(stats.by_peer.len(), 1, "per peer: {:?}", stats.by_peer);
+    assert_eq!(
+        stats.by_peer[0].1.pushed,
+        CAPACITY as u64 + 1,
+        "the backlog and the new one, on the peer's own queue"
     );
     dashboard_manager.check_error().expect("no error");
     dashboard_manager.shutdown().expect("shutdown");

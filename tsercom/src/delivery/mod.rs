@@ -78,6 +78,10 @@ pub struct DeliveryConfig {
     pub keep_unacked: Duration,
     /// History for peers that connect later (default none).
     pub history: Option<History>,
+    /// Where what is sent to all waits while no peer is connected, until
+    /// the first one connects (default: the per-peer queue's capacity,
+    /// dropping the oldest, counted). `Block` makes a send wait for a peer.
+    pub no_peer: Option<crate::queue::QueueConfig>,
 }
 
 impl Default for DeliveryConfig {
@@ -88,6 +92,7 @@ impl Default for DeliveryConfig {
             ack_interval: Duration::from_millis(10),
             keep_unacked: Duration::from_secs(60),
             history: None,
+            no_peer: None,
         }
     }
 }
@@ -111,6 +116,12 @@ impl DeliveryConfig {
     /// With this acknowledgment interval.
     pub fn with_ack_interval(mut self, interval: Duration) -> Self {
         self.ack_interval = interval;
+        self
+    }
+
+    /// With this queue for what is sent while no peer is connected.
+    pub fn with_no_peer(mut self, queue: crate::queue::QueueConfig) -> Self {
+        self.no_peer = Some(queue);
         self
     }
 

@@ -11,12 +11,20 @@ use crate::queue::QueueStats;
 use crate::time::Timestamp;
 
 /// Counters of one runtime's handle.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HandleStats {
     /// What came in (received, dropped by policy, evicted by retention).
     pub inbound: DataStats,
     /// What went out, summed over peers' queues (pushed, dropped by policy).
     pub outbound: QueueStats,
+    /// What went out, per peer connected now (its queue's pushed and
+    /// dropped), by CallerId.
+    pub by_peer: Vec<(CallerId, QueueStats)>,
+    /// What was sent to all while no peer was connected: `pushed` there
+    /// (handed to the first peer since), `dropped` by its bound.
+    pub no_peer: QueueStats,
+    /// How many such items wait for a peer now.
+    pub no_peer_waiting: usize,
     /// Acknowledged delivery, both directions: resent, acknowledged,
     /// unacknowledged now, lost, duplicates dropped, history (out of
     /// process, as the child last reported them: every second and at its
@@ -140,6 +148,9 @@ impl<In: Clone, Out: Clone> RuntimeHandle<In, Out> {
         HandleStats {
             inbound: self.inbound.stats(),
             outbound: self.outbound.stats(),
+            by_peer: self.outbound.stats_by_peer(),
+            no_peer: self.outbound.no_peer_stats().0,
+            no_peer_waiting: self.outbound.no_peer_stats().1,
             delivery: self.outbound.delivery_counters().stats(),
         }
     }

@@ -27,6 +27,7 @@ mod handle;
 pub(crate) mod ipc;
 mod launch;
 mod manager;
+mod pending;
 mod recording;
 mod router;
 mod sink;

@@ -71,15 +71,25 @@ impl<E> std::fmt::Debug for EventRouter<E> {
 
 impl<E> EventRouter<E> {
     pub(crate) fn new(config: QueueConfig, broadcast_wait: std::time::Duration) -> Self {
+        Self::with_no_peer(config, broadcast_wait, None)
+    }
+
+    /// As [`new`](Self::new), with `no_peer` (default: `config`'s capacity,
+    /// dropping the oldest) for what is sent while nobody is connected.
+    pub(crate) fn with_no_peer(
+        config: QueueConfig,
+        broadcast_wait: std::time::Duration,
+        no_peer: Option<QueueConfig>,
+    ) -> Self {
         EventRouter {
             inner: Arc::new(RouterInner {
                 queues: Mutex::new(HashMap::new()),
                 waiting: BoundedQueue::new(
                     "sent while no peer was connected",
-                    QueueConfig {
+                    no_peer.unwrap_or(QueueConfig {
                         capacity: config.capacity,
                         policy: OverflowPolicy::DropOldest,
-                    },
+                    }),
                 ),
                 has_waiting: AtomicBool::new(false),
                 broadcast_wait,
@@ -476,6 +486,20 @@ impl<E> EventRouter<E> {
         self.lock().get(&caller).cloned()
     }
 
+    /// Each registered caller's queue counters, by CallerId.
+    pub(crate) fn stats_by_peer(&self) -> Vec<(CallerId, QueueStats)> {
+        let mut by_peer: Vec<(CallerId, QueueStats)> =
+            self.lock().iter().map(|(id, q)| (*id, q.stats())).collect();
+        by_peer.sort_by_key(|(id, _)| *id);
+        by_peer
+    }
+
+    /// The counters of what was sent while no peer was connected (pushed
+    /// there, dropped by its bound), and how many wait there now.
+    pub(crate) fn no_peer_stats(&self) -> (QueueStats, usize) {
+        (self.inner.waiting.stats(), self.inner.waiting.len())
+    }
+
     pub(crate) fn stats(&self) -> QueueStats {
         let queues = self.lock();
         // What waits for a peer counts as pushed once handed over; what
@@ -546,38 +570,5 @@ fn note_error(to: To, first: &mut Option<Error>, result: Result<()>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reconnect_adopts_the_backlog_without_blocking_or_dropping() {
-        // Block, capacity 2; the old queue holds 3 (over capacity, as a
-        // queue that adopted a backlog can be; here a taken item is put
-        // back at its head).
-        let router: EventRouter<u32> = EventRouter::new(
-            QueueConfig {
-                capacity: 2,
-                policy: OverflowPolicy::Block,
-            },
-            std::time::Duration::from_secs(1),
-        );
-        let caller = CallerId::random();
-        let old = router.register(caller);
-        router.send(1, super::To::All).expect("send");
-        router.send(2, super::To::All).expect("send");
-        let first = old.try_pop().expect("taken by a stream");
-        old.push_blocking(3).expect("room again");
-        assert!(old.requeue_front(first));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let thread_router = router.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send(thread_router.register(caller));
-        });
-        let new = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("registering again does not block on a full Block queue");
-        let items: Vec<u32> = std::iter::from_fn(|| new.try_pop()).collect();
-        assert_eq!(items, vec![1, 2, 3], "all of it, in order");
-        assert_eq!(router.stats().dropped, 0);
-    }
-}
+#[path = "router_tests.rs"]
+mod tests;
