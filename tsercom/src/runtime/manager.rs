@@ -339,7 +339,7 @@ impl RuntimeManager {
     }
 
     /// The counters of each recording started from a runtime's
-    /// configuration ([`RuntimeConfig::record`]), by runtime name; empty
+    /// configuration ([`RuntimeConfig::record`](super::RuntimeConfig::record)), by runtime name; empty
     /// once shut down (the files are then finished).
     #[cfg(feature = "record")]
     pub fn recordings(&self) -> Vec<(String, crate::record::RecordStats)> {
