@@ -417,6 +417,9 @@ async fn session<M: StreamService, H: Hooks>(
     if let (Some(outbox), Some((_, incarnation))) = (&outbox, numbering) {
         outbox.receiver_is(incarnation, resent);
     }
+    if resent > 0 {
+        tracing::info!(%peer, resent, "replaying what the peer had not acknowledged");
+    }
     let mut receiving = numbering
         .map(|(base, incarnation)| Receiving::open(delivery.inbox(peer), incarnation, base));
     let mut history = delivery::HistoryArrivals::new(

@@ -415,6 +415,9 @@ async fn open_stream<M: StreamService, H: Hooks>(
         if let Some((_, incarnation)) = numbering {
             outbox.receiver_is(incarnation, resent);
         }
+        if resent > 0 {
+            tracing::info!(%caller, resent, "replaying what the peer had not acknowledged");
+        }
         (data, Some(base))
     } else {
         (Sending::plain(endpoint.event_queue(), prepare), None)
