@@ -272,6 +272,8 @@ impl<D> RemoteDataAggregator<D> {
         if created {
             self.callers_changed(&mut state);
         }
+        // Read under the lock: a reader about to block has counted itself.
+        let wake_blocked = wake && state.blocked_readers > 0;
         state.total_bytes = state
             .total_bytes
             .saturating_add_signed(inserted.bytes_delta);
@@ -306,8 +308,10 @@ impl<D> RemoteDataAggregator<D> {
         }
         // Readers wait only while nothing is unread, so only the first
         // caller with unread samples needs to wake them.
-        if wake {
+        if wake_blocked {
             self.shared.new_data_cv.notify_all();
+        }
+        if wake {
             self.shared.new_data.notify_waiters();
         }
         Ok(true)

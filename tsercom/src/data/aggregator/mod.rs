@@ -44,6 +44,9 @@ struct State<D> {
     /// How many callers have unread samples: readers wait only while it is
     /// 0, so only its 0 → 1 step needs to wake them.
     callers_unread: usize,
+    /// Threads blocked in `wait_new` now: with none, a push skips the
+    /// condvar (whose `notify_all` is a system call even with no waiter).
+    blocked_readers: usize,
     closed: bool,
     /// Bumped on every change of the caller list or a caller's state
     /// ([`RemoteDataAggregator::wait_callers`]).
@@ -127,6 +130,7 @@ impl<D> RemoteDataAggregator<D> {
                 state: Mutex::new(State {
                     callers: HashMap::new(),
                     callers_unread: 0,
+                blocked_readers: 0,
                     closed: false,
                     callers_generation: 0,
                     total_bytes: 0,
@@ -452,12 +456,14 @@ impl<D> RemoteDataAggregator<D> {
             if now >= deadline || state.closed {
                 return false;
             }
+            state.blocked_readers += 1;
             state = self
                 .shared
                 .new_data_cv
                 .wait_timeout(state, deadline - now)
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
+            state.blocked_readers -= 1;
         }
     }
 
