@@ -39,6 +39,9 @@ struct Entry<D> {
     duplicates_refused: u64,
 }
 
+/// Yields of a reader in `wait_new` before it blocks.
+const WAIT_YIELDS: u32 = 4;
+
 struct State<D> {
     callers: HashMap<CallerId, Entry<D>>,
     /// How many callers have unread samples: readers wait only while it is
@@ -448,6 +451,10 @@ impl<D> RemoteDataAggregator<D> {
     pub fn wait_new(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut state = self.lock();
+        // A few yields before blocking: under a stream, the next sample is
+        // usually microseconds away, and a futex sleep and wake-up per
+        // sample cost more than the sample.
+        let mut yields = WAIT_YIELDS;
         loop {
             if state.callers.values().any(|e| e.store.unread() > 0) {
                 return true;
@@ -455,6 +462,13 @@ impl<D> RemoteDataAggregator<D> {
             let now = Instant::now();
             if now >= deadline || state.closed {
                 return false;
+            }
+            if yields > 0 {
+                yields -= 1;
+                drop(state);
+                std::thread::yield_now();
+                state = self.lock();
+                continue;
             }
             state.blocked_readers += 1;
             state = self
