@@ -47,6 +47,8 @@ struct State<D> {
     /// How many callers have unread samples: readers wait only while it is
     /// 0, so only its 0 → 1 step needs to wake them.
     callers_unread: usize,
+    /// Pushes so far (the sweep check runs every 64).
+    pushes: u64,
     /// Threads blocked in `wait_new` now: with none, a push skips the
     /// condvar (whose `notify_all` is a system call even with no waiter).
     blocked_readers: usize,
@@ -134,6 +136,7 @@ impl<D> RemoteDataAggregator<D> {
                     callers: HashMap::new(),
                     callers_unread: 0,
                 blocked_readers: 0,
+                pushes: 0,
                     closed: false,
                     callers_generation: 0,
                     total_bytes: 0,
@@ -213,6 +216,14 @@ impl<D> RemoteDataAggregator<D> {
         if state.callers.len() != before {
             // Someone may wait for it (`wait_callers`).
             self.callers_changed(state);
+        }
+    }
+
+    /// After a take: sweeps only when a caller has left (one may now be
+    /// all read, and so freed); a take is frequent, a departure rare.
+    fn sweep_departed(&self, state: &mut State<D>) {
+        if state.callers.values().any(|e| e.deregistered_at.is_some()) {
+            self.sweep(state);
         }
     }
 
@@ -305,7 +316,7 @@ impl<D> RemoteDataAggregator<D> {
                 (*id, to_samples(e.store.take_new()))
             })
             .collect();
-        self.sweep(&mut state);
+        self.sweep_departed(&mut state);
         drop(state);
         out.sort_by_key(|(id, _)| *id);
         if freed {
@@ -334,7 +345,7 @@ impl<D> RemoteDataAggregator<D> {
         if !out.is_empty() {
             state.callers_unread = state.callers_unread.saturating_sub(1);
         }
-        self.sweep(&mut state);
+        self.sweep_departed(&mut state);
         drop(state);
         // Pushers wait only for a store without room: wake them only when
         // this take gave one room (a condvar `notify_all` is a system call).
