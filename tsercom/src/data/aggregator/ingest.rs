@@ -211,7 +211,7 @@ impl<D> RemoteDataAggregator<D> {
         // The clock is read every 64 pushes, not per sample (the runtime
         // also sweeps every second).
         state.pushes = state.pushes.wrapping_add(1);
-        if state.pushes % 64 == 0 && state.last_sweep.elapsed() >= super::SWEEP_INTERVAL {
+        if state.pushes.is_multiple_of(64) && state.last_sweep.elapsed() >= super::SWEEP_INTERVAL {
             self.sweep(&mut state);
         }
         let mut created = false;

@@ -135,8 +135,8 @@ impl<D> RemoteDataAggregator<D> {
                 state: Mutex::new(State {
                     callers: HashMap::new(),
                     callers_unread: 0,
-                blocked_readers: 0,
-                pushes: 0,
+                    blocked_readers: 0,
+                    pushes: 0,
                     closed: false,
                     callers_generation: 0,
                     total_bytes: 0,
