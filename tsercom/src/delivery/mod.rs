@@ -214,6 +214,9 @@ pub(crate) struct Counters {
     pub(crate) gaps: AtomicU64,
     pub(crate) history_sent: AtomicU64,
     pub(crate) history_received: AtomicU64,
+    /// Woken when nothing is left unacknowledged (a stopping runtime
+    /// waits for it).
+    pub(crate) drained: tokio::sync::Notify,
 }
 
 /// A runtime's delivery state: an outbox per peer it sends to, an inbox
@@ -293,11 +296,20 @@ impl<T: Clone + Send + 'static> Delivery<T> {
     /// sent: a stopping runtime's last messages are not given up while
     /// their acknowledgment is on its way.
     pub(crate) async fn drained(&self, timeout: Duration) {
-        let deadline = tokio::time::Instant::now() + timeout;
-        while self.counters.unacknowledged.load(Ordering::Acquire) > 0
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        let wait = async {
+            loop {
+                let drained = self.counters.drained.notified();
+                tokio::pin!(drained);
+                drained.as_mut().enable();
+                if self.counters.unacknowledged.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                drained.await;
+            }
+        };
+        if tokio::time::timeout(timeout, wait).await.is_err() {
+            // What is left is counted lost (and logged) by `close`.
+            tracing::debug!(?timeout, "not everything was acknowledged in time");
         }
     }
 
@@ -322,6 +334,13 @@ impl<T: Clone + Send + 'static> Delivery<T> {
 }
 
 impl Counters {
+    /// `n` unacknowledged messages were acknowledged or given up.
+    pub(crate) fn settled(&self, n: u64) {
+        if n > 0 && self.unacknowledged.fetch_sub(n, Ordering::AcqRel) == n {
+            self.drained.notify_waiters();
+        }
+    }
+
     /// Takes the values of another process's counters (the child's, out
     /// of process).
     pub(crate) fn set(&self, stats: &DeliveryStats) {

@@ -133,9 +133,7 @@ impl<T> Outbox<T> {
             self.counters
                 .acknowledged
                 .fetch_add(freed, Ordering::Relaxed);
-            self.counters
-                .unacknowledged
-                .fetch_sub(freed, Ordering::Relaxed);
+            self.counters.settled(freed);
             if let Some(waker) = st.waker.take() {
                 waker.wake();
             }
@@ -188,7 +186,7 @@ impl<T> Outbox<T> {
         let n = st.unacked.len() as u64;
         st.unacked.clear();
         st.first += n;
-        self.counters.unacknowledged.fetch_sub(n, Ordering::Relaxed);
+        self.counters.settled(n);
         n
     }
 }

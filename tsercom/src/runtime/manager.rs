@@ -171,12 +171,8 @@ impl RuntimeManager {
         data.set_forgetting(config.forgetting);
         data.set_equal_timestamps(config.equal_timestamps);
         data.set_memory_limits(config.memory, <I::Inbound as prost::Message>::encoded_len);
-        let events = EventRouter::with_no_peer(
-            config.events,
-            config.broadcast_wait,
-            config.delivery.no_peer,
-        )
-        .with_history(config.delivery.history);
+        let events =
+            EventRouter::for_delivery(config.events, config.broadcast_wait, &config.delivery);
         let handle = I::Handle::from_runtime_handle(RuntimeHandle {
             name: name.clone(),
             inbound: data.clone(),

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::{MessageDescriptor, Role, RuntimeConfig};
+use super::{MessageDescriptor, RuntimeConfig};
 use crate::error::{Error, Result};
 
 /// A recording to start: where, and the schema of what is recorded.
@@ -48,19 +48,19 @@ pub(crate) fn plan(
     {
         let schema = crate::record::Schema::new(descriptor.descriptor_set, &descriptor.full_name)?;
         let kind = match config.role {
-            Role::Aggregator => crate::record::Kind::Data,
-            Role::Producer => crate::record::Kind::Events,
+            super::Role::Aggregator => crate::record::Kind::Data,
+            super::Role::Producer => crate::record::Kind::Events,
         };
         Ok(Some(Plan { path, schema, kind }))
     }
     #[cfg(not(feature = "record"))]
     {
-        let _ = (descriptor, Role::Producer);
         Err(Error::Invalid {
             what: "recording from the configuration",
             reason: format!(
-                "runtime {name:?} asks to record to {} but tsercom was built without its \
-                 `record` feature",
+                "runtime {name:?} asks to record its {} messages to {} but tsercom was built \
+                 without its `record` feature",
+                descriptor.full_name,
                 path.display()
             ),
         })
@@ -157,6 +157,7 @@ mod running {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::Role;
 
     fn descriptor() -> MessageDescriptor {
         use prost::Message as _;

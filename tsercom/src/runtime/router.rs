@@ -71,22 +71,27 @@ impl<E> std::fmt::Debug for EventRouter<E> {
 
 impl<E> EventRouter<E> {
     pub(crate) fn new(config: QueueConfig, broadcast_wait: std::time::Duration) -> Self {
-        Self::with_no_peer(config, broadcast_wait, None)
+        Self::for_delivery(
+            config,
+            broadcast_wait,
+            &crate::delivery::DeliveryConfig::default(),
+        )
     }
 
-    /// As [`new`](Self::new), with `no_peer` (default: `config`'s capacity,
-    /// dropping the oldest) for what is sent while nobody is connected.
-    pub(crate) fn with_no_peer(
+    /// As [`new`](Self::new), with `delivery`'s queue for what is sent
+    /// while nobody is connected (default: `config`'s capacity, dropping
+    /// the oldest) and its history for callers that connect later.
+    pub(crate) fn for_delivery(
         config: QueueConfig,
         broadcast_wait: std::time::Duration,
-        no_peer: Option<QueueConfig>,
+        delivery: &crate::delivery::DeliveryConfig,
     ) -> Self {
         EventRouter {
             inner: Arc::new(RouterInner {
                 queues: Mutex::new(HashMap::new()),
                 waiting: BoundedQueue::new(
                     "sent while no peer was connected",
-                    no_peer.unwrap_or(QueueConfig {
+                    delivery.no_peer.unwrap_or(QueueConfig {
                         capacity: config.capacity,
                         policy: OverflowPolicy::DropOldest,
                     }),
@@ -99,24 +104,10 @@ impl<E> EventRouter<E> {
                 retired_dropped: AtomicU64::new(0),
                 metrics: std::sync::OnceLock::new(),
                 delivery: Arc::default(),
-                history: None,
+                history: delivery.history.filter(|h| h.last > 0),
                 kept: Mutex::default(),
                 seen: Mutex::default(),
             }),
-        }
-    }
-
-    /// Keeping `history` of what is sent to all for callers that register
-    /// for the first time (before any send).
-    pub(crate) fn with_history(self, history: Option<crate::delivery::History>) -> Self {
-        match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.history = history.filter(|h| h.last > 0);
-                EventRouter {
-                    inner: Arc::new(inner),
-                }
-            }
-            Err(inner) => EventRouter { inner },
         }
     }
 

@@ -36,10 +36,11 @@ fn a_reconnect_adopts_the_backlog_without_blocking_or_dropping() {
 
 #[test]
 fn what_waits_for_a_first_peer_follows_its_configured_policy() {
-    let router: EventRouter<u32> = EventRouter::with_no_peer(
+    let router: EventRouter<u32> = EventRouter::for_delivery(
         QueueConfig::new(8, OverflowPolicy::Block),
         std::time::Duration::from_secs(1),
-        Some(QueueConfig::new(3, OverflowPolicy::DropNewest)),
+        &crate::delivery::DeliveryConfig::default()
+            .with_no_peer(QueueConfig::new(3, OverflowPolicy::DropNewest)),
     );
     for i in 0..5 {
         router.send(i, super::To::All).expect("kept or counted");
@@ -58,11 +59,11 @@ fn what_waits_for_a_first_peer_follows_its_configured_policy() {
 
 #[test]
 fn history_goes_to_newcomers_only() {
-    let router: EventRouter<u32> = EventRouter::new(
+    let router: EventRouter<u32> = EventRouter::for_delivery(
         QueueConfig::new(64, OverflowPolicy::Block),
         std::time::Duration::from_secs(1),
-    )
-    .with_history(Some(crate::delivery::History::last(3)));
+        &crate::delivery::DeliveryConfig::default().with_history(crate::delivery::History::last(3)),
+    );
     let first = CallerId::random();
     let q1 = router.register(first);
     for i in 0..5 {

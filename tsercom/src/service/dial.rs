@@ -11,10 +11,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use super::arrivals::{Arrival, Arrivals};
 use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
 use crate::data::{PeerInfo, PeerState};
-use crate::delivery::{self, Receiving, Sending};
+use crate::delivery::{self, Sending};
 use crate::discovery::{self, ConnectorConfig, PeerEvent, PeerKey, spawn_connector};
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
@@ -420,9 +421,9 @@ async fn session<M: StreamService, H: Hooks>(
     if resent > 0 {
         tracing::info!(%peer, resent, "replaying what the peer had not acknowledged");
     }
-    let mut receiving = numbering
-        .map(|(base, incarnation)| Receiving::open(delivery.inbox(peer), incarnation, base));
-    let mut history = delivery::HistoryArrivals::new(
+    let mut arrivals = Arrivals::new(
+        numbering,
+        || delivery.inbox(peer),
         delivery::history_of(response.metadata()),
         Arc::clone(&delivery.counters),
     );
@@ -431,30 +432,11 @@ async fn session<M: StreamService, H: Hooks>(
     let lag = endpoint.metrics();
     let outcome = loop {
         let message = incoming.message().await;
-        // This message's number, when numbered; a duplicate (a resend of
-        // what is stored) is dropped, counted. A malformed one has its
-        // number too (refused, counted, acknowledged).
-        let numbered = match &message {
-            Ok(Some(_)) => true,
-            Err(status) => super::malformed(status).is_some(),
-            Ok(None) => false,
+        // A duplicate (a resend of what is stored) is dropped, counted.
+        let seq = match arrivals.next(&message) {
+            Arrival::Duplicate => continue,
+            Arrival::Handle(seq) => seq,
         };
-        let seq = match receiving.as_mut().filter(|_| numbered) {
-            Some(r) => match r.admit() {
-                Some(seq) => Some(seq),
-                None if message.is_ok() => continue,
-                None => None,
-            },
-            None => None,
-        };
-        let handled = |seq: Option<u64>| {
-            if let (Some(seq), Some(r)) = (seq, receiving.as_ref()) {
-                r.stored(seq);
-            }
-        };
-        if matches!(message, Ok(Some(_))) {
-            history.arrived();
-        }
         match message {
             Ok(Some(mut sample)) => {
                 let time = match read_timestamp(M::response_timestamp(&mut sample)) {
@@ -469,7 +451,7 @@ async fn session<M: StreamService, H: Hooks>(
                         // it made a silent reconnect loop). Reported once
                         // per connection.
                         endpoint.refuse();
-                        handled(seq);
+                        arrivals.handled(seq);
                         refused += 1;
                         if refused == 1 {
                             let error = Error::Refused {
@@ -485,12 +467,7 @@ async fn session<M: StreamService, H: Hooks>(
                 };
                 write_timestamp(M::response_timestamp(&mut sample), time);
                 let pushed = endpoint.push(sample, time).await;
-                if let (Some(seq), Some(r)) = (seq, receiving.as_ref()) {
-                    match &pushed {
-                        Ok(()) => r.stored(seq),
-                        Err(_) => r.not_stored(seq),
-                    }
-                }
+                arrivals.pushed(seq, pushed.is_ok());
                 if let Err(e) = pushed {
                     break Err(e);
                 }
@@ -502,7 +479,7 @@ async fn session<M: StreamService, H: Hooks>(
                 // is reopened with backoff.
                 tracing::warn!(%peer, %problem, "malformed message from the peer; reconnecting");
                 endpoint.refuse_malformed();
-                handled(seq);
+                arrivals.handled(seq);
                 shared.ctx.report_error(Error::Rpc {
                     what: "malformed message from the peer",
                     status: Box::new(status.clone()),

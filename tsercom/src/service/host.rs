@@ -18,7 +18,8 @@ const LEGACY_FIRST_MESSAGE: Duration = Duration::from_secs(10);
 use std::pin::Pin;
 use tokio::sync::{mpsc, watch};
 
-use crate::delivery::{self, Receiving, Sending};
+use super::arrivals::{Arrival, Arrivals};
+use crate::delivery::{self, Sending};
 use tonic::Status;
 use tonic::server::NamedService;
 use tracing::Instrument;
@@ -357,10 +358,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
     // it sends) when both sides speak acknowledged delivery.
     let numbering = delivery::numbering(request.metadata())
         .filter(|_| shared.ctx.config().delivery.acknowledged && !legacy);
-    let mut history = delivery::HistoryArrivals::new(
-        delivery::history_of(request.metadata()),
-        Arc::clone(&shared.ctx.delivery.counters),
-    );
+    let history = delivery::history_of(request.metadata());
     let (caller, mut incoming, first) = if legacy {
         let connection = request.extensions_mut().remove::<PeerConnection>();
         let deadline = shared
@@ -422,9 +420,12 @@ async fn open_stream<M: StreamService, H: Hooks>(
     } else {
         (Sending::plain(endpoint.event_queue(), prepare), None)
     };
-    let mut receiving = numbering.map(|(base, incarnation)| {
-        Receiving::open(shared.ctx.delivery.inbox(caller), incarnation, base)
-    });
+    let mut arrivals = Arrivals::new(
+        numbering,
+        || shared.ctx.delivery.inbox(caller),
+        history,
+        Arc::clone(&shared.ctx.delivery.counters),
+    );
     let outgoing = Outgoing::<M> {
         metrics: endpoint.metrics(),
         data,
@@ -449,31 +450,11 @@ async fn open_stream<M: StreamService, H: Hooks>(
                     _ = stopping.wait_for(|s| *s) => break "this runtime stopped".to_owned(),
                 },
             };
-            // This message's number, when numbered; a duplicate (a resend
-            // of what is stored) is dropped, counted.
-            // A malformed message has its number too (refused, counted,
-            // acknowledged: a resend would fail the same way).
-            let numbered = match &message {
-                Ok(Some(_)) => true,
-                Err(status) => super::malformed(status).is_some(),
-                Ok(None) => false,
+            // A duplicate (a resend of what is stored) is dropped, counted.
+            let seq = match arrivals.next(&message) {
+                Arrival::Duplicate => continue,
+                Arrival::Handle(seq) => seq,
             };
-            let seq = match receiving.as_mut().filter(|_| numbered) {
-                Some(r) => match r.admit() {
-                    Some(seq) => Some(seq),
-                    None if message.is_ok() => continue,
-                    None => None,
-                },
-                None => None,
-            };
-            let handled = |seq: Option<u64>| {
-                if let (Some(seq), Some(r)) = (seq, receiving.as_ref()) {
-                    r.stored(seq);
-                }
-            };
-            if matches!(message, Ok(Some(_))) {
-                history.arrived();
-            }
             match message {
                 Ok(Some(mut event)) => {
                     if legacy && let Err(status) = legacy::check_later::<M>(caller, &event) {
@@ -496,18 +477,13 @@ async fn open_stream<M: StreamService, H: Hooks>(
                             tracing::warn!(%caller, error = %e, "event with an invalid timestamp; closing the stream");
                             endpoint.refuse();
                             // Refused and counted: acknowledged, not resent.
-                            handled(seq);
+                            arrivals.handled(seq);
                             let _ = tx.send(bad_peer("event timestamp", &e)).await;
                             break format!("invalid event timestamp: {e}");
                         }
                     };
                     let pushed = endpoint.push(event, time).await;
-                    if let (Some(seq), Some(r)) = (seq, receiving.as_ref()) {
-                        match &pushed {
-                            Ok(()) => r.stored(seq),
-                            Err(_) => r.not_stored(seq),
-                        }
-                    }
+                    arrivals.pushed(seq, pushed.is_ok());
                     if let Err(e) = pushed {
                         // The peer learns why its stream ended (an OK end
                         // would read as "nothing more to say").
@@ -531,7 +507,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
                         tracing::warn!(%caller, %problem, "malformed message from a peer; closing its stream");
                         endpoint.refuse_malformed();
                         // Refused and counted: acknowledged, not resent.
-                        handled(seq);
+                        arrivals.handled(seq);
                         // As above: fails only when the peer already left.
                         let _ = tx.send(Status::invalid_argument(problem.clone())).await;
                         break problem;

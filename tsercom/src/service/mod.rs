@@ -74,6 +74,7 @@
 //! [`dial_config`] and [`dial`]; an aggregator swaps `Inbound` and
 //! `Outbound` and gets an `AggregatorHandle<Reading, Command>`.
 
+mod arrivals;
 mod descriptor;
 mod dial;
 mod host;

@@ -148,19 +148,8 @@ fn child_main(
 /// Sends each runtime's delivery counters (`ipc.DeliveryCounts`).
 fn send_counts(tx: &mpsc::Sender<ipc::Frame>, sides: &[Box<dyn ChildSide>]) {
     for (i, side) in sides.iter().enumerate() {
-        let d = side.delivery();
-        let c = ipc::DeliveryCounts {
-            runtime: u32::try_from(i).unwrap_or(u32::MAX),
-            resent: d.resent,
-            possibly_duplicated: d.possibly_duplicated,
-            acknowledged: d.acknowledged,
-            unacknowledged: d.unacknowledged,
-            lost: d.lost,
-            duplicates: d.duplicates,
-            gaps: d.gaps,
-            history_sent: d.history_sent,
-            history_received: d.history_received,
-        };
-        send_control(tx, frame(Kind::DeliveryCounts(c)));
+        let runtime = u32::try_from(i).unwrap_or(u32::MAX);
+        let counts = super::glue::counts_frame(runtime, &side.delivery());
+        send_control(tx, frame(Kind::DeliveryCounts(counts)));
     }
 }

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use super::frame::frame;
 use crate::caller_id::CallerId;
 use crate::data::RemoteDataAggregator;
+use crate::delivery::DeliveryStats;
 use crate::error::{Error, Result};
 use crate::future::BoxFuture;
 use crate::proto::ipc::{self, frame::Kind};
@@ -20,7 +21,7 @@ use crate::time::{Estimate, Timestamp};
 pub(crate) trait ChildSide: Send + Sync {
     fn on_event(&self, event: ipc::Event) -> BoxFuture<'_, ()>;
     /// The runtime's acknowledged-delivery counters.
-    fn delivery(&self) -> crate::delivery::DeliveryStats;
+    fn delivery(&self) -> DeliveryStats;
 }
 
 /// The parent's side of one runtime: frames from the child go in here.
@@ -64,7 +65,7 @@ impl<E: Message + Default + Clone + 'static> ChildSide for ChildPart<E> {
         })
     }
 
-    fn delivery(&self) -> crate::delivery::DeliveryStats {
+    fn delivery(&self) -> DeliveryStats {
         self.events.delivery_counters().stats()
     }
 }
@@ -117,19 +118,8 @@ where
         })
     }
 
-    fn on_delivery(&self, c: &ipc::DeliveryCounts) {
-        let stats = crate::delivery::DeliveryStats {
-            resent: c.resent,
-            possibly_duplicated: c.possibly_duplicated,
-            acknowledged: c.acknowledged,
-            unacknowledged: c.unacknowledged,
-            lost: c.lost,
-            duplicates: c.duplicates,
-            gaps: c.gaps,
-            history_sent: c.history_sent,
-            history_received: c.history_received,
-        };
-        self.events.delivery_counters().set(&stats);
+    fn on_delivery(&self, counts: &ipc::DeliveryCounts) {
+        self.events.delivery_counters().set(&stats_of(counts));
     }
 
     fn on_clock(&self, c: ipc::Clock) -> Result<()> {
@@ -258,5 +248,36 @@ where
     fn close(&self) {
         self.data.close();
         self.events.close();
+    }
+}
+
+/// The frame carrying runtime `runtime`'s delivery counters.
+pub(crate) fn counts_frame(runtime: u32, d: &DeliveryStats) -> ipc::DeliveryCounts {
+    ipc::DeliveryCounts {
+        runtime,
+        resent: d.resent,
+        possibly_duplicated: d.possibly_duplicated,
+        acknowledged: d.acknowledged,
+        unacknowledged: d.unacknowledged,
+        lost: d.lost,
+        duplicates: d.duplicates,
+        gaps: d.gaps,
+        history_sent: d.history_sent,
+        history_received: d.history_received,
+    }
+}
+
+/// The delivery counters a frame carries.
+fn stats_of(c: &ipc::DeliveryCounts) -> DeliveryStats {
+    DeliveryStats {
+        resent: c.resent,
+        possibly_duplicated: c.possibly_duplicated,
+        acknowledged: c.acknowledged,
+        unacknowledged: c.unacknowledged,
+        lost: c.lost,
+        duplicates: c.duplicates,
+        gaps: c.gaps,
+        history_sent: c.history_sent,
+        history_received: c.history_received,
     }
 }
