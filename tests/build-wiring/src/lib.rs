@@ -43,9 +43,19 @@ pub mod tensors {
 /// For the test programs in `src/bin`: a flag that turns false when stdin
 /// closes (the test that started the program ended or dropped it).
 pub fn stdin_open() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    stdin_watch().0
+}
+
+/// As [`stdin_open`], with a receiver that gets `()` (or disconnects)
+/// when stdin closes, to wait for it.
+pub fn stdin_watch() -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::mpsc::Receiver<()>,
+) {
     use std::io::BufRead;
     let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let flag = std::sync::Arc::clone(&open);
+    let (closed_tx, closed) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             if line.is_err() {
@@ -53,6 +63,20 @@ pub fn stdin_open() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
             }
         }
         flag.store(false, std::sync::atomic::Ordering::Release);
+        let _ = closed_tx.send(());
     });
-    open
+    (open, closed)
+}
+
+/// For the test programs in `src/bin`: the CallerId `E2E_ID` names, or a
+/// random one.
+///
+/// # Errors
+/// A malformed `E2E_ID`.
+pub fn e2e_caller_id() -> tsercom::Result<tsercom::CallerId> {
+    std::env::var("E2E_ID")
+        .ok()
+        .map(|s| tsercom::CallerId::parse(&s))
+        .transpose()
+        .map(|id| id.unwrap_or_else(tsercom::CallerId::random))
 }

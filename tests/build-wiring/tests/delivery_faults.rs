@@ -105,16 +105,28 @@ impl Proc {
             .map_or(0, |n| n.parse().expect("progress count"))
     }
 
-    /// Waits until the aggregator's progress reaches `n`.
+    /// Waits for the program's next line (`false`: none within `timeout`).
+    fn next_line(&mut self, timeout: Duration) -> bool {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => {
+                self.seen.push(line);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Waits until the aggregator's progress reaches `n` (woken by each
+    /// line it prints).
     fn wait_progress(&mut self, n: u64, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while self.progress() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
             assert!(
-                Instant::now() < deadline,
+                self.next_line(left),
                 "progress stayed at {} (< {n}) for {timeout:?}",
                 self.progress()
             );
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -561,8 +573,8 @@ fn flood_through(
         if let Some(at) = agg.first_progress_after(back, at_back) {
             break at;
         }
-        assert!(Instant::now() < deadline, "no data after the fault ended");
-        std::thread::sleep(Duration::from_millis(10));
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(agg.next_line(left), "no data after the fault ended");
     };
     prod.wait_line("published ", WAIT * 2);
     agg.wait_progress(count, WAIT);
@@ -577,6 +589,7 @@ fn a_link_down_for_ten_seconds_loses_nothing_and_resumes_within_a_second() {
     let Some(link) = Link::create(1) else { return };
     let (t, prod, agg, resumed) = flood_through(&link, 200_000, || {
         link.set_link(false);
+        // The fault's length is the test's subject, not a wait for an event.
         std::thread::sleep(Duration::from_secs(10));
         link.set_link(true);
     });
@@ -602,6 +615,7 @@ fn thirty_percent_packet_loss_for_twenty_seconds_loses_nothing() {
     let Some(link) = Link::create(2) else { return };
     let (t, prod, agg, _) = flood_through(&link, 300_000, || {
         link.set_loss(Some(30));
+        // The fault's length is the test's subject, not a wait for an event.
         std::thread::sleep(Duration::from_secs(20));
         link.set_loss(None);
     });
@@ -654,6 +668,7 @@ fn one_of_two_aggregators_stopped_never_slows_the_other_and_catches_up_or_counts
     a.wait_progress(30_000, WAIT);
     let stopped = Instant::now();
     b.signal("-STOP");
+    // B stays stopped this long: the window A's rate is measured over.
     std::thread::sleep(Duration::from_secs(5));
     b.signal("-CONT");
     // A's rate over the 5 s of B's stop against the 2 s before it.

@@ -290,6 +290,7 @@ fn a_scrape_shows_what_the_runtimes_did() {
     );
     // Acknowledged delivery (sampled every second): the aggregator
     // acknowledged every reading, nothing resent, nothing received twice.
+    // The exposition has no event to wait on: polled, bounded by WAIT.
     let deadline = std::time::Instant::now() + WAIT;
     let delivery = loop {
         let now = parse(&scrape(endpoint));
@@ -433,7 +434,9 @@ fn an_out_of_process_runtime_serves_its_own_endpoint() {
         "the child shows its peer connected"
     );
     // The child's delivery counters reach the handle's stats: an event it
-    // sends is acknowledged by the producer, and the count shows here.
+    // sends is acknowledged by the producer, and the count shows here (the
+    // child reports them every second; no event on the handle: polled,
+    // bounded by WAIT).
     collector
         .send(
             Command {

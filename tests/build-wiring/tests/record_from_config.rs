@@ -67,6 +67,23 @@ fn connected(callers: &[CallerInfo]) -> bool {
     callers.iter().any(|c| c.state.is_connected())
 }
 
+/// A drone dialing `trainer`, connected.
+fn start_drone(
+    trainer: &tsercom::AggregatorHandle<Reading, Command>,
+) -> (RuntimeManager, tsercom::ProducerHandle<Reading, Command>) {
+    let mut producers = RuntimeManager::new();
+    let drone = producers
+        .register(Drone {
+            trainer: trainer.listening().first().copied(),
+        })
+        .expect("register");
+    producers.start_in_process().expect("start");
+    drone
+        .wait_callers(WAIT, connected)
+        .expect("the drone reached the trainer");
+    (producers, drone)
+}
+
 /// The proto name of the schema stored in the file, read with the `mcap`
 /// crate (not tsercom's reader).
 fn schema_in_file(path: &Path) -> String {
@@ -99,16 +116,7 @@ fn an_aggregator_configured_to_record_writes_all_its_handle_received() {
     assert_eq!(recordings[0].0, "Trainer");
     assert_eq!(recordings[0].1.files, vec![path.clone()]);
 
-    let mut producers = RuntimeManager::new();
-    let drone = producers
-        .register(Drone {
-            trainer: trainer.listening().first().copied(),
-        })
-        .expect("register");
-    producers.start_in_process().expect("start");
-    drone
-        .wait_callers(WAIT, connected)
-        .expect("the drone reached the trainer");
+    let (mut producers, drone) = start_drone(&trainer);
     let drone_id = trainer
         .wait_callers(WAIT, connected)
         .expect("the trainer sees the drone")[0]
@@ -274,16 +282,7 @@ fn out_of_process_the_parent_records_what_its_handle_received() {
     aggregators.start_out_of_process().expect("start");
     // Only the parent gets here.
     assert_eq!(aggregators.recordings().len(), 1);
-    let mut producers = RuntimeManager::new();
-    let drone = producers
-        .register(Drone {
-            trainer: trainer.listening().first().copied(),
-        })
-        .expect("register");
-    producers.start_in_process().expect("start");
-    drone
-        .wait_callers(WAIT, connected)
-        .expect("the drone reached the trainer");
+    let (mut producers, drone) = start_drone(&trainer);
     assert_eq!(publish_and_take(&drone, &trainer, N, || {}), N);
     producers.shutdown().expect("producer shutdown");
     aggregators.shutdown().expect("aggregator shutdown");

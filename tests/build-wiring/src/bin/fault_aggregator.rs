@@ -49,11 +49,7 @@ impl Hooks for Dialing {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr: SocketAddr = std::env::var("E2E_ADDR")?.parse()?;
-    let id = std::env::var("E2E_ID")
-        .ok()
-        .map(|s| CallerId::parse(&s))
-        .transpose()?
-        .unwrap_or_else(CallerId::random);
+    let id = tsercom_test_build_wiring::e2e_caller_id()?;
     let mut out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

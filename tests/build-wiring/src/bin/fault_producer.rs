@@ -62,11 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(str::parse)
         .collect::<Result<Vec<SocketAddr>, _>>()?;
     let addr = *addrs.first().ok_or("E2E_ADDR is empty")?;
-    let id = std::env::var("E2E_ID")
-        .ok()
-        .map(|s| CallerId::parse(&s))
-        .transpose()?
-        .unwrap_or_else(CallerId::random);
+    let id = tsercom_test_build_wiring::e2e_caller_id()?;
     let start: u64 = env("E2E_START", Some(0))?;
     let count: u64 = env("E2E_COUNT", None)?;
     let rate: u64 = env("E2E_RATE", Some(10_000))?;
@@ -93,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
     manager.check_error()?;
     println!("ready {id} {listening}");
-    let stdin_open = tsercom_test_build_wiring::stdin_open();
+    let (stdin_open, stdin_closed) = tsercom_test_build_wiring::stdin_watch();
     // Every aggregator it dials (or, hosting, the first to come).
     let expected = if std::env::var("E2E_DIRECTION").as_deref() == Ok("host") {
         1
@@ -128,9 +124,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("published {}", next - start);
-    while stdin_open.load(Ordering::Acquire) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Until the test closes stdin (bounded: 300 s).
+    let _ = stdin_closed.recv_timeout(Duration::from_secs(300));
     let stats = handle.stats();
     manager.shutdown()?;
     let d = stats.delivery;
