@@ -103,8 +103,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             last_print = Instant::now();
         }
     }
-    let stats = handle.stats();
+    // Counted after the stop, which waits for the last acknowledgments
+    // (what is then still unacknowledged is counted lost).
     manager.shutdown()?;
+    let stats = handle.stats();
     println!(
         "stats duplicates={} gaps={}",
         stats.delivery.duplicates, stats.delivery.gaps

@@ -126,8 +126,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("published {}", next - start);
     // Until the test closes stdin (bounded: 300 s).
     let _ = stdin_closed.recv_timeout(Duration::from_secs(300));
-    let stats = handle.stats();
+    // Counted after the stop, which waits for the last acknowledgments
+    // (what is then still unacknowledged is counted lost).
     manager.shutdown()?;
+    let stats = handle.stats();
     let d = stats.delivery;
     println!(
         "stats resent={} possibly_duplicated={} acknowledged={} unacknowledged={} lost={} dropped={}",
