@@ -430,7 +430,12 @@ impl Builder {
             tonic_prost_build::configure()
                 .build_server(self.build_server)
                 .build_client(self.build_client)
-                .codec_path(format!("{private}::tonic_prost::ProstCodec"))
+                .codec_path(if self.compile_tsercom_types {
+                    // tsercom's own services: small control messages.
+                    format!("{support_str}::rpc::codec::ControlCodec")
+                } else {
+                    format!("{private}::tonic_prost::ProstCodec")
+                })
                 .service_generator()
         });
         let packages = codegen::generate(config, tonic, &fds.file).map_err(|e| {

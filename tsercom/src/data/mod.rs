@@ -8,6 +8,7 @@
 //! ```
 
 mod aggregator;
+mod caller_hash;
 mod info;
 mod interpolate;
 mod peers;

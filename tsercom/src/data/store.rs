@@ -174,6 +174,11 @@ impl<D> CallerStore<D> {
                 self.first_unread = self.first_unread.min(i);
                 out.replaced += 1;
             }
+            Err(i) if i == self.samples.len() => {
+                self.samples.push_back(sample);
+                self.unread += 1;
+                self.first_unread = self.first_unread.min(i);
+            }
             Err(i) => {
                 self.samples.insert(i, sample);
                 self.unread += 1;
@@ -213,7 +218,12 @@ impl<D> CallerStore<D> {
         };
         match read {
             Some(i) => {
-                if let Some(s) = self.samples.remove(i) {
+                let removed = if i == 0 {
+                    self.samples.pop_front()
+                } else {
+                    self.samples.remove(i)
+                };
+                if let Some(s) = removed {
                     self.bytes -= s.size;
                 }
                 out.evicted += 1;
@@ -245,10 +255,17 @@ impl<D> CallerStore<D> {
     }
 
     /// Every unread sample, oldest first, marked read.
+    #[cfg(test)]
     pub(crate) fn take_new(&mut self) -> Vec<(Timestamp, D)>
     where
         D: Clone,
     {
+        self.take_new_with(|t, d| (t, d.clone()))
+    }
+
+    /// [`take_new`](Self::take_new), each sample made into what the caller
+    /// returns (one pass, one allocation).
+    pub(crate) fn take_new_with<T>(&mut self, mut make: impl FnMut(Timestamp, &D) -> T) -> Vec<T> {
         let mut out = Vec::with_capacity(self.unread);
         for s in self
             .samples
@@ -256,7 +273,7 @@ impl<D> CallerStore<D> {
             .filter(|s| s.unread)
         {
             s.unread = false;
-            out.push((s.time, s.data.clone()));
+            out.push(make(s.time, &s.data));
         }
         self.unread = 0;
         self.unread_bytes = 0;

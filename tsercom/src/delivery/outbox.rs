@@ -85,13 +85,29 @@ impl<T: Clone> Outbox<T> {
 
     /// Keeps `item`, sent now by stream `generation`, until acknowledged;
     /// `false` (nothing kept) when a newer stream replaced it.
+    #[cfg(test)]
     pub(crate) fn record(&self, generation: u64, item: &T) -> bool {
+        self.record_all(generation, std::slice::from_ref(item))
+    }
+
+    /// [`record`](Self::record) of several items sent in this order (one
+    /// lock, one count for all of them).
+    pub(crate) fn record_all<'a>(
+        &self,
+        generation: u64,
+        items: impl IntoIterator<Item = &'a T, IntoIter: ExactSizeIterator>,
+    ) -> bool
+    where
+        T: 'a,
+    {
+        let items = items.into_iter();
+        let n = items.len() as u64;
         let mut st = self.lock();
         if st.generation != generation {
             return false;
         }
-        st.unacked.push_back(item.clone());
-        self.counters.unacknowledged.fetch_add(1, Ordering::Relaxed);
+        st.unacked.extend(items.cloned());
+        self.counters.unacknowledged.fetch_add(n, Ordering::Relaxed);
         true
     }
 }

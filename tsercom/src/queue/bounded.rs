@@ -325,6 +325,27 @@ impl<T> BoundedQueue<T> {
         item
     }
 
+    /// Takes up to `max` queued items, in order, into `out` (one lock for
+    /// all of them); returns how many.
+    pub(crate) fn try_pop_many(
+        &self,
+        max: usize,
+        out: &mut std::collections::VecDeque<T>,
+    ) -> usize {
+        let mut state = self.lock();
+        let before = state.items.len();
+        let n = before.min(max);
+        out.extend(state.items.drain(..n));
+        // Passing the low-water mark wakes pushers, as a single pop
+        // reaching it does.
+        let wake = n > 0 && before > self.low_water() && before - n <= self.low_water();
+        drop(state);
+        if wake {
+            self.took();
+        }
+        n
+    }
+
     /// Puts an item taken but not delivered back at the head, ahead of
     /// everything queued (it may exceed the capacity by that one item, as
     /// a hand-over ([`adopt`](Self::adopt)) can); `false` when the queue

@@ -14,6 +14,7 @@
 //! `grpc.health.v1.Health` and server reflection.
 
 mod cert_binding;
+pub(crate) mod codec;
 mod connections;
 mod keepalive;
 mod killable;

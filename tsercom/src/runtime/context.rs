@@ -205,8 +205,9 @@ impl<D: prost::Message, E> Endpoint<D, E> {
     /// [`Error::QueueFull`] under the `Error` policy, [`Error::Closed`]
     /// after shutdown.
     pub async fn push(&self, data: D, timestamp: Timestamp) -> Result<()> {
-        self.metrics.received(data.encoded_len());
-        self.data.push(self.caller, timestamp, data).await
+        let size = data.encoded_len();
+        self.metrics.received(size);
+        self.data.push(self.caller, timestamp, data, size).await
     }
 
     /// Counts one of this caller's samples as refused (e.g. its timestamp

@@ -104,9 +104,17 @@ impl<D: prost::Message> DataSink<D> {
         }
     }
 
-    pub(crate) async fn push(&self, caller: CallerId, timestamp: Timestamp, data: D) -> Result<()> {
+    /// Delivers a sample of `size` encoded bytes (measured by the caller,
+    /// which counts them too).
+    pub(crate) async fn push(
+        &self,
+        caller: CallerId,
+        timestamp: Timestamp,
+        data: D,
+        size: usize,
+    ) -> Result<()> {
         match self {
-            DataSink::Local(a) => a.push(caller, timestamp, data).await,
+            DataSink::Local(a) => a.push_sized(caller, timestamp, data, size).await,
             DataSink::Ipc(s) => s.push(caller, timestamp, data).await,
         }
     }

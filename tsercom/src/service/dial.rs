@@ -442,7 +442,7 @@ async fn session<M: StreamService, H: Hooks>(
                 let time = match read_timestamp(M::response_timestamp(&mut sample)) {
                     Ok(Some(t)) => {
                         let local = clock.to_local(t);
-                        lag.arrived(&local, &clock.local_now());
+                        lag.arrived(&local, || clock.local_now());
                         local
                     }
                     Ok(None) => clock.local_now(),

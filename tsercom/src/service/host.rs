@@ -465,7 +465,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
                     }
                     let time = match read_timestamp(M::request_timestamp(&mut event)) {
                         Ok(Some(t)) => {
-                            lag.arrived(&t, &clock.now());
+                            lag.arrived(&t, || clock.now());
                             t
                         }
                         Ok(None) => {

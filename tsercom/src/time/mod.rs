@@ -131,6 +131,22 @@ impl Timestamp {
     /// # Errors
     /// [`Error::TimestampOutOfRange`] when the result leaves the range.
     pub fn offset_by_nanos(&self, delta_nanos: i128) -> Result<Self> {
+        // Offsets that fit 64 bits (± 292 years; clock offsets, stamps of a
+        // batch) in 64-bit arithmetic: a 128-bit division per sample cost
+        // about 2 % of the receive path (perf).
+        if let Ok(delta) = i64::try_from(delta_nanos) {
+            const PER_SEC: i64 = 1_000_000_000;
+            let mut seconds = self.seconds.checked_add(delta.div_euclid(PER_SEC));
+            // Both below 1e9: the sum fits a u32 with room.
+            let mut nanos = self.nanos + delta.rem_euclid(PER_SEC) as u32;
+            if nanos >= PER_SEC as u32 {
+                nanos -= PER_SEC as u32;
+                seconds = seconds.and_then(|s| s.checked_add(1));
+            }
+            if let Some(seconds) = seconds {
+                return Self::new(seconds, nanos);
+            }
+        }
         let total =
             self.unix_nanos()
                 .checked_add(delta_nanos)
@@ -309,6 +325,35 @@ mod tests {
         assert!(Timestamp::MAX.offset_by_nanos(1).is_err());
         assert!(Timestamp::MIN.offset_by_nanos(-1).is_err());
         assert!(Timestamp::MAX.offset_by_nanos(i128::MAX).is_err());
+    }
+
+    #[test]
+    fn offsets_in_64_bits_agree_with_the_128_bit_sum() {
+        let bases = [
+            Timestamp::new(1_700_000_000, 999_999_999).expect("base"),
+            Timestamp::new(-5, 1).expect("base"),
+            Timestamp::UNIX_EPOCH,
+            Timestamp::MAX,
+            Timestamp::MIN,
+        ];
+        let deltas: [i128; 9] = [
+            0,
+            1,
+            -1,
+            999_999_999,
+            -1_000_000_001,
+            2_500_000_000,
+            i128::from(i64::MAX),
+            i128::from(i64::MIN),
+            -7_300_000_000_123,
+        ];
+        for base in bases {
+            for delta in deltas {
+                let slow = Timestamp::from_unix_nanos(base.unix_nanos() + delta);
+                let fast = base.offset_by_nanos(delta);
+                assert_eq!(fast.ok(), slow.ok(), "{base:?} + {delta}");
+            }
+        }
     }
 
     #[test]

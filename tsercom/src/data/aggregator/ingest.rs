@@ -145,17 +145,30 @@ impl<D> RemoteDataAggregator<D> {
     /// Stores one sample of `caller` under the overflow policy; `Block`
     /// waits for the user to take data.
     pub(crate) async fn push(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
+        let size = self.size_of(&data);
+        self.push_sized(caller, time, data, size).await
+    }
+
+    /// [`push`](Self::push) of a sample whose encoded size (what the
+    /// runtime's measure gives) the caller has already computed.
+    pub(crate) async fn push_sized(
+        &self,
+        caller: CallerId,
+        time: Timestamp,
+        data: D,
+        size: usize,
+    ) -> Result<()> {
         self.shared.taps.observe(caller, time, &data);
         let mut data = Some(data);
         // Room (the usual case): no wake-up registration.
-        if self.try_push(caller, time, &mut data)? {
+        if self.try_push(caller, time, &mut data, size)? {
             return Ok(());
         }
         loop {
             let notified = self.shared.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.try_push(caller, time, &mut data)? {
+            if self.try_push(caller, time, &mut data, size)? {
                 return Ok(());
             }
             notified.await;
@@ -172,17 +185,17 @@ impl<D> RemoteDataAggregator<D> {
     /// [`Error::QueueFull`] under the `Error` policy.
     pub fn push_blocking(&self, caller: CallerId, time: Timestamp, data: D) -> Result<()> {
         self.shared.taps.observe(caller, time, &data);
+        let size = self.size_of(&data);
         let mut data = Some(data);
         loop {
-            if self.try_push(caller, time, &mut data)? {
+            if self.try_push(caller, time, &mut data, size)? {
                 return Ok(());
             }
             // Block policy and full: wait for a take. The check and the
             // wait hold the lock together, so a take cannot slip between.
             let retention = self.shared.retention;
-            let per_caller = self.memory_limits().per_caller;
-            let size = data.as_ref().map_or(0, |d| self.size_of(d));
             let state = self.lock();
+            let per_caller = state.memory.per_caller;
             let full = !state.closed
                 && state
                     .callers
@@ -199,12 +212,18 @@ impl<D> RemoteDataAggregator<D> {
     }
 
     /// `Ok(true)` when done (stored or dropped by policy), `Ok(false)` when
-    /// the Block policy must wait.
-    fn try_push(&self, caller: CallerId, time: Timestamp, data: &mut Option<D>) -> Result<bool> {
+    /// the Block policy must wait. `size`: the sample's encoded bytes.
+    fn try_push(
+        &self,
+        caller: CallerId,
+        time: Timestamp,
+        data: &mut Option<D>,
+        size: usize,
+    ) -> Result<bool> {
         let retention = self.shared.retention;
-        let limits = self.memory_limits();
-        let size = data.as_ref().map_or(0, |d| self.size_of(d));
         let mut state = self.lock();
+        let limits = state.memory;
+        let equal = state.equal;
         if state.closed {
             return Err(Error::Closed("data aggregator".into()));
         }
@@ -235,14 +254,14 @@ impl<D> RemoteDataAggregator<D> {
                 OverflowPolicy::Block => return Ok(false),
                 OverflowPolicy::DropOldest => {}
                 OverflowPolicy::DropNewest => {
+                    state.received += 1;
                     drop(state);
-                    self.shared.received.fetch_add(1, Ordering::Relaxed);
                     self.shared.drops.dropped("data", 1);
                     return Ok(true);
                 }
                 _ => {
+                    state.received += 1;
                     drop(state);
-                    self.shared.received.fetch_add(1, Ordering::Relaxed);
                     self.shared.drops.dropped("data", 1);
                     return Err(Error::QueueFull {
                         queue: format!("data of caller {caller}"),
@@ -255,7 +274,6 @@ impl<D> RemoteDataAggregator<D> {
             return Ok(true);
         };
         let was_unread = entry.store.unread() > 0;
-        let equal = *self.shared.equal.lock().unwrap_or_else(|e| e.into_inner());
         let inserted =
             entry
                 .store
@@ -272,11 +290,15 @@ impl<D> RemoteDataAggregator<D> {
             }
             _ => false,
         };
+        if was_unread != now_unread {
+            self.mirror_unread(&state);
+        }
         if created {
             self.callers_changed(&mut state);
         }
         // Read under the lock: a reader about to block has counted itself.
         let wake_blocked = wake && state.blocked_readers > 0;
+        let wake_async = wake && state.async_readers > 0;
         state.total_bytes = state
             .total_bytes
             .saturating_add_signed(inserted.bytes_delta);
@@ -289,20 +311,14 @@ impl<D> RemoteDataAggregator<D> {
             }
             0
         };
+        state.received += 1;
+        state.evicted += inserted.evicted;
+        state.replaced += inserted.replaced;
         drop(state);
         if over_memory > 0 {
             self.shared
                 .over_memory
                 .fetch_add(over_memory, Ordering::Relaxed);
-        }
-        self.shared.received.fetch_add(1, Ordering::Relaxed);
-        self.shared
-            .evicted
-            .fetch_add(inserted.evicted, Ordering::Relaxed);
-        if inserted.replaced > 0 {
-            self.shared
-                .replaced
-                .fetch_add(inserted.replaced, Ordering::Relaxed);
         }
         if inserted.dropped_unread > 0 {
             self.shared.drops.dropped("data", inserted.dropped_unread);
@@ -314,7 +330,7 @@ impl<D> RemoteDataAggregator<D> {
         if wake_blocked {
             self.shared.new_data_cv.notify_all();
         }
-        if wake {
+        if wake_async {
             self.shared.new_data.notify_waiters();
         }
         Ok(true)
@@ -348,15 +364,14 @@ impl<D> RemoteDataAggregator<D> {
             state.total_bytes -= had - entry.store.bytes();
             if was_unread && !now_unread {
                 state.callers_unread = state.callers_unread.saturating_sub(1);
+                self.mirror_unread(state);
             }
             if !state.memory_shedding {
                 state.memory_shedding = true;
                 tracing::warn!(caller = %id, total, "all stores together passed their memory cap: dropping the largest store's oldest samples (MemoryLimits::total)");
             }
         }
-        self.shared
-            .evicted
-            .fetch_add(out.evicted, Ordering::Relaxed);
+        state.evicted += out.evicted;
         out.dropped_unread
     }
 

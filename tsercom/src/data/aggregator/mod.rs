@@ -43,7 +43,7 @@ struct Entry<D> {
 const WAIT_YIELDS: u32 = 4;
 
 struct State<D> {
-    callers: HashMap<CallerId, Entry<D>>,
+    callers: HashMap<CallerId, Entry<D>, super::caller_hash::CallerHashing>,
     /// How many callers have unread samples: readers wait only while it is
     /// 0, so only its 0 → 1 step needs to wake them.
     callers_unread: usize,
@@ -52,6 +52,9 @@ struct State<D> {
     /// Threads blocked in `wait_new` now: with none, a push skips the
     /// condvar (whose `notify_all` is a system call even with no waiter).
     blocked_readers: usize,
+    /// Tasks waiting in `new_data` now: with none, a push skips the async
+    /// wake-up (`Notify::notify_waiters` takes a lock even with no waiter).
+    async_readers: usize,
     closed: bool,
     /// Bumped on every change of the caller list or a caller's state
     /// ([`RemoteDataAggregator::wait_callers`]).
@@ -64,10 +67,34 @@ struct State<D> {
     /// Whether stores are being shed for the total memory cap (logged once
     /// per episode).
     memory_shedding: bool,
+    /// The memory caps (read on every push: under the lock already taken).
+    memory: MemoryLimits,
+    /// What an equal timestamp does (read on every push, likewise).
+    equal: EqualTimestamps,
+    /// Samples received, evicted by retention and replaced (equal
+    /// timestamps): counted under the lock a push holds anyway, not in
+    /// atomics every worker would bounce between its caches.
+    received: u64,
+    evicted: u64,
+    replaced: u64,
 }
 
+/// Counts a task in `new_data` until it stops waiting (woken or dropped).
+struct AsyncReader<'a, D>(&'a RemoteDataAggregator<D>);
+
+impl<D> Drop for AsyncReader<'_, D> {
+    fn drop(&mut self) {
+        self.0.lock().async_readers -= 1;
+    }
+}
+
+/// The state's lock on a cache line of its own: the read-only settings next
+/// to it are read by every push without contending with the lock's writes.
+#[repr(align(128))]
+struct OwnLine<T>(T);
+
 struct Shared<D> {
-    state: Mutex<State<D>>,
+    state: OwnLine<Mutex<State<D>>>,
     callers_cv: Condvar,
     new_data_cv: Condvar,
     new_data: Notify,
@@ -75,18 +102,16 @@ struct Shared<D> {
     room: Notify,
     retention: Retention,
     policy: OverflowPolicy,
-    received: AtomicU64,
-    evicted: AtomicU64,
     forgotten: AtomicU64,
     callers_forgotten: AtomicU64,
     forgetting: Mutex<Forgetting>,
-    memory: Mutex<MemoryLimits>,
+    /// `callers_unread > 0`, mirrored on every change (under the lock):
+    /// a waiting reader polls it without taking the lock its pushers need.
+    unread: std::sync::atomic::AtomicBool,
     /// A sample's encoded size (set by the runtime for protobuf messages;
     /// without it samples count 0 bytes and only `max_samples` bounds).
     size_of: std::sync::OnceLock<fn(&D) -> usize>,
     over_memory: AtomicU64,
-    equal: Mutex<EqualTimestamps>,
-    replaced: AtomicU64,
     refused: AtomicU64,
     drops: DropCounter,
     /// `tsercom_samples_dropped_total{reason="forgotten"}`, once the
@@ -132,17 +157,23 @@ impl<D> RemoteDataAggregator<D> {
     pub fn new(retention: Retention, policy: OverflowPolicy) -> Self {
         RemoteDataAggregator {
             shared: Arc::new(Shared {
-                state: Mutex::new(State {
-                    callers: HashMap::new(),
+                state: OwnLine(Mutex::new(State {
+                    callers: HashMap::default(),
                     callers_unread: 0,
                     blocked_readers: 0,
+                    async_readers: 0,
                     pushes: 0,
                     closed: false,
                     callers_generation: 0,
                     total_bytes: 0,
                     last_sweep: Instant::now(),
                     memory_shedding: false,
-                }),
+                    memory: MemoryLimits::default(),
+                    equal: EqualTimestamps::default(),
+                    received: 0,
+                    evicted: 0,
+                    replaced: 0,
+                })),
                 callers_cv: Condvar::new(),
                 new_data_cv: Condvar::new(),
                 new_data: Notify::new(),
@@ -150,16 +181,12 @@ impl<D> RemoteDataAggregator<D> {
                 room: Notify::new(),
                 retention,
                 policy,
-                received: AtomicU64::new(0),
-                evicted: AtomicU64::new(0),
                 forgotten: AtomicU64::new(0),
                 callers_forgotten: AtomicU64::new(0),
                 forgetting: Mutex::new(Forgetting::default()),
-                memory: Mutex::new(MemoryLimits::default()),
+                unread: std::sync::atomic::AtomicBool::new(false),
                 size_of: std::sync::OnceLock::new(),
                 over_memory: AtomicU64::new(0),
-                equal: Mutex::new(EqualTimestamps::default()),
-                replaced: AtomicU64::new(0),
                 refused: AtomicU64::new(0),
                 drops: DropCounter::default(),
                 forgotten_metric: std::sync::OnceLock::new(),
@@ -176,7 +203,11 @@ impl<D> RemoteDataAggregator<D> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<D>> {
-        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared
+            .state
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// With these bounds on disconnected callers' unread data (default
@@ -193,18 +224,22 @@ impl<D> RemoteDataAggregator<D> {
     /// measured by `size_of` (e.g. `prost::Message::encoded_len`; the
     /// first measure set stays).
     pub fn set_memory_limits(&self, limits: MemoryLimits, size_of: fn(&D) -> usize) {
-        *self.shared.memory.lock().unwrap_or_else(|e| e.into_inner()) = limits;
+        self.lock().memory = limits;
         let _already_set = self.shared.size_of.set(size_of);
     }
 
-    fn memory_limits(&self) -> MemoryLimits {
-        *self.shared.memory.lock().unwrap_or_else(|e| e.into_inner())
+    /// Mirrors `state.callers_unread > 0` for readers that poll without the
+    /// lock; called under it after every change of the count.
+    fn mirror_unread(&self, state: &State<D>) {
+        self.shared
+            .unread
+            .store(state.callers_unread > 0, Ordering::Release);
     }
 
     /// What a sample with a timestamp equal to a stored one does (default:
     /// both kept, [`EqualTimestamps::KeepAll`]).
     pub fn set_equal_timestamps(&self, equal: EqualTimestamps) {
-        *self.shared.equal.lock().unwrap_or_else(|e| e.into_inner()) = equal;
+        self.lock().equal = equal;
     }
 
     /// Frees deregistered callers whose data is all read and whose retention
@@ -279,6 +314,7 @@ impl<D> RemoteDataAggregator<D> {
                 let unread = e.store.unread();
                 if unread > 0 {
                     state.callers_unread = state.callers_unread.saturating_sub(1);
+                    self.mirror_unread(state);
                 }
                 self.shared
                     .forgotten
@@ -303,17 +339,22 @@ impl<D> RemoteDataAggregator<D> {
         D: Clone,
     {
         let retention = self.shared.retention;
-        let per_caller = self.memory_limits().per_caller;
         let mut state = self.lock();
+        let per_caller = state.memory.per_caller;
         let mut freed = false;
-        state.callers_unread = 0;
+        if state.callers_unread > 0 {
+            // Written only on a change: every push reads the line's
+            // neighbours.
+            state.callers_unread = 0;
+            self.mirror_unread(&state);
+        }
         let mut out: Vec<(CallerId, Vec<Sample<D>>)> = state
             .callers
             .iter_mut()
             .filter(|(_, e)| e.store.unread() > 0)
             .map(|(id, e)| {
                 freed |= !e.store.has_room(&retention, 1, per_caller);
-                (*id, to_samples(e.store.take_new()))
+                (*id, e.store.take_new_with(to_sample))
             })
             .collect();
         self.sweep_departed(&mut state);
@@ -331,19 +372,20 @@ impl<D> RemoteDataAggregator<D> {
         D: Clone,
     {
         let retention = self.shared.retention;
-        let per_caller = self.memory_limits().per_caller;
         let mut state = self.lock();
+        let per_caller = state.memory.per_caller;
         let mut freed = false;
         let out = state
             .callers
             .get_mut(&caller)
             .map(|e| {
                 freed = !e.store.has_room(&retention, 1, per_caller);
-                to_samples(e.store.take_new())
+                e.store.take_new_with(to_sample)
             })
             .unwrap_or_default();
         if !out.is_empty() {
             state.callers_unread = state.callers_unread.saturating_sub(1);
+            self.mirror_unread(&state);
         }
         self.sweep_departed(&mut state);
         drop(state);
@@ -461,25 +503,24 @@ impl<D> RemoteDataAggregator<D> {
     /// Returns whether there is unread data.
     pub fn wait_new(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut state = self.lock();
         // A few yields before blocking: under a stream, the next sample is
         // usually microseconds away, and a futex sleep and wake-up per
-        // sample cost more than the sample.
-        let mut yields = WAIT_YIELDS;
+        // sample cost more than the sample. The yields poll the mirrored
+        // flag, not the lock the pushers need.
+        for _ in 0..WAIT_YIELDS {
+            if self.shared.unread.load(Ordering::Acquire) {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        let mut state = self.lock();
         loop {
-            if state.callers.values().any(|e| e.store.unread() > 0) {
+            if state.callers_unread > 0 {
                 return true;
             }
             let now = Instant::now();
             if now >= deadline || state.closed {
                 return false;
-            }
-            if yields > 0 {
-                yields -= 1;
-                drop(state);
-                std::thread::yield_now();
-                state = self.lock();
-                continue;
             }
             state.blocked_readers += 1;
             state = self
@@ -499,15 +540,18 @@ impl<D> RemoteDataAggregator<D> {
             let notified = self.shared.new_data.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let state = self.lock();
-                if state.callers.values().any(|e| e.store.unread() > 0) {
+            let _counted = {
+                let mut state = self.lock();
+                if state.callers_unread > 0 {
                     return true;
                 }
                 if state.closed {
                     return false;
                 }
-            }
+                // Counted under the lock a push reads it under.
+                state.async_readers += 1;
+                AsyncReader(self)
+            };
             notified.await;
         }
     }
@@ -579,13 +623,17 @@ impl<D> RemoteDataAggregator<D> {
 
     /// The data path's counters.
     pub fn stats(&self) -> DataStats {
+        let (received, evicted, replaced) = {
+            let state = self.lock();
+            (state.received, state.evicted, state.replaced)
+        };
         DataStats {
-            received: self.shared.received.load(Ordering::Relaxed),
+            received,
             dropped: self.shared.drops.total(),
-            evicted: self.shared.evicted.load(Ordering::Relaxed),
+            evicted,
             forgotten: self.shared.forgotten.load(Ordering::Relaxed),
             callers_forgotten: self.shared.callers_forgotten.load(Ordering::Relaxed),
-            replaced: self.shared.replaced.load(Ordering::Relaxed),
+            replaced,
             refused: self.shared.refused.load(Ordering::Relaxed),
             over_memory: self.shared.over_memory.load(Ordering::Relaxed),
         }
@@ -619,8 +667,9 @@ impl<D> RemoteDataAggregator<D> {
     }
 }
 
-fn to_samples<D>(v: Vec<(Timestamp, D)>) -> Vec<Sample<D>> {
-    v.into_iter()
-        .map(|(timestamp, data)| Sample { timestamp, data })
-        .collect()
+fn to_sample<D: Clone>(timestamp: Timestamp, data: &D) -> Sample<D> {
+    Sample {
+        timestamp,
+        data: data.clone(),
+    }
 }

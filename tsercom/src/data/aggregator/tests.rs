@@ -36,6 +36,11 @@ fn the_unread_caller_count_follows_every_change() {
             .filter(|e| e.store.unread() > 0)
             .count();
         assert_eq!(state.callers_unread, actual, "after {step}");
+        assert_eq!(
+            a.shared.unread.load(std::sync::atomic::Ordering::Acquire),
+            actual > 0,
+            "the lock-free mirror after {step}"
+        );
     };
     let (x, y) = (CallerId::random(), CallerId::random());
     a.push_blocking(x, t(100), 1.0).expect("push");

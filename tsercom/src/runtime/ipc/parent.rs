@@ -240,14 +240,13 @@ fn spawn_reader(
     let (stopped_tx, stopped_rx) = oneshot::channel();
     let mut started_tx = Some(started_tx);
     let mut stopped_tx = Some(stopped_tx);
-    // When the last frame arrived (ms since `epoch`), for the watchdog.
-    let epoch = std::time::Instant::now();
-    let last_frame = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    // Frames read so far and whether one is being handed over, for the
+    // watchdog (no clock read per frame).
+    let activity = Arc::new(Activity::default());
     let done = Arc::new(AtomicBool::new(false));
     spawn_watchdog(
         tokio,
-        epoch,
-        Arc::clone(&last_frame),
+        Arc::clone(&activity),
         Arc::clone(&done),
         Arc::clone(&parts),
         errors.clone(),
@@ -264,7 +263,7 @@ fn spawn_reader(
         let _done = Done(done);
         loop {
             let read = read_frame(&mut reader).await;
-            last_frame.store(millis_since(epoch), Ordering::Release);
+            activity.frames.fetch_add(1, Ordering::Relaxed);
             let f = match read {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
@@ -292,9 +291,11 @@ fn spawn_reader(
                     // Handing a frame over may wait on the handle (a full
                     // store under `Block`): the child is not silent then,
                     // the parent is busy, so the watchdog holds off.
-                    last_frame.store(BUSY, Ordering::Release);
+                    activity.busy.store(true, Ordering::Relaxed);
                     dispatch(kind, &parts, &errors).await;
-                    last_frame.store(millis_since(epoch), Ordering::Release);
+                    activity.busy.store(false, Ordering::Relaxed);
+                    // The end of a long hand-over counts as activity too.
+                    activity.frames.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -302,11 +303,14 @@ fn spawn_reader(
     (started_rx, stopped_rx)
 }
 
-/// `last_frame` while a frame is being handed to the handle.
-const BUSY: u64 = u64::MAX;
-
-fn millis_since(epoch: std::time::Instant) -> u64 {
-    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+/// What the reader shows the watchdog.
+#[derive(Default)]
+struct Activity {
+    /// Frames read so far.
+    frames: std::sync::atomic::AtomicU64,
+    /// A frame is being handed to the handle (which may wait, under
+    /// `Block`): the parent is busy, not the child silent.
+    busy: AtomicBool,
 }
 
 /// Reports the child not responding when no frame (its heartbeat comes
@@ -315,8 +319,7 @@ fn millis_since(epoch: std::time::Instant) -> u64 {
 /// logged again when frames resume. Ends with the reader or a shutdown.
 fn spawn_watchdog(
     tokio: &tokio::runtime::Handle,
-    epoch: std::time::Instant,
-    last_frame: Arc<std::sync::atomic::AtomicU64>,
+    activity: Arc<Activity>,
     done: Arc<AtomicBool>,
     parts: Arc<Vec<Arc<dyn ParentSide>>>,
     errors: ErrorSink,
@@ -325,15 +328,19 @@ fn spawn_watchdog(
     tokio.spawn(async move {
         let mut tick = tokio::time::interval(super::HEARTBEAT_INTERVAL);
         let mut silent = false;
+        let mut seen = activity.frames.load(Ordering::Relaxed);
+        let mut active_at = std::time::Instant::now();
         loop {
             tick.tick().await;
             if done.load(Ordering::Acquire) || shutdown_requested.load(Ordering::Acquire) {
                 break;
             }
-            // BUSY reads as "just now" (saturating).
-            let quiet = std::time::Duration::from_millis(
-                millis_since(epoch).saturating_sub(last_frame.load(Ordering::Acquire)),
-            );
+            let frames = activity.frames.load(Ordering::Relaxed);
+            if frames != seen || activity.busy.load(Ordering::Relaxed) {
+                seen = frames;
+                active_at = std::time::Instant::now();
+            }
+            let quiet = active_at.elapsed();
             if quiet >= super::HEARTBEAT_TIMEOUT && !silent {
                 silent = true;
                 for p in parts.iter() {
