@@ -23,7 +23,7 @@ const SERVICE: &str = "_tsxbench._tcp";
 struct Finder;
 
 fn finder_config(config: tsercom::RuntimeConfig) -> tsercom::RuntimeConfig {
-    crate::stream::collector_config(config, 0)
+    crate::stream::collector_config(config, 0, true)
 }
 
 fn now_nanos() -> i128 {
@@ -81,6 +81,7 @@ pub(crate) fn child_producer() -> tsercom::Result<()> {
     let handle = manager.register(crate::stream::Producer {
         listen: None,
         publish: Some(SERVICE.into()),
+        unacknowledged: false,
     })?;
     println!("PUBLISHING {}", now_nanos());
     manager.start_in_process()?;

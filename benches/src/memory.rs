@@ -20,7 +20,7 @@ use tsercom::{AggregatorHandle, CallerId, ProducerHandle, RuntimeManager};
 
 use crate::bench::{self, Ack, Sample};
 use crate::stream::{rss_kib, wait_for};
-use crate::{arg_value, target_line, write_json};
+use crate::{target_line, write_json};
 
 const FLOOD_CAP: usize = 16 << 20;
 
@@ -101,14 +101,9 @@ fn start_sink(
     Ok((manager, sink, addr))
 }
 
-/// `memory-child flood <limited|unlimited> <samples>`: prints
+/// `memory-child <limited|unlimited> <samples>`: prints
 /// `RESULT <rss KiB> <stored> <dropped>`.
-pub(crate) fn flood_child(args: &[String]) -> tsercom::Result<()> {
-    let limited = args.get(1).map(String::as_str) == Some("limited");
-    let total: u64 = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("usage: memory-child <limited|unlimited> <samples>".into()))?;
+pub(crate) fn flood_child(limited: bool, total: u64) -> tsercom::Result<()> {
     let limits = limited.then_some(MemoryLimits {
         per_caller: FLOOD_CAP,
         total: 4 * FLOOD_CAP,
@@ -209,13 +204,7 @@ fn churn(cycles: usize) -> tsercom::Result<(u64, u64, usize)> {
 }
 
 /// The `memory` scenario.
-pub(crate) fn run(args: &[String]) -> tsercom::Result<()> {
-    let total: u64 = arg_value(args, "--samples")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2_000_000);
-    let cycles: usize = arg_value(args, "--cycles")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+pub(crate) fn run(total: u64, cycles: usize, json_path: Option<&str>) -> tsercom::Result<()> {
     let (rss_l, stored_l, dropped_l) = flood_in_child(true, total)?;
     let (rss_u, stored_u, dropped_u) = flood_in_child(false, total)?;
     println!("flood: {total} samples to an aggregator nobody reads (one producer, loopback)");
@@ -252,5 +241,5 @@ pub(crate) fn run(args: &[String]) -> tsercom::Result<()> {
             "{{\"scenario\":\"memory\",\"measure\":\"churn\",\"cycles\":{cycles},\"rss_warm_kib\":{rss_warm},\"rss_end_kib\":{rss_end},\"callers_left\":{left}}}"
         ),
     ];
-    write_json(args, "memory", &json)
+    write_json(json_path, "memory", &json)
 }

@@ -35,6 +35,88 @@ pub(crate) enum Drive {
     Threads,
     /// Tokio tasks only.
     Tasks,
+    /// A user thread makes them (blocking sends), a task takes them: the
+    /// cost of the hop into the runtime alone.
+    PushThread,
+    /// Tasks make them, a user thread takes them (blocking receives): the
+    /// cost of the hop out of the runtime alone.
+    TakeThread,
+}
+
+/// Producer p's task makes samples p, p + k, p + 2k, ... (the pusher's
+/// round robin), paced per producer.
+fn spawn_producers(
+    rt: &tokio::runtime::Runtime,
+    senders: &[mpsc::Sender<Sample>],
+    k: usize,
+    total: u64,
+    pace: Pace,
+) {
+    for (p, tx) in senders.iter().enumerate() {
+        let tx = tx.clone();
+        let share = total / k as u64 + u64::from((p as u64) < total % k as u64);
+        rt.spawn(async move {
+            let mut tick = match pace {
+                Pace::PerSecond(rate) => Some(tokio::time::interval(Duration::from_secs_f64(
+                    1.0 / f64::from(rate.max(1)),
+                ))),
+                Pace::Flood => None,
+            };
+            for n in 0..share {
+                if let Some(tick) = &mut tick {
+                    tick.tick().await;
+                }
+                let mut s = sample(n * k as u64 + p as u64);
+                s.timestamp = Some(Timestamp::now().to_proto());
+                if tx.send(s).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The consumer task: drains `total` samples with `recv_many`.
+async fn consume(
+    mut rx: mpsc::Receiver<Sample>,
+    total: u64,
+    want_latency: bool,
+) -> tsercom::Result<Vec<f64>> {
+    let mut lat = Vec::new();
+    let mut got = 0u64;
+    let mut batch = Vec::with_capacity(1024);
+    while got < total {
+        batch.clear();
+        if rx.recv_many(&mut batch, 1024).await == 0 {
+            return Err(tsercom::Error::WrongState("plain tonic run stalled"));
+        }
+        got += batch.len() as u64;
+        if want_latency {
+            let now = mono_nanos();
+            lat.extend(batch.iter().map(|s| now - s.a));
+        }
+    }
+    Ok(lat)
+}
+
+/// The user's taker thread: `blocking_recv` until `total` arrived.
+fn take_blocking(
+    rx: &mut mpsc::Receiver<Sample>,
+    total: u64,
+    want_latency: bool,
+) -> tsercom::Result<Vec<f64>> {
+    let mut lat = Vec::new();
+    let mut got = 0u64;
+    while got < total {
+        let Some(sample) = rx.blocking_recv() else {
+            return Err(tsercom::Error::WrongState("plain tonic run stalled"));
+        };
+        got += 1;
+        if want_latency {
+            lat.push(mono_nanos() - sample.a);
+        }
+    }
+    Ok(lat)
 }
 
 /// A plain tonic producer: the stream of the first subscriber is fed from
@@ -147,82 +229,39 @@ pub(crate) fn run(drive: Drive, k: usize, total: u64, pace: Pace) -> tsercom::Re
 
     let want_latency = matches!(pace, Pace::PerSecond(_));
     let meter = Meter::start();
-    let latencies = match drive {
-        Drive::Threads => {
-            let stop = AtomicBool::new(false);
-            std::thread::scope(|s| {
-                let taker = s.spawn(|| {
-                    let mut lat = Vec::new();
-                    let mut got = 0u64;
-                    while got < total {
-                        let Some(sample) = out_rx.blocking_recv() else {
-                            return Err(tsercom::Error::WrongState("plain tonic run stalled"));
-                        };
-                        got += 1;
-                        if want_latency {
-                            lat.push(mono_nanos() - sample.a);
-                        }
-                    }
-                    Ok(lat)
-                });
+    let push_on_thread = matches!(drive, Drive::Threads | Drive::PushThread);
+    let take_on_thread = matches!(drive, Drive::Threads | Drive::TakeThread);
+    if !push_on_thread {
+        spawn_producers(&rt, &senders, k, total, pace);
+    }
+    let latencies = if take_on_thread {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let taker = s.spawn(|| take_blocking(&mut out_rx, total, want_latency));
+            if push_on_thread {
                 pusher(k, total, pace, &stop, |p, mut sample| {
                     // The user stamps the sample (tsercom's glue does it
                     // for them).
                     sample.timestamp = Some(Timestamp::now().to_proto());
                     senders[p].blocking_send(sample).is_ok()
                 });
-                let result = taker.join();
-                stop.store(true, Ordering::Relaxed);
-                result
-            })
-            .map_err(|_| tsercom::Error::WrongState("the taker panicked"))??
-        }
-        Drive::Tasks => rt.block_on(async {
-            // Producer p makes samples p, p + k, p + 2k, ... (the
-            // pusher's round robin), paced per producer.
-            for (p, tx) in senders.iter().enumerate() {
-                let tx = tx.clone();
-                let share = total / k as u64 + u64::from((p as u64) < total % k as u64);
-                tokio::spawn(async move {
-                    let mut tick = match pace {
-                        Pace::PerSecond(rate) => Some(tokio::time::interval(
-                            Duration::from_secs_f64(1.0 / f64::from(rate.max(1))),
-                        )),
-                        Pace::Flood => None,
-                    };
-                    for n in 0..share {
-                        if let Some(tick) = &mut tick {
-                            tick.tick().await;
-                        }
-                        let mut s = sample(n * k as u64 + p as u64);
-                        s.timestamp = Some(Timestamp::now().to_proto());
-                        if tx.send(s).await.is_err() {
-                            return;
-                        }
-                    }
-                });
             }
-            let consumer = tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut got = 0u64;
-                let mut batch = Vec::with_capacity(1024);
-                while got < total {
-                    batch.clear();
-                    if out_rx.recv_many(&mut batch, 1024).await == 0 {
-                        return Err(tsercom::Error::WrongState("plain tonic run stalled"));
-                    }
-                    got += batch.len() as u64;
-                    if want_latency {
-                        let now = mono_nanos();
-                        lat.extend(batch.iter().map(|s| now - s.a));
-                    }
-                }
-                Ok(lat)
+            let result = taker.join();
+            stop.store(true, Ordering::Relaxed);
+            result
+        })
+        .map_err(|_| tsercom::Error::WrongState("the taker panicked"))??
+    } else {
+        let consumer = rt.spawn(consume(out_rx, total, want_latency));
+        if push_on_thread {
+            let stop = AtomicBool::new(false);
+            pusher(k, total, pace, &stop, |p, mut sample| {
+                sample.timestamp = Some(Timestamp::now().to_proto());
+                senders[p].blocking_send(sample).is_ok()
             });
-            consumer
-                .await
-                .map_err(|_| tsercom::Error::WrongState("the consumer panicked"))?
-        })?,
+        }
+        rt.block_on(consumer)
+            .map_err(|_| tsercom::Error::WrongState("the consumer panicked"))??
     };
     let outcome = meter.finish(total, latencies);
     watchdog.abort();

@@ -16,10 +16,11 @@
 
 use std::time::{Duration, Instant};
 
+use tsercom::RuntimeManager;
 use tsercom::record::{Compression, Kind, RecordConfig, RecordStats, Schema};
-use tsercom::{RuntimeManager, To};
 
-use super::{Flood, arg_value, target_line, write_json};
+use crate::handle::Flood;
+use crate::{target_line, write_json};
 
 /// One run of one mode.
 struct Run {
@@ -90,27 +91,9 @@ fn flood(samples: u64, mode: Mode) -> tsercom::Result<Run> {
     };
     // The file's header is written (by `record`); the disk stalls now.
     stall.set_shut(matches!(mode, Mode::Stalled));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while handle.callers().is_empty() {
-        if Instant::now() > deadline {
-            return Err(tsercom::Error::WrongState(
-                "the benchmark caller never registered",
-            ));
-        }
-        std::thread::yield_now();
-    }
+    crate::handle::wait_for_caller(&handle)?;
     let start = Instant::now();
-    handle.send(1.0, To::All)?;
-    let mut got = 0u64;
-    while got < samples {
-        if !handle.received().wait_new(Duration::from_secs(30)) {
-            manager.check_error()?;
-            return Err(tsercom::Error::WrongState("no data for 30 s"));
-        }
-        for (_, batch) in handle.received().take_new() {
-            got += batch.len() as u64;
-        }
-    }
+    crate::handle::go_and_take(&handle, &manager, samples)?;
     let ingest = start.elapsed();
     stall.set_shut(false);
     let stats = recorder.map(tsercom::record::Recorder::stop).transpose()?;
@@ -138,24 +121,14 @@ fn flood(samples: u64, mode: Mode) -> tsercom::Result<Run> {
     })
 }
 
-/// Median and range of `v`.
-fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    (
-        v[v.len() / 2],
-        v.first().copied().unwrap_or_default(),
-        v.last().copied().unwrap_or_default(),
-    )
+/// Median, minimum and maximum of `v` (`quiet::Spread`).
+fn spread(v: Vec<f64>) -> (f64, f64, f64) {
+    let s = crate::quiet::Spread::of(v);
+    (s.median, s.min, s.max)
 }
 
-pub(crate) fn run(args: &[String]) -> tsercom::Result<()> {
-    let samples: u64 = arg_value(args, "--samples")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let runs: usize = arg_value(args, "--runs")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5)
-        .max(1);
+pub(crate) fn run(samples: u64, runs: usize, json_path: Option<&str>) -> tsercom::Result<()> {
+    let runs = runs.max(1);
     let modes: [(&str, Mode); 4] = [
         ("off", Mode::Off),
         ("zstd-3", Mode::File(Compression::Zstd(3))),
@@ -234,5 +207,5 @@ pub(crate) fn run(args: &[String]) -> tsercom::Result<()> {
             ingest >= 0.8 * off_ingest,
         );
     }
-    write_json(args, "record", &json)
+    write_json(json_path, "record", &json)
 }

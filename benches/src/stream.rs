@@ -70,6 +70,9 @@ pub(crate) struct Outcome {
     pub(crate) rss_kib: u64,
     /// CPU seconds (user + system) the run used.
     pub(crate) cpu_s: f64,
+    /// Cores other processes used on average during the run
+    /// (`quiet::Load`): above `quiet::DISTURBED_CORES` it was disturbed.
+    pub(crate) others: f64,
 }
 
 impl Outcome {
@@ -92,6 +95,7 @@ impl Outcome {
 pub(crate) struct Meter {
     rss_kib: u64,
     cpu_s: f64,
+    load: crate::quiet::Load,
     start: Instant,
 }
 
@@ -100,6 +104,7 @@ impl Meter {
         Meter {
             rss_kib: rss_kib(),
             cpu_s: cpu_seconds(),
+            load: crate::quiet::Load::now(),
             start: Instant::now(),
         }
     }
@@ -111,6 +116,7 @@ impl Meter {
             latencies,
             rss_kib: self.rss_kib,
             cpu_s: cpu_seconds() - self.cpu_s,
+            others: self.load.others_since(),
         }
     }
 }
@@ -201,15 +207,41 @@ pub(crate) fn pusher(
     }
 }
 
+/// Samples a flooding pusher hands a tsercom producer at once
+/// (`publish_many`); a paced pusher hands one per producer per tick.
+pub(crate) const BATCH: usize = 64;
+
+/// [`pusher`], handing each producer up to [`BATCH`] samples at once when
+/// flooding: `push(producer, samples)`.
+pub(crate) fn batch_pusher(
+    k: usize,
+    total: u64,
+    pace: Pace,
+    stop: &AtomicBool,
+    mut push: impl FnMut(usize, Vec<Sample>) -> bool,
+) {
+    if let Pace::PerSecond(_) = pace {
+        return pusher(k, total, pace, stop, |p, s| push(p, vec![s]));
+    }
+    let mut sent = 0u64;
+    let mut p = 0;
+    while sent < total && !stop.load(Ordering::Relaxed) {
+        let n = (total - sent).min(BATCH as u64);
+        let batch: Vec<Sample> = (sent..sent + n).map(sample).collect();
+        if !push(p, batch) {
+            return;
+        }
+        sent += n;
+        p = (p + 1) % k;
+    }
+}
+
 // ------------------------------------------------------------- tsercom ----
 
-/// Whether the tsercom side runs with acknowledged delivery (the default);
-/// `ingest` and `latency` also run it off, to show what it costs.
-pub(crate) static ACKNOWLEDGED: AtomicBool = AtomicBool::new(true);
-
-/// `config` with delivery acknowledged or not, per [`ACKNOWLEDGED`].
-fn delivery(config: RuntimeConfig) -> RuntimeConfig {
-    if ACKNOWLEDGED.load(std::sync::atomic::Ordering::Relaxed) {
+/// `config` with delivery acknowledged (as shipped) or not (to show what
+/// acknowledgments cost).
+fn delivery(config: RuntimeConfig, acknowledged: bool) -> RuntimeConfig {
+    if acknowledged {
         config
     } else {
         config.with_delivery(tsercom::delivery::DeliveryConfig::unacknowledged())
@@ -222,11 +254,13 @@ fn delivery(config: RuntimeConfig) -> RuntimeConfig {
 pub(crate) struct Producer {
     pub(crate) listen: Option<SocketAddr>,
     pub(crate) publish: Option<String>,
+    /// Acknowledged delivery off.
+    pub(crate) unacknowledged: bool,
 }
 
 impl Hooks for Producer {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
-        let mut config = delivery(config)
+        let mut config = delivery(config, !self.unacknowledged)
             .with_identity(Identity::Fixed(CallerId::random()))
             .with_events(QueueConfig::new(DEPTH, OverflowPolicy::Block));
         if let Some(service_type) = &self.publish {
@@ -243,18 +277,25 @@ pub(crate) struct Collector {
     pub(crate) peers: Vec<SocketAddr>,
     /// Samples kept per producer (0: 65 536).
     pub(crate) keep: usize,
+    /// Acknowledged delivery off.
+    pub(crate) unacknowledged: bool,
 }
 
 impl Hooks for Collector {
     fn configure(&self, config: RuntimeConfig) -> RuntimeConfig {
-        collector_config(config, self.keep)
+        collector_config(config, self.keep, !self.unacknowledged)
     }
 }
 
 /// The aggregators' settings: a fresh id, `keep` samples per producer (0:
-/// 65 536), blocking (nothing dropped in a measurement).
-pub(crate) fn collector_config(config: RuntimeConfig, keep: usize) -> RuntimeConfig {
-    delivery(config)
+/// 65 536), blocking (nothing dropped in a measurement), delivery
+/// acknowledged or not.
+pub(crate) fn collector_config(
+    config: RuntimeConfig,
+    keep: usize,
+    acknowledged: bool,
+) -> RuntimeConfig {
+    delivery(config, acknowledged)
         .with_identity(Identity::Fixed(CallerId::random()))
         .with_retention(Retention {
             max_samples: if keep == 0 { 1 << 16 } else { keep },
@@ -315,21 +356,29 @@ pub(crate) fn tsercom_run(
     total: u64,
     pace: Pace,
     keep: usize,
+    acknowledged: bool,
 ) -> tsercom::Result<Outcome> {
     let addrs = free_addrs(k)?;
-    let mut manager = RuntimeManager::new();
+    let mut manager = RuntimeManager::new().with_worker_threads(
+        std::env::var("W")
+            .ok()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(2),
+    );
     let producers: Vec<ProducerHandle<Sample, Ack>> = addrs
         .iter()
         .map(|a| {
             manager.register(Producer {
                 listen: Some(*a),
                 publish: None,
+                unacknowledged: !acknowledged,
             })
         })
         .collect::<tsercom::Result<_>>()?;
     let collector = manager.register(Collector {
         peers: addrs.clone(),
         keep,
+        unacknowledged: !acknowledged,
     })?;
     manager.start_in_process()?;
     wait_for("producers connected", || {
@@ -343,8 +392,8 @@ pub(crate) fn tsercom_run(
     let push_handles = producers.clone();
     let push_stop = std::sync::Arc::clone(&stop);
     let pushing = std::thread::spawn(move || {
-        pusher(k, total, pace, &push_stop, |p, sample| {
-            push_handles[p].publish(sample).is_ok()
+        batch_pusher(k, total, pace, &push_stop, |p, samples| {
+            push_handles[p].publish_many(samples).is_ok()
         });
     });
     let latencies = take_all(
