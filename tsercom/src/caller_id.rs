@@ -144,6 +144,15 @@ impl FromStr for CallerId {
     }
 }
 
+impl CallerId {
+    /// The hyphenated text, as `to_string()` gives it, without the
+    /// formatting machinery (once per sample on the IPC path).
+    pub(crate) fn to_text(self) -> String {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        self.0.hyphenated().encode_lower(&mut buf).to_owned()
+    }
+}
+
 impl fmt::Display for CallerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0.hyphenated(), f)
@@ -219,6 +228,7 @@ mod tests {
         let text = "67e55044-10b1-426f-9247-bb680e5fe0c8";
         let id = CallerId::parse(text).expect("valid");
         assert_eq!(id.to_string(), text);
+        assert_eq!(id.to_text(), text);
         let proto = id.to_proto();
         assert_eq!(proto.id, text);
         assert_eq!(CallerId::try_from(&proto).expect("valid"), id);
@@ -228,6 +238,7 @@ mod tests {
     fn parse_normalises_upper_case() {
         let id = CallerId::parse("67E55044-10B1-426F-9247-BB680E5FE0C8").expect("valid");
         assert_eq!(id.to_string(), "67e55044-10b1-426f-9247-bb680e5fe0c8");
+        assert_eq!(id.to_text(), id.to_string());
     }
 
     #[test]

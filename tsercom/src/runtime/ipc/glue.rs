@@ -28,6 +28,8 @@ pub(crate) trait ChildSide: Send + Sync {
 pub(crate) trait ParentSide: Send + Sync {
     fn name(&self) -> &str;
     fn on_data(&self, data: ipc::Data) -> BoxFuture<'_, Result<()>>;
+    /// Consecutive samples of one caller, in order.
+    fn on_data_batch(&self, batch: ipc::DataBatch) -> BoxFuture<'_, Result<()>>;
     fn on_caller(&self, caller: ipc::Caller) -> Result<()>;
     fn on_clock(&self, clock: ipc::Clock) -> Result<()>;
     fn on_peer(&self, peer: ipc::Peer) -> Result<()>;
@@ -101,20 +103,28 @@ where
                 self.data.duplicate_refused(caller);
                 return Ok(());
             }
-            let timestamp = data
-                .timestamp
-                .as_ref()
-                .map(Timestamp::from_proto)
-                .transpose()?
-                .ok_or(Error::MissingField {
-                    message: "tsercom.ipc.Data",
-                    field: "timestamp",
-                })?;
-            let value = D::decode(data.payload.as_slice()).map_err(|source| Error::Decode {
-                what: "data frame payload",
-                source,
-            })?;
+            let (timestamp, value) = decode_sample::<D>(data.timestamp.as_ref(), &data.payload)?;
             self.data.push(caller, timestamp, value).await
+        })
+    }
+
+    fn on_data_batch(&self, batch: ipc::DataBatch) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let caller = CallerId::parse(&batch.caller_id)?;
+            // One bad or refused sample (the `Error` policy) does not take
+            // the rest of the batch with it: each is pushed (and counted)
+            // as if it had come alone; the first error is reported.
+            let mut first_error = None;
+            for s in &batch.samples {
+                let pushed = match decode_sample::<D>(s.timestamp.as_ref(), &s.payload) {
+                    Ok((timestamp, value)) => self.data.push(caller, timestamp, value).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = pushed {
+                    first_error.get_or_insert(e);
+                }
+            }
+            first_error.map_or(Ok(()), Err)
         })
     }
 
@@ -279,5 +289,101 @@ fn stats_of(c: &ipc::DeliveryCounts) -> DeliveryStats {
         gaps: c.gaps,
         history_sent: c.history_sent,
         history_received: c.history_received,
+    }
+}
+
+/// One sample of a `Data` or `DataBatch` frame: its timestamp and its
+/// decoded payload.
+fn decode_sample<D: Message + Default>(
+    timestamp: Option<&crate::proto::ServerTimestamp>,
+    payload: &[u8],
+) -> Result<(Timestamp, D)> {
+    let timestamp =
+        timestamp
+            .map(Timestamp::from_proto)
+            .transpose()?
+            .ok_or(Error::MissingField {
+                message: "tsercom.ipc.Data",
+                field: "timestamp",
+            })?;
+    let value = D::decode(payload).map_err(|source| Error::Decode {
+        what: "data frame payload",
+        source,
+    })?;
+    Ok((timestamp, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Retention;
+    use crate::proto::ServerTimestamp as Value;
+    use crate::queue::{OverflowPolicy, QueueConfig};
+
+    const CALLER: &str = "00000000-0000-4000-8000-0000000000aa";
+
+    fn part(policy: OverflowPolicy, max_samples: usize) -> ParentPart<Value, Value> {
+        let (tx, _rx) = mpsc::channel(1);
+        ParentPart {
+            name: "test".into(),
+            index: 0,
+            data: RemoteDataAggregator::new(
+                Retention {
+                    max_samples,
+                    max_age: None,
+                },
+                policy,
+            ),
+            events: EventRouter::new(QueueConfig::default(), std::time::Duration::ZERO),
+            tx,
+            tokio: tokio::runtime::Handle::current(),
+            generations: Default::default(),
+        }
+    }
+
+    fn sample(seconds: i64, payload: Vec<u8>) -> ipc::BatchedSample {
+        ipc::BatchedSample {
+            timestamp: Some(Timestamp::new(seconds, 0).expect("a valid time").to_proto()),
+            payload,
+        }
+    }
+
+    fn batch(samples: Vec<ipc::BatchedSample>) -> ipc::DataBatch {
+        ipc::DataBatch {
+            runtime: 0,
+            caller_id: CALLER.into(),
+            samples,
+        }
+    }
+
+    fn good(seconds: i64) -> ipc::BatchedSample {
+        let value = Timestamp::new(seconds, 0).expect("a valid time").to_proto();
+        sample(seconds, value.encode_to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_bad_sample_in_a_batch_is_reported_and_the_rest_stored() {
+        let p = part(OverflowPolicy::Block, 16);
+        let b = batch(vec![good(1), sample(2, vec![0xff]), good(3)]);
+        let e = p.on_data_batch(b).await.expect_err("the bad payload");
+        assert!(matches!(e, Error::Decode { .. }), "{e}");
+        let caller = CallerId::parse(CALLER).expect("valid");
+        let stored: Vec<i64> = p
+            .data
+            .take_new_for(caller)
+            .iter()
+            .map(|s| s.timestamp.seconds())
+            .collect();
+        assert_eq!(stored, [1, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_full_store_under_the_error_policy_counts_every_refused_sample() {
+        let p = part(OverflowPolicy::Error, 1);
+        let b = batch((1..=4).map(good).collect());
+        let e = p.on_data_batch(b).await.expect_err("the store is full");
+        assert!(matches!(e, Error::QueueFull { .. }), "{e}");
+        let stats = p.data.stats();
+        assert_eq!((stats.received, stats.dropped), (4, 3));
     }
 }

@@ -372,6 +372,14 @@ async fn dispatch(kind: Option<Kind>, parts: &[Arc<dyn ParentSide>], errors: &Er
                 errors.report(part.name(), format!("bad data from the child: {e}"));
             }
         }
+        Some(Kind::DataBatch(b)) => {
+            let Some(part) = part(b.runtime) else {
+                return;
+            };
+            if let Err(e) = part.on_data_batch(b).await {
+                errors.report(part.name(), format!("bad data from the child: {e}"));
+            }
+        }
         Some(Kind::Caller(c)) => {
             if let Some(part) = part(c.runtime)
                 && let Err(e) = part.on_caller(c)

@@ -154,7 +154,7 @@ impl IpcSink {
     ) -> Result<()> {
         let d = ipc::Data {
             runtime: self.runtime,
-            caller_id: caller.to_string(),
+            caller_id: caller.to_text(),
             timestamp: Some(timestamp.to_proto()),
             payload: data.encode_to_vec(),
             refused: false,
