@@ -21,6 +21,7 @@ mod killable;
 mod peer;
 mod peer_connection;
 pub mod reconnect;
+mod reflection_cache;
 mod server;
 pub mod tls;
 mod validate;

@@ -287,27 +287,30 @@ impl Server {
         }
         // Every registered file resolves (symbols, imports); the list of
         // services names only those served here, not every service the
-        // descriptor sets declare.
-        let mut reflection =
-            tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                .with_service_name(<PeerServer<PeerService> as NamedService>::NAME)
-                .with_service_name(
-                    <tonic_health::pb::health_server::HealthServer<
-                        tonic_health::server::HealthService,
-                    > as NamedService>::NAME,
-                )
-                .with_service_name("grpc.reflection.v1.ServerReflection");
-        for name in &self.service_names {
-            reflection = reflection.with_service_name(*name);
-        }
-        for set in &self.descriptor_sets {
-            reflection = reflection.register_encoded_file_descriptor_set(set);
-        }
-        let reflection = reflection.build_v1().map_err(|e| Error::Invalid {
-            what: "reflection descriptor set",
-            reason: e.to_string(),
-        })?;
+        // descriptor sets declare. Built once per process for each set of
+        // names and files (`reflection_cache`).
+        let reflection =
+            super::reflection_cache::shared(&self.service_names, &self.descriptor_sets, || {
+                let mut reflection = tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                    .with_service_name(<PeerServer<PeerService> as NamedService>::NAME)
+                    .with_service_name(
+                        <tonic_health::pb::health_server::HealthServer<
+                            tonic_health::server::HealthService,
+                        > as NamedService>::NAME,
+                    )
+                    .with_service_name("grpc.reflection.v1.ServerReflection");
+                for name in &self.service_names {
+                    reflection = reflection.with_service_name(*name);
+                }
+                for set in &self.descriptor_sets {
+                    reflection = reflection.register_encoded_file_descriptor_set(set);
+                }
+                reflection.build_v1().map_err(|e| Error::Invalid {
+                    what: "reflection descriptor set",
+                    reason: e.to_string(),
+                })
+            })?;
         let peer = PeerServer::new(
             PeerService::new(self.id, self.clock, self.policy)
                 .with_connections(Arc::clone(&connections))
