@@ -340,6 +340,12 @@ impl PeerMetrics {
         self.received_bytes.increment(bytes as u64);
     }
 
+    /// `count` messages of `bytes` in all received.
+    pub(crate) fn received_many(&self, count: usize, bytes: usize) {
+        self.received.increment(count as u64);
+        self.received_bytes.increment(bytes as u64);
+    }
+
     /// One message of `bytes` sent.
     pub(crate) fn sent(&self, bytes: usize) {
         self.sent.increment(1);

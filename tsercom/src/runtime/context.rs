@@ -210,6 +210,21 @@ impl<D: prost::Message, E> Endpoint<D, E> {
         self.data.push(self.caller, timestamp, data, size).await
     }
 
+    /// Delivers `batch` (time, data, encoded size) in order, as
+    /// [`push`](Self::push) would one by one, under one lock of the store
+    /// for as many as there is room for; `batch` is left empty. Returns how
+    /// many were delivered (or dropped by the policy) and the error that
+    /// stopped the rest: the sample at that index was not stored, those
+    /// after it were not handled.
+    pub(crate) async fn push_batch(
+        &self,
+        batch: &mut Vec<(Timestamp, D, usize)>,
+    ) -> (usize, Result<()>) {
+        let bytes = batch.iter().map(|(_, _, size)| size).sum();
+        self.metrics.received_many(batch.len(), bytes);
+        self.data.push_batch(self.caller, batch).await
+    }
+
     /// Counts one of this caller's samples as refused (e.g. its timestamp
     /// was out of range): shown in `DataStats::refused`.
     pub fn refuse(&self) {

@@ -118,4 +118,28 @@ impl<D: prost::Message> DataSink<D> {
             DataSink::Ipc(s) => s.push(caller, timestamp, data).await,
         }
     }
+
+    /// Delivers `batch` (time, data, encoded size) in order, leaving it
+    /// empty; how many were delivered and the error that stopped the rest
+    /// (see `RemoteDataAggregator::push_batch_sized`).
+    pub(crate) async fn push_batch(
+        &self,
+        caller: CallerId,
+        batch: &mut Vec<(Timestamp, D, usize)>,
+    ) -> (usize, Result<()>) {
+        match self {
+            DataSink::Local(a) => a.push_batch_sized(caller, batch).await,
+            // The child's writer batches the frames (`ipc::frame`).
+            DataSink::Ipc(s) => {
+                let mut done = 0;
+                for (timestamp, data, _) in batch.drain(..) {
+                    if let Err(e) = s.push(caller, timestamp, data).await {
+                        return (done, Err(e));
+                    }
+                    done += 1;
+                }
+                (done, Ok(()))
+            }
+        }
+    }
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::arrivals::{Arrival, Arrivals};
+use super::pending::{self, Pending};
 use super::{CALLER_ID_METADATA, Hooks, StreamService, read_timestamp, write_timestamp};
 use crate::caller_id::CallerId;
 use crate::data::{PeerInfo, PeerState};
@@ -430,13 +431,36 @@ async fn session<M: StreamService, H: Hooks>(
     let mut incoming = response.into_inner();
     let mut refused: u64 = 0;
     let lag = endpoint.metrics();
+    // Samples read and not yet stored: stored together when the stream has
+    // nothing more ready, and before anything else is handled.
+    let mut pending = Pending::new();
     let outcome = loop {
-        let message = incoming.message().await;
+        if pending.is_full()
+            && let Err(e) = pending.store(endpoint, &arrivals).await
+        {
+            break Err(e);
+        }
+        let message = match pending::ready(&mut incoming).await {
+            Some(message) => message,
+            None => {
+                if let Err(e) = pending.store(endpoint, &arrivals).await {
+                    break Err(e);
+                }
+                incoming.message().await
+            }
+        };
         // A duplicate (a resend of what is stored) is dropped, counted.
         let seq = match arrivals.next(&message) {
             Arrival::Duplicate => continue,
             Arrival::Handle(seq) => seq,
         };
+        // Anything but a sample is handled after what was read before it
+        // is stored (its acknowledgment would cover those).
+        if !matches!(message, Ok(Some(_)))
+            && let Err(e) = pending.store(endpoint, &arrivals).await
+        {
+            break Err(e);
+        }
         match message {
             Ok(Some(mut sample)) => {
                 let time = match read_timestamp(M::response_timestamp(&mut sample)) {
@@ -449,7 +473,11 @@ async fn session<M: StreamService, H: Hooks>(
                     Err(e) => {
                         // Refused and counted; the stream goes on (ending
                         // it made a silent reconnect loop). Reported once
-                        // per connection.
+                        // per connection. Its acknowledgment covers what
+                        // was read before it: stored first.
+                        if let Err(e) = pending.store(endpoint, &arrivals).await {
+                            break Err(e);
+                        }
                         endpoint.refuse();
                         arrivals.handled(seq);
                         refused += 1;
@@ -466,11 +494,7 @@ async fn session<M: StreamService, H: Hooks>(
                     }
                 };
                 write_timestamp(M::response_timestamp(&mut sample), time);
-                let pushed = endpoint.push(sample, time).await;
-                arrivals.pushed(seq, pushed.is_ok());
-                if let Err(e) = pushed {
-                    break Err(e);
-                }
+                pending.add(sample, time, seq);
             }
             Ok(None) => break Ok(()),
             Err(status) if let Some(problem) = super::malformed(&status) => {

@@ -19,6 +19,7 @@ use std::pin::Pin;
 use tokio::sync::{mpsc, watch};
 
 use super::arrivals::{Arrival, Arrivals};
+use super::pending::{self, Pending};
 use crate::delivery::{self, Sending};
 use tonic::Status;
 use tonic::server::NamedService;
@@ -442,22 +443,51 @@ async fn open_stream<M: StreamService, H: Hooks>(
     let mut first = first;
     let lag = endpoint.metrics();
     tokio::spawn(async move {
+        // Samples read and not yet stored: stored together when the stream
+        // has nothing more ready, and before anything else is handled.
+        let mut pending = Pending::new();
         let reason = loop {
             let message = match first.take() {
                 Some(first) => Ok(Some(first)),
-                None => tokio::select! {
-                    message = incoming.message() => message,
-                    _ = stopping.wait_for(|s| *s) => break "this runtime stopped".to_owned(),
-                },
+                None => {
+                    let ready = if pending.is_full() {
+                        None
+                    } else {
+                        pending::ready(&mut incoming).await
+                    };
+                    match ready {
+                        Some(message) => message,
+                        None => {
+                            if let Err(e) = pending.store(&endpoint, &arrivals).await {
+                                break store_failed(e, &tx, caller).await;
+                            }
+                            tokio::select! {
+                                message = incoming.message() => message,
+                                _ = stopping.wait_for(|s| *s) => break "this runtime stopped".to_owned(),
+                            }
+                        }
+                    }
+                }
             };
             // A duplicate (a resend of what is stored) is dropped, counted.
             let seq = match arrivals.next(&message) {
                 Arrival::Duplicate => continue,
                 Arrival::Handle(seq) => seq,
             };
+            // Anything but a sample to store is handled after what was read
+            // before it is stored (its acknowledgment, or the stream's end,
+            // would cover those).
+            if !matches!(message, Ok(Some(_)))
+                && let Err(e) = pending.store(&endpoint, &arrivals).await
+            {
+                break store_failed(e, &tx, caller).await;
+            }
             match message {
                 Ok(Some(mut event)) => {
                     if legacy && let Err(status) = legacy::check_later::<M>(caller, &event) {
+                        if let Err(e) = pending.store(&endpoint, &arrivals).await {
+                            break store_failed(e, &tx, caller).await;
+                        }
                         tracing::warn!(%caller, %status, "legacy peer sent a message for another caller; closing its stream");
                         // Fails only when the peer already left.
                         let _ = tx.send(status.clone()).await;
@@ -474,6 +504,9 @@ async fn open_stream<M: StreamService, H: Hooks>(
                             now
                         }
                         Err(e) => {
+                            if let Err(e) = pending.store(&endpoint, &arrivals).await {
+                                break store_failed(e, &tx, caller).await;
+                            }
                             tracing::warn!(%caller, error = %e, "event with an invalid timestamp; closing the stream");
                             endpoint.refuse();
                             // Refused and counted: acknowledged, not resent.
@@ -482,24 +515,7 @@ async fn open_stream<M: StreamService, H: Hooks>(
                             break format!("invalid event timestamp: {e}");
                         }
                     };
-                    let pushed = endpoint.push(event, time).await;
-                    arrivals.pushed(seq, pushed.is_ok());
-                    if let Err(e) = pushed {
-                        // The peer learns why its stream ended (an OK end
-                        // would read as "nothing more to say").
-                        let status = match &e {
-                            Error::QueueFull { .. } => {
-                                tracing::warn!(%caller, error = %e, "event refused by the store's overflow policy; closing the stream");
-                                Status::resource_exhausted(format!("event refused: {e}"))
-                            }
-                            _ => Status::unavailable(e.to_string()),
-                        };
-                        // Fails only when the response stream is gone
-                        // (the peer left): nobody to tell; the reason is
-                        // logged as the stream ends.
-                        let _ = tx.send(status).await;
-                        break e.to_string();
-                    }
+                    pending.add(event, time, seq);
                 }
                 Ok(None) => break "the peer closed its stream".to_owned(),
                 Err(status) => match super::malformed(&status) {
@@ -530,6 +546,22 @@ async fn open_stream<M: StreamService, H: Hooks>(
         response.metadata_mut().insert(super::NAME_METADATA, value);
     }
     Ok(response)
+}
+
+/// A store that refused what a peer sent ends its stream: the peer learns
+/// why (an OK end would read as "nothing more to say"). Returns the reason.
+async fn store_failed(e: Error, tx: &mpsc::Sender<Status>, caller: CallerId) -> String {
+    let status = match &e {
+        Error::QueueFull { .. } => {
+            tracing::warn!(%caller, error = %e, "event refused by the store's overflow policy; closing the stream");
+            Status::resource_exhausted(format!("event refused: {e}"))
+        }
+        _ => Status::unavailable(e.to_string()),
+    };
+    // Fails only when the response stream is gone (the peer left): nobody
+    // to tell; the reason is logged as the stream ends.
+    let _ = tx.send(status).await;
+    e.to_string()
 }
 
 /// In loopback-only mode, an unspecified listen address (`0.0.0.0`, `::`)

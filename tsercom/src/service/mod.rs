@@ -79,6 +79,7 @@ mod descriptor;
 mod dial;
 mod host;
 mod legacy;
+mod pending;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 

@@ -164,11 +164,89 @@ impl<D> RemoteDataAggregator<D> {
         if self.try_push(caller, time, &mut data, size)? {
             return Ok(());
         }
+        self.push_when_room(caller, time, &mut data, size).await
+    }
+
+    /// Stores `batch`, samples of `caller` in order (time, data, encoded
+    /// size), as [`push_sized`](Self::push_sized) would one by one, but
+    /// under one lock for as many as there is room for; `batch` is left
+    /// empty. Returns how many
+    /// were done (stored, or dropped by the policy) and the error that
+    /// stopped the rest: the sample at that index was not stored (under
+    /// the `Error` policy it was counted as dropped); those after it were
+    /// not handled.
+    pub(crate) async fn push_batch_sized(
+        &self,
+        caller: CallerId,
+        batch: &mut Vec<(Timestamp, D, usize)>,
+    ) -> (usize, Result<()>) {
+        for (time, data, _) in batch.iter() {
+            self.shared.taps.observe(caller, *time, data);
+        }
+        let mut items = batch.drain(..);
+        let mut done = 0;
+        loop {
+            match self.store_many(caller, &mut items, &mut done) {
+                Ok(None) => return (done, Ok(())),
+                Err(e) => return (done, Err(e)),
+                // Full under `Block`: this one waits for a take, then the
+                // rest go on under the lock again.
+                Ok(Some((time, mut data, size))) => {
+                    if let Err(e) = self.push_when_room(caller, time, &mut data, size).await {
+                        return (done, Err(e));
+                    }
+                    done += 1;
+                }
+            }
+        }
+    }
+
+    /// Stores `items` under one lock until they run out (`Ok(None)`), one
+    /// finds no room under `Block` (`Ok(Some(it))`) or one fails; counts
+    /// the ones done in `done`.
+    #[allow(clippy::type_complexity)]
+    fn store_many(
+        &self,
+        caller: CallerId,
+        items: &mut impl Iterator<Item = (Timestamp, D, usize)>,
+        done: &mut usize,
+    ) -> Result<Option<(Timestamp, Option<D>, usize)>> {
+        let mut after = AfterStore::default();
+        let mut state = self.lock();
+        let mut outcome = Ok(None);
+        for (time, data, size) in items {
+            let mut data = Some(data);
+            match self.store_locked(&mut state, caller, time, &mut data, size, &mut after) {
+                Ok(true) => *done += 1,
+                Ok(false) => {
+                    outcome = Ok(Some((time, data, size)));
+                    break;
+                }
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(state);
+        self.after_store(after);
+        outcome
+    }
+
+    /// Stores one sample that found no room under `Block`: waits for a
+    /// take (registered before each try, so none is missed), then stores.
+    async fn push_when_room(
+        &self,
+        caller: CallerId,
+        time: Timestamp,
+        data: &mut Option<D>,
+        size: usize,
+    ) -> Result<()> {
         loop {
             let notified = self.shared.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.try_push(caller, time, &mut data, size)? {
+            if self.try_push(caller, time, data, size)? {
                 return Ok(());
             }
             notified.await;
@@ -220,8 +298,26 @@ impl<D> RemoteDataAggregator<D> {
         data: &mut Option<D>,
         size: usize,
     ) -> Result<bool> {
-        let retention = self.shared.retention;
+        let mut after = AfterStore::default();
         let mut state = self.lock();
+        let done = self.store_locked(&mut state, caller, time, data, size, &mut after);
+        drop(state);
+        self.after_store(after);
+        done
+    }
+
+    /// [`try_push`](Self::try_push)'s work under the lock; what is left for
+    /// after it (drop counts, wake-ups) goes into `after`.
+    fn store_locked(
+        &self,
+        state: &mut State<D>,
+        caller: CallerId,
+        time: Timestamp,
+        data: &mut Option<D>,
+        size: usize,
+        after: &mut AfterStore,
+    ) -> Result<bool> {
+        let retention = self.shared.retention;
         let limits = state.memory;
         let equal = state.equal;
         if state.closed {
@@ -231,7 +327,7 @@ impl<D> RemoteDataAggregator<D> {
         // also sweeps every second).
         state.pushes = state.pushes.wrapping_add(1);
         if state.pushes.is_multiple_of(64) && state.last_sweep.elapsed() >= super::SWEEP_INTERVAL {
-            self.sweep(&mut state);
+            self.sweep(state);
         }
         let mut created = false;
         let entry = state.callers.entry(caller).or_insert_with(|| {
@@ -255,14 +351,12 @@ impl<D> RemoteDataAggregator<D> {
                 OverflowPolicy::DropOldest => {}
                 OverflowPolicy::DropNewest => {
                     state.received += 1;
-                    drop(state);
-                    self.shared.drops.dropped("data", 1);
+                    after.dropped(1);
                     return Ok(true);
                 }
                 _ => {
                     state.received += 1;
-                    drop(state);
-                    self.shared.drops.dropped("data", 1);
+                    after.dropped(1);
                     return Err(Error::QueueFull {
                         queue: format!("data of caller {caller}"),
                         capacity: retention.max_samples,
@@ -291,10 +385,10 @@ impl<D> RemoteDataAggregator<D> {
             _ => false,
         };
         if was_unread != now_unread {
-            self.mirror_unread(&state);
+            self.mirror_unread(state);
         }
         if created {
-            self.callers_changed(&mut state);
+            self.callers_changed(state);
         }
         // Read under the lock: a reader about to block has counted itself.
         let wake_blocked = wake && state.blocked_readers > 0;
@@ -303,7 +397,7 @@ impl<D> RemoteDataAggregator<D> {
             .total_bytes
             .saturating_add_signed(inserted.bytes_delta);
         let over_memory = if state.total_bytes > limits.total {
-            self.shed_memory(&mut state, limits.total)
+            self.shed_memory(state, limits.total)
         } else {
             if state.memory_shedding && state.total_bytes < limits.total - limits.total / 10 {
                 state.memory_shedding = false;
@@ -314,26 +408,38 @@ impl<D> RemoteDataAggregator<D> {
         state.received += 1;
         state.evicted += inserted.evicted;
         state.replaced += inserted.replaced;
-        drop(state);
-        if over_memory > 0 {
+        after.over_memory += over_memory;
+        if inserted.dropped_unread > 0 {
+            after.dropped(inserted.dropped_unread);
+        } else {
+            after.accepted = true;
+        }
+        after.wake_blocked |= wake_blocked;
+        after.wake_async |= wake_async;
+        Ok(true)
+    }
+
+    /// What stores under the lock left for after it.
+    fn after_store(&self, after: AfterStore) {
+        if after.over_memory > 0 {
             self.shared
                 .over_memory
-                .fetch_add(over_memory, Ordering::Relaxed);
+                .fetch_add(after.over_memory, Ordering::Relaxed);
         }
-        if inserted.dropped_unread > 0 {
-            self.shared.drops.dropped("data", inserted.dropped_unread);
-        } else {
+        if after.dropped > 0 {
+            self.shared.drops.dropped("data", after.dropped);
+        }
+        if after.accepted {
             self.shared.drops.accepted("data");
         }
         // Readers wait only while nothing is unread, so only the first
         // caller with unread samples needs to wake them.
-        if wake_blocked {
+        if after.wake_blocked {
             self.shared.new_data_cv.notify_all();
         }
-        if wake_async {
+        if after.wake_async {
             self.shared.new_data.notify_waiters();
         }
-        Ok(true)
     }
 
     /// A sample's encoded size (0 without a measure).
@@ -388,5 +494,27 @@ impl<D> RemoteDataAggregator<D> {
         self.shared.new_data_cv.notify_all();
         self.shared.new_data.notify_waiters();
         self.made_room();
+    }
+}
+
+/// What stores under the aggregator's lock leave for after it: drop counts
+/// and wake-ups (for one sample or a batch).
+#[derive(Default)]
+struct AfterStore {
+    /// Samples dropped (by the policy, or unread ones evicted).
+    dropped: u64,
+    /// The last sample was stored without dropping another: a drop burst
+    /// (if any) ended.
+    accepted: bool,
+    /// Unread samples dropped by the total memory cap.
+    over_memory: u64,
+    wake_blocked: bool,
+    wake_async: bool,
+}
+
+impl AfterStore {
+    fn dropped(&mut self, n: u64) {
+        self.dropped += n;
+        self.accepted = false;
     }
 }

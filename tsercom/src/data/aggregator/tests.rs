@@ -260,3 +260,69 @@ fn a_caller_past_its_byte_cap_is_refused_under_the_error_policy() {
         .expect("one sample is kept whatever its size");
     assert_eq!(a.take_new_for(c).len(), 1);
 }
+
+fn batch(from: i64, to: i64) -> Vec<(Timestamp, f64, usize)> {
+    (from..to).map(|s| (t(s), s as f64, 8)).collect()
+}
+
+fn stored(a: &RemoteDataAggregator<f64>, caller: CallerId) -> Vec<f64> {
+    a.take_new_for(caller).iter().map(|s| s.data).collect()
+}
+
+/// A batch is stored in order, as pushes one by one would store it, and
+/// counted once per sample.
+#[tokio::test]
+async fn a_batch_is_stored_in_order_and_counted() {
+    let a = agg(16, OverflowPolicy::Block);
+    let caller = CallerId::random();
+    let mut items = batch(1, 6);
+    let (done, result) = a.push_batch_sized(caller, &mut items).await;
+    assert!(result.is_ok());
+    assert_eq!(done, 5);
+    assert!(items.is_empty(), "the batch is left empty");
+    assert_eq!(stored(&a, caller), [1.0, 2.0, 3.0, 4.0, 5.0]);
+    assert_eq!(a.stats().received, 5);
+}
+
+/// Under `Block`, a batch larger than the room stores what fits, waits
+/// for a take, then stores the rest: nothing dropped.
+#[tokio::test]
+async fn a_batch_under_block_waits_for_a_take_and_loses_nothing() {
+    let a = agg(2, OverflowPolicy::Block);
+    let caller = CallerId::random();
+    let pusher = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            let mut items = batch(1, 6);
+            a.push_batch_sized(caller, &mut items).await
+        })
+    };
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let arrived = tokio::time::timeout(Duration::from_secs(30), a.new_data()).await;
+        assert_eq!(arrived.ok(), Some(true), "the batch's samples never came");
+        got.extend(stored(&a, caller));
+    }
+    let (done, result) = pusher.await.expect("the pusher ran");
+    assert!(result.is_ok());
+    assert_eq!(done, 5);
+    assert_eq!(got, [1.0, 2.0, 3.0, 4.0, 5.0]);
+    assert_eq!(a.stats().dropped, 0);
+}
+
+/// Under the `Error` policy a batch stops at the first sample without
+/// room: the ones before it stored, it counted as dropped, the rest not
+/// handled (the read loop treats them as never read).
+#[tokio::test]
+async fn a_batch_under_the_error_policy_stops_at_the_first_refusal() {
+    let a = agg(3, OverflowPolicy::Error);
+    let caller = CallerId::random();
+    let mut items = batch(1, 7);
+    let (done, result) = a.push_batch_sized(caller, &mut items).await;
+    assert!(matches!(result, Err(Error::QueueFull { .. })), "{result:?}");
+    assert_eq!(done, 3);
+    assert!(items.is_empty());
+    let stats = a.stats();
+    assert_eq!((stats.received, stats.dropped), (4, 1));
+    assert_eq!(stored(&a, caller), [1.0, 2.0, 3.0]);
+}
