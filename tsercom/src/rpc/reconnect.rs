@@ -277,7 +277,11 @@ where
                 // Whether the peer could not be reached at all (then its
                 // return is watched for during the backoff).
                 let mut unreachable = false;
-                let reason = match connect_any(&config).await {
+                // Connecting and probing are boxed: while the session runs
+                // (most of a connection's life) the task holds only the
+                // session's state, not room for theirs (a task's size is
+                // its largest await's).
+                let reason = match Box::pin(connect_any(&config)).await {
                     Ok((channel, peer, addr)) => {
                         attempt = 0;
                         let outbox = Outbox {
@@ -317,7 +321,7 @@ where
                 });
                 let returned = async {
                     if unreachable {
-                        answers_again(&config.targets).await;
+                        Box::pin(answers_again(&config.targets)).await;
                     } else {
                         std::future::pending::<()>().await;
                     }

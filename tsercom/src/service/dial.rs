@@ -369,7 +369,9 @@ async fn session<M: StreamService, H: Hooks>(
     // Acknowledged delivery, when this runtime and the peer speak it.
     let delivery = &shared.ctx.delivery;
     let acks = if delivery.config.acknowledged {
-        delivery::acks::open(channel.clone(), peer, delivery)
+        // Boxed, as the call below: the session's future (held for the
+        // connection's life) keeps no room for set-up steps.
+        Box::pin(delivery::acks::open(channel.clone(), peer, delivery))
             .await
             .map_err(|status| Error::Rpc {
                 what: "tsercom.Delivery/Acknowledge",
@@ -400,14 +402,13 @@ async fn session<M: StreamService, H: Hooks>(
         reason: e.to_string(),
     })?;
     let codec = tonic_prost::ProstCodec::<M::Request, M::Response>::default();
-    let response = grpc
-        .streaming(
-            request,
-            http::uri::PathAndQuery::from_static(M::PATH),
-            codec,
-        )
-        .await
-        .map_err(failed)?;
+    let response = Box::pin(grpc.streaming(
+        request,
+        http::uri::PathAndQuery::from_static(M::PATH),
+        codec,
+    ))
+    .await
+    .map_err(failed)?;
     let name = super::peer_name(response.metadata());
     if let Some(name) = &name {
         endpoint.set_peer_name(name.clone());
