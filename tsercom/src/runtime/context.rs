@@ -57,6 +57,32 @@ impl<D, E> std::fmt::Debug for RuntimeContext<D, E> {
     }
 }
 
+#[cfg(test)]
+impl<D, E: Clone + Send + Sync + 'static> RuntimeContext<D, E> {
+    /// An in-process context storing into `store`, with default settings
+    /// (tests of what runs on a context: read loops, stores).
+    pub(crate) fn for_test(store: crate::data::RemoteDataAggregator<D>) -> Self {
+        let config = RuntimeConfig::default();
+        let events = EventRouter::new(config.events, config.broadcast_wait);
+        let delivery = Arc::new(crate::delivery::Delivery::new(
+            "test",
+            config.delivery,
+            events.delivery_counters(),
+        ));
+        RuntimeContext {
+            name: "test".into(),
+            config,
+            data: DataSink::Local(store),
+            events,
+            errors: ErrorSink::default(),
+            tokio: tokio::runtime::Handle::current(),
+            registrations: Arc::default(),
+            span: tracing::Span::none(),
+            delivery,
+        }
+    }
+}
+
 impl<D: prost::Message + Clone + 'static, E: Clone + Send + Sync + 'static> RuntimeContext<D, E> {
     /// The runtime's name.
     pub fn name(&self) -> &str {
@@ -212,17 +238,18 @@ impl<D: prost::Message, E> Endpoint<D, E> {
 
     /// Delivers `batch` (time, data, encoded size) in order, as
     /// [`push`](Self::push) would one by one, under one lock of the store
-    /// for as many as there is room for; `batch` is left empty. Returns how
-    /// many were delivered (or dropped by the policy) and the error that
-    /// stopped the rest: the sample at that index was not stored, those
-    /// after it were not handled.
+    /// for as many as there is room for; `batch` is left empty. `progress`
+    /// hears how many are delivered so far before any wait for room.
+    /// Returns how many were delivered (or dropped by the policy) and the
+    /// error that stopped the rest: the sample at that index was not
+    /// stored, those after it were not handled. The caller counts them in
+    /// the peer's metrics (it knows which were handled).
     pub(crate) async fn push_batch(
         &self,
         batch: &mut Vec<(Timestamp, D, usize)>,
+        progress: &mut (dyn FnMut(usize) + Send),
     ) -> (usize, Result<()>) {
-        let bytes = batch.iter().map(|(_, _, size)| size).sum();
-        self.metrics.received_many(batch.len(), bytes);
-        self.data.push_batch(self.caller, batch).await
+        self.data.push_batch(self.caller, batch, progress).await
     }
 
     /// Counts one of this caller's samples as refused (e.g. its timestamp

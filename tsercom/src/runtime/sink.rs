@@ -120,15 +120,17 @@ impl<D: prost::Message> DataSink<D> {
     }
 
     /// Delivers `batch` (time, data, encoded size) in order, leaving it
-    /// empty; how many were delivered and the error that stopped the rest
-    /// (see `RemoteDataAggregator::push_batch_sized`).
+    /// empty; `progress` hears how many are delivered so far before any
+    /// wait. Returns how many were delivered and the error that stopped
+    /// the rest (see `RemoteDataAggregator::push_batch_sized`).
     pub(crate) async fn push_batch(
         &self,
         caller: CallerId,
         batch: &mut Vec<(Timestamp, D, usize)>,
+        progress: &mut (dyn FnMut(usize) + Send),
     ) -> (usize, Result<()>) {
         match self {
-            DataSink::Local(a) => a.push_batch_sized(caller, batch).await,
+            DataSink::Local(a) => a.push_batch_sized(caller, batch, progress).await,
             // The child's writer batches the frames (`ipc::frame`).
             DataSink::Ipc(s) => {
                 let mut done = 0;
@@ -137,6 +139,7 @@ impl<D: prost::Message> DataSink<D> {
                         return (done, Err(e));
                     }
                     done += 1;
+                    progress(done);
                 }
                 (done, Ok(()))
             }

@@ -170,23 +170,25 @@ impl<D> RemoteDataAggregator<D> {
     /// Stores `batch`, samples of `caller` in order (time, data, encoded
     /// size), as [`push_sized`](Self::push_sized) would one by one, but
     /// under one lock for as many as there is room for; `batch` is left
-    /// empty. Returns how many
-    /// were done (stored, or dropped by the policy) and the error that
-    /// stopped the rest: the sample at that index was not stored (under
-    /// the `Error` policy it was counted as dropped); those after it were
-    /// not handled.
+    /// empty. `progress` hears how many are done so far after each part
+    /// stored under one lock, before any wait for room (so what is stored
+    /// can be acknowledged while the rest waits). Returns how many were
+    /// done (stored, or dropped by the policy) and the error that stopped
+    /// the rest: the sample at that index was not stored (under the
+    /// `Error` policy it was counted as dropped); those after it were not
+    /// handled (nor shown to the taps).
     pub(crate) async fn push_batch_sized(
         &self,
         caller: CallerId,
         batch: &mut Vec<(Timestamp, D, usize)>,
+        progress: &mut (dyn FnMut(usize) + Send),
     ) -> (usize, Result<()>) {
-        for (time, data, _) in batch.iter() {
-            self.shared.taps.observe(caller, *time, data);
-        }
         let mut items = batch.drain(..);
         let mut done = 0;
         loop {
-            match self.store_many(caller, &mut items, &mut done) {
+            let stored = self.store_many(caller, &mut items, &mut done);
+            progress(done);
+            match stored {
                 Ok(None) => return (done, Ok(())),
                 Err(e) => return (done, Err(e)),
                 // Full under `Block`: this one waits for a take, then the
@@ -203,7 +205,8 @@ impl<D> RemoteDataAggregator<D> {
 
     /// Stores `items` under one lock until they run out (`Ok(None)`), one
     /// finds no room under `Block` (`Ok(Some(it))`) or one fails; counts
-    /// the ones done in `done`.
+    /// the ones done in `done`. Each is shown to the taps as it is handled
+    /// (a tap never waits: the recorder's queue drops by its policy).
     #[allow(clippy::type_complexity)]
     fn store_many(
         &self,
@@ -215,6 +218,7 @@ impl<D> RemoteDataAggregator<D> {
         let mut state = self.lock();
         let mut outcome = Ok(None);
         for (time, data, size) in items {
+            self.shared.taps.observe(caller, time, &data);
             let mut data = Some(data);
             match self.store_locked(&mut state, caller, time, &mut data, size, &mut after) {
                 Ok(true) => *done += 1,

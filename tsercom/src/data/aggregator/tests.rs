@@ -276,9 +276,13 @@ async fn a_batch_is_stored_in_order_and_counted() {
     let a = agg(16, OverflowPolicy::Block);
     let caller = CallerId::random();
     let mut items = batch(1, 6);
-    let (done, result) = a.push_batch_sized(caller, &mut items).await;
+    let mut reported = Vec::new();
+    let (done, result) = a
+        .push_batch_sized(caller, &mut items, &mut |n| reported.push(n))
+        .await;
     assert!(result.is_ok());
     assert_eq!(done, 5);
+    assert_eq!(reported, [5], "one part, under one lock");
     assert!(items.is_empty(), "the batch is left empty");
     assert_eq!(stored(&a, caller), [1.0, 2.0, 3.0, 4.0, 5.0]);
     assert_eq!(a.stats().received, 5);
@@ -294,7 +298,11 @@ async fn a_batch_under_block_waits_for_a_take_and_loses_nothing() {
         let a = a.clone();
         tokio::spawn(async move {
             let mut items = batch(1, 6);
-            a.push_batch_sized(caller, &mut items).await
+            let mut reported = Vec::new();
+            let pushed = a
+                .push_batch_sized(caller, &mut items, &mut |n| reported.push(n))
+                .await;
+            (pushed, reported)
         })
     };
     let mut got = Vec::new();
@@ -303,9 +311,13 @@ async fn a_batch_under_block_waits_for_a_take_and_loses_nothing() {
         assert_eq!(arrived.ok(), Some(true), "the batch's samples never came");
         got.extend(stored(&a, caller));
     }
-    let (done, result) = pusher.await.expect("the pusher ran");
+    let ((done, result), reported) = pusher.await.expect("the pusher ran");
     assert!(result.is_ok());
     assert_eq!(done, 5);
+    // What fitted is reported before the wait for room (so a read loop can
+    // acknowledge it meanwhile).
+    assert_eq!(reported.first(), Some(&2), "{reported:?}");
+    assert_eq!(reported.last(), Some(&5), "{reported:?}");
     assert_eq!(got, [1.0, 2.0, 3.0, 4.0, 5.0]);
     assert_eq!(a.stats().dropped, 0);
 }
@@ -318,7 +330,7 @@ async fn a_batch_under_the_error_policy_stops_at_the_first_refusal() {
     let a = agg(3, OverflowPolicy::Error);
     let caller = CallerId::random();
     let mut items = batch(1, 7);
-    let (done, result) = a.push_batch_sized(caller, &mut items).await;
+    let (done, result) = a.push_batch_sized(caller, &mut items, &mut |_| {}).await;
     assert!(matches!(result, Err(Error::QueueFull { .. })), "{result:?}");
     assert_eq!(done, 3);
     assert!(items.is_empty());

@@ -116,8 +116,14 @@ impl Coalescer {
                 return encode_frame(&ipc::Frame { kind }, buf);
             }
         };
+        // A batch stays within one write's worth of bytes: a large sample
+        // goes alone, as it would have without batching (a frame is
+        // refused past MAX_FRAME).
         let joins = self.pending.as_ref().is_some_and(|b| {
-            b.runtime == d.runtime && b.caller_id == d.caller_id && b.samples.len() < MAX_BATCH
+            b.runtime == d.runtime
+                && b.caller_id == d.caller_id
+                && b.samples.len() < MAX_BATCH
+                && self.bytes + d.payload.len() + 16 <= WRITE_BATCH
         });
         if !joins {
             self.flush(buf)?;
@@ -275,6 +281,30 @@ mod tests {
             .map(|(k, c, p)| (k, c.to_owned(), p))
             .collect();
         assert_eq!(got, want);
+    }
+
+    #[tokio::test]
+    async fn a_large_sample_goes_alone() {
+        let big = |n: u8| {
+            let mut f = data("a", n);
+            if let Some(Kind::Data(d)) = &mut f.kind {
+                d.payload = vec![n; WRITE_BATCH];
+            }
+            f
+        };
+        let (tx, rx) = mpsc::channel(8);
+        for f in [data("a", 1), big(2), data("a", 3)] {
+            tx.send(f).await.expect("room");
+        }
+        drop(tx);
+        let (w, mut r) = tokio::io::duplex(1 << 20);
+        write_frames(w, rx).await.expect("written");
+        let mut got = Vec::new();
+        while let Some(f) = read_frame(&mut r).await.expect("a frame") {
+            let (kind, _, payload) = shape(&f);
+            got.push((kind, payload.len()));
+        }
+        assert_eq!(got, [("data", 1), ("data", WRITE_BATCH), ("data", 1)]);
     }
 
     #[tokio::test]
