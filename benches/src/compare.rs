@@ -474,45 +474,15 @@ pub(crate) fn scale_child(side: &str, k: usize, total: u64) -> tsercom::Result<(
 
 /// Runs one `scale` side in a child process of this executable.
 fn in_child(side: Side, k: usize, total: u64) -> tsercom::Result<Outcome> {
-    let exe = std::env::current_exe().map_err(|source| tsercom::Error::Io {
-        path: "current executable".into(),
-        source,
-    })?;
-    let out = std::process::Command::new(exe)
-        .args([
+    let [samples, seconds, rss, cpu, others] = crate::child_result(
+        &[
             "scale-child",
             side.key(),
             &k.to_string(),
             &total.to_string(),
-        ])
-        .output()
-        .map_err(|source| tsercom::Error::Io {
-            path: "scale child".into(),
-            source,
-        })?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let bad = |why: &str| tsercom::Error::Invalid {
-        what: "scale child",
-        reason: format!(
-            "{} k={k}: {why} ({}); stderr: {}",
-            side.key(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ),
-    };
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("RESULT "))
-        .ok_or_else(|| bad("no result"))?;
-    let f: Vec<f64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad("an unreadable result"))?;
-    let [samples, seconds, rss, cpu, others] = f[..] else {
-        return Err(bad("a result without 5 numbers"));
-    };
+        ],
+        &format!("scale child {} k={k}", side.key()),
+    )?;
     Ok(Outcome {
         samples: samples as u64,
         elapsed: std::time::Duration::from_secs_f64(seconds),

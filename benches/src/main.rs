@@ -463,6 +463,45 @@ fn reconnect_scenario(rounds: usize, json_path: Option<&str>) -> tsercom::Result
 }
 
 /// Prints whether a target (BENCHMARKS.md) is met; reported, not asserted.
+/// Runs this executable with `args` (a hidden child subcommand) and reads
+/// the `N` numbers of its `RESULT …` line; `what` names the child in
+/// errors, which carry its exit status and stderr.
+fn child_result<const N: usize>(args: &[&str], what: &str) -> tsercom::Result<[f64; N]> {
+    let exe = std::env::current_exe().map_err(|source| tsercom::Error::Io {
+        path: "current executable".into(),
+        source,
+    })?;
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .output()
+        .map_err(|source| tsercom::Error::Io {
+            path: what.into(),
+            source,
+        })?;
+    let bad = |why: &str| tsercom::Error::Invalid {
+        what: "benchmark child",
+        reason: format!(
+            "{what}: {why} ({}); stderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .ok_or_else(|| bad("no result"))?;
+    let numbers: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad(&format!("an unreadable result: {line}")))?;
+    numbers
+        .try_into()
+        .map_err(|_| bad(&format!("a result without {N} numbers: {line}")))
+}
+
 fn target_line(what: &str, met: bool) {
     println!("target {what}: {}", if met { "met" } else { "MISSED" });
 }

@@ -138,38 +138,12 @@ pub(crate) fn flood_child(limited: bool, total: u64) -> tsercom::Result<()> {
 }
 
 fn flood_in_child(limited: bool, total: u64) -> tsercom::Result<(u64, u64, u64)> {
-    let exe = std::env::current_exe().map_err(|source| tsercom::Error::Io {
-        path: "current executable".into(),
-        source,
-    })?;
     let mode = if limited { "limited" } else { "unlimited" };
-    let out = std::process::Command::new(exe)
-        .args(["memory-child", mode, &total.to_string()])
-        .output()
-        .map_err(|source| tsercom::Error::Io {
-            path: "memory child".into(),
-            source,
-        })?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("RESULT "))
-        .ok_or_else(|| {
-            bad(format!(
-                "memory child {mode}: no result ({}); stderr: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        })?;
-    let f: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    match f.as_slice() {
-        [rss, stored, dropped] => Ok((*rss, *stored, *dropped)),
-        _ => Err(bad(format!("memory child: bad result line {line}"))),
-    }
+    let [rss, stored, dropped] = crate::child_result(
+        &["memory-child", mode, &total.to_string()],
+        &format!("memory child {mode}"),
+    )?;
+    Ok((rss as u64, stored as u64, dropped as u64))
 }
 
 /// The churn: `cycles` producers connect, send 10 samples, leave.

@@ -118,13 +118,20 @@ impl Load {
 /// [`DISTURBED_CORES`]: a repeat right into the same load would be
 /// disturbed again.
 fn wait_for_quiet() {
+    let mut others = 0.0;
     for _ in 0..25 {
         let load = Load::now();
-        std::thread::sleep(std::time::Duration::from_millis(200)); // the window observed
-        if load.others_since() <= DISTURBED_CORES {
+        // The window the other load is measured over, not a wait for an
+        // event: there is none to wait on.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        others = load.others_since();
+        if others <= DISTURBED_CORES {
             return;
         }
     }
+    eprintln!(
+        "(the machine stayed busy for 5 s: {others:.2} cores of other load; the next run goes ahead and is judged by its own load)"
+    );
 }
 
 /// Runs `run` until it is not disturbed, at most [`ATTEMPTS`] times;

@@ -336,8 +336,7 @@ impl PeerMetrics {
 
     /// One message of `bytes` received.
     pub(crate) fn received(&self, bytes: usize) {
-        self.received.increment(1);
-        self.received_bytes.increment(bytes as u64);
+        self.received_many(1, bytes);
     }
 
     /// `count` messages of `bytes` in all received.

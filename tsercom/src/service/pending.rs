@@ -167,7 +167,7 @@ mod tests {
         }
     }
 
-    fn arrivals(f: &Fixture, base: u64) -> Arrivals {
+    fn numbered_from(f: &Fixture, base: u64) -> Arrivals {
         let inbox = Arc::clone(&f.inbox);
         Arrivals::new(
             Some((base, INCARNATION)),
@@ -197,7 +197,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_is_stored_then_acknowledged_by_its_last_number() {
         let f = fixture(16);
-        let mut arrivals = arrivals(&f, 1);
+        let mut arrivals = numbered_from(&f, 1);
         let mut pending = Pending::new();
         read(&mut pending, &mut arrivals, 1, 5);
         assert_eq!(f.inbox.current(), (INCARNATION, 0), "nothing stored yet");
@@ -213,7 +213,7 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_batch_acknowledges_what_fitted_and_a_cancel_leaves_the_rest_resendable() {
         let f = fixture(2);
-        let mut arrivals = arrivals(&f, 1);
+        let mut arrivals = numbered_from(&f, 1);
         let mut pending = Pending::new();
         read(&mut pending, &mut arrivals, 1, 5);
         let acknowledged_two = async {
@@ -231,15 +231,7 @@ mod tests {
         }
         // The store future is dropped here, waiting for room for sample 3.
         assert_eq!(f.inbox.current(), (INCARNATION, 2));
-        let mut resent = Arrivals::new(
-            Some((3, INCARNATION)),
-            {
-                let inbox = Arc::clone(&f.inbox);
-                move || inbox
-            },
-            0,
-            Arc::clone(&f.counters),
-        );
+        let mut resent = numbered_from(&f, 3);
         let (v, _) = value(3);
         assert!(
             matches!(resent.next(&Ok(Some(v))), Arrival::Handle(Some(3))),

@@ -231,9 +231,25 @@ mod tests {
         }
     }
 
+    /// What the writer puts on the socket for `frames`, all queued before
+    /// it starts, read back frame by frame.
+    async fn written(frames: Vec<ipc::Frame>) -> Vec<ipc::Frame> {
+        let (tx, rx) = mpsc::channel(frames.len().max(1));
+        for f in frames {
+            tx.send(f).await.expect("room");
+        }
+        drop(tx);
+        let (w, mut r) = tokio::io::duplex(1 << 22);
+        write_frames(w, rx).await.expect("written");
+        let mut got = Vec::new();
+        while let Some(f) = read_frame(&mut r).await.expect("a frame") {
+            got.push(f);
+        }
+        got
+    }
+
     #[tokio::test]
     async fn queued_samples_of_one_caller_go_as_one_batch_in_order() {
-        let (tx, rx) = mpsc::channel(64);
         let caller = |id: &str| {
             frame(Kind::Caller(ipc::Caller {
                 caller_id: id.into(),
@@ -246,7 +262,7 @@ mod tests {
             d.refused = true;
             d.payload.clear();
         }
-        for f in [
+        let frames = vec![
             data("a", 0),
             data("a", 1),
             data("a", 2),
@@ -257,16 +273,8 @@ mod tests {
             refused,
             data("b", 6),
             frame(Kind::Stopped(ipc::Stopped {})),
-        ] {
-            tx.send(f).await.expect("room");
-        }
-        drop(tx);
-        let (w, mut r) = tokio::io::duplex(1 << 20);
-        write_frames(w, rx).await.expect("written");
-        let mut got = Vec::new();
-        while let Some(f) = read_frame(&mut r).await.expect("a frame") {
-            got.push(shape(&f));
-        }
+        ];
+        let got: Vec<_> = written(frames).await.iter().map(shape).collect();
         let want = [
             ("batch", "a", vec![0, 1, 2]),
             ("caller", "a", vec![]),
@@ -292,32 +300,22 @@ mod tests {
             }
             f
         };
-        let (tx, rx) = mpsc::channel(8);
-        for f in [data("a", 1), big(2), data("a", 3)] {
-            tx.send(f).await.expect("room");
-        }
-        drop(tx);
-        let (w, mut r) = tokio::io::duplex(1 << 20);
-        write_frames(w, rx).await.expect("written");
-        let mut got = Vec::new();
-        while let Some(f) = read_frame(&mut r).await.expect("a frame") {
-            let (kind, _, payload) = shape(&f);
-            got.push((kind, payload.len()));
-        }
+        let got: Vec<_> = written(vec![data("a", 1), big(2), data("a", 3)])
+            .await
+            .iter()
+            .map(|f| {
+                let (kind, _, payload) = shape(f);
+                (kind, payload.len())
+            })
+            .collect();
         assert_eq!(got, [("data", 1), ("data", WRITE_BATCH), ("data", 1)]);
     }
 
     #[tokio::test]
     async fn a_batch_stops_at_its_sample_limit() {
-        let (tx, rx) = mpsc::channel(MAX_BATCH + 8);
-        for _ in 0..MAX_BATCH + 3 {
-            tx.send(data("a", 7)).await.expect("room");
-        }
-        drop(tx);
-        let (w, mut r) = tokio::io::duplex(1 << 22);
-        write_frames(w, rx).await.expect("written");
+        let frames = (0..MAX_BATCH + 3).map(|_| data("a", 7)).collect();
         let mut sizes = Vec::new();
-        while let Some(f) = read_frame(&mut r).await.expect("a frame") {
+        for f in written(frames).await {
             match f.kind {
                 Some(Kind::DataBatch(b)) => sizes.push(b.samples.len()),
                 Some(Kind::Data(_)) => sizes.push(1),
